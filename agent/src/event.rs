@@ -1,0 +1,158 @@
+//! The event log (contract section 3): what the sensors produce once decoded.
+//!
+//! One JSON object per line. Parsing is strict about what the rules need (types, ids,
+//! ranges) and tolerant of extra fields, so an attendance terminal that adds its own
+//! annotations is still understood.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A decoded event, with the moment it happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// RFC 3339 with an offset. Absent only on live input, where the agent stamps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts: Option<DateTime<FixedOffset>>,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    Badge {
+        reader: String,
+        card: String,
+    },
+    Door {
+        door: String,
+        state: DoorState,
+    },
+    ExitButton {
+        door: String,
+    },
+    Attendance {
+        person: String,
+        action: AttendanceAction,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    Reading {
+        sensor: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        celsius: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        humidity: Option<f64>,
+    },
+    SensorFault {
+        sensor: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DoorState {
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttendanceAction {
+    CheckIn,
+    CheckOut,
+    Move,
+}
+
+/// Why a line of the event log was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("not a valid event: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("event has no `ts`")]
+    MissingTs,
+}
+
+impl Event {
+    /// Parses one line of the event log. An event without `ts` is an error here; live
+    /// input stamps such events on arrival instead (see [`Event::parse_live`]).
+    pub fn parse(line: &str) -> Result<Event, ParseError> {
+        let ev: Event = serde_json::from_str(line)?;
+        if ev.ts.is_none() {
+            return Err(ParseError::MissingTs);
+        }
+        Ok(ev)
+    }
+
+    /// Parses one line of live input, stamping it with `now` when it carries no `ts`.
+    pub fn parse_live(line: &str, now: DateTime<FixedOffset>) -> Result<Event, ParseError> {
+        let mut ev: Event = serde_json::from_str(line)?;
+        ev.ts.get_or_insert(now);
+        Ok(ev)
+    }
+
+    pub fn at(ts: DateTime<FixedOffset>, kind: EventKind) -> Event {
+        Event { ts: Some(ts), kind }
+    }
+
+    /// The event's time in UTC. Events reaching the rules always carry `ts`.
+    pub fn utc(&self) -> Option<DateTime<Utc>> {
+        self.ts.map(|t| t.with_timezone(&Utc))
+    }
+
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).expect("events always serialize")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_example_line_of_the_contract_parses_and_round_trips() {
+        let lines = [
+            r#"{"ts":"2026-03-02T07:31:05+08:00","type":"badge","reader":"entrance-reader","card":"10001"}"#,
+            r#"{"ts":"2026-03-02T07:31:07+08:00","type":"door","door":"entrance","state":"open"}"#,
+            r#"{"ts":"2026-03-02T07:31:12+08:00","type":"door","door":"entrance","state":"closed"}"#,
+            r#"{"ts":"2026-03-02T07:40:00+08:00","type":"exit_button","door":"entrance"}"#,
+            r#"{"ts":"2026-03-02T07:45:00+08:00","type":"attendance","person":"c-01","action":"check_in"}"#,
+            r#"{"ts":"2026-03-02T09:00:00+08:00","type":"attendance","person":"s-02","action":"move","room":"toddler"}"#,
+            r#"{"ts":"2026-03-02T16:50:00+08:00","type":"attendance","person":"c-01","action":"check_out","by":"g-01"}"#,
+            r#"{"ts":"2026-03-02T08:00:00+08:00","type":"reading","sensor":"t-infant","celsius":24.5,"humidity":45.0}"#,
+            r#"{"ts":"2026-03-02T08:05:00+08:00","type":"sensor_fault","sensor":"t-infant","reason":"crc"}"#,
+        ];
+        for line in lines {
+            let ev = Event::parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            let again = Event::parse(&ev.to_json_line()).unwrap();
+            assert_eq!(ev, again);
+        }
+    }
+
+    #[test]
+    fn an_unknown_type_is_rejected_with_its_name() {
+        let err = Event::parse(r#"{"ts":"2026-03-02T07:31:05+08:00","type":"teleport"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("teleport"), "{err}");
+    }
+
+    #[test]
+    fn a_line_without_ts_is_rejected_in_a_log_but_stamped_live() {
+        let line = r#"{"type":"exit_button","door":"entrance"}"#;
+        assert!(matches!(Event::parse(line), Err(ParseError::MissingTs)));
+        let now: DateTime<FixedOffset> = "2026-03-02T07:40:00+08:00".parse().unwrap();
+        assert_eq!(Event::parse_live(line, now).unwrap().ts, Some(now));
+    }
+
+    #[test]
+    fn a_timestamp_without_offset_is_rejected() {
+        assert!(Event::parse(
+            r#"{"ts":"2026-03-02T07:40:00","type":"exit_button","door":"entrance"}"#
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! nursery-agent: on-device safety rules, a durable journal and a regulator uplink for
+//! nurseries caring for children under three (托育机构).
+//!
+//! Data flows sensors → journal → rules → alerts / outbox → uplink; the configuration and
+//! the command line sit at the edge. See the README for the whole picture.
+
+pub mod alert;
+pub mod config;
+pub mod event;
+pub mod presets;
+pub mod rules;
+pub mod replay;
+pub mod simulate;

@@ -1,0 +1,273 @@
+//! The engine's state, and its id-keyed snapshot for the journal.
+//!
+//! Inside the engine everything is indexed by position in the roster, which is fast. The
+//! snapshot is keyed by ids instead, so that an installer who edits the roster between
+//! two runs does not scramble who is where: unknown ids are dropped on restore.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::model::Model;
+use super::Limit;
+use crate::alert::AlertType;
+
+type Dt = DateTime<Utc>;
+
+/// A raised alert that has not been resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Active {
+    pub id: String,
+    pub raised: Dt,
+}
+
+/// A condition that must hold for some time before its alert is raised.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Cond {
+    /// When the condition started to hold, while its alert is not raised yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Dt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<Active>,
+}
+
+impl Cond {
+    pub fn raised(a: Active) -> Cond {
+        Cond {
+            since: None,
+            alert: Some(a),
+        }
+    }
+
+    /// When the alert falls due, if the condition is pending.
+    pub fn due(&self, after: Duration) -> Option<Dt> {
+        match (&self.alert, self.since) {
+            (None, Some(since)) => Some(since + after),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RoomS {
+    #[serde(default)]
+    pub ratio: Cond,
+    #[serde(default)]
+    pub unsupervised: Cond,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Active>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct DoorS {
+    #[serde(default)]
+    pub open: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened_at: Option<Dt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_grant: Option<Dt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forced: Option<Active>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<Active>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SensorS {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reading: Option<Dt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub celsius: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub humidity: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale: Option<Active>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<Active>,
+    #[serde(default)]
+    pub temp_high: Cond,
+    #[serde(default)]
+    pub temp_low: Cond,
+    #[serde(default)]
+    pub hum_high: Cond,
+    #[serde(default)]
+    pub hum_low: Cond,
+}
+
+impl SensorS {
+    pub fn cond(&self, l: Limit) -> &Cond {
+        match l {
+            Limit::TempHigh => &self.temp_high,
+            Limit::TempLow => &self.temp_low,
+            Limit::HumHigh => &self.hum_high,
+            Limit::HumLow => &self.hum_low,
+        }
+    }
+
+    pub fn cond_mut(&mut self, l: Limit) -> &mut Cond {
+        match l {
+            Limit::TempHigh => &mut self.temp_high,
+            Limit::TempLow => &mut self.temp_low,
+            Limit::HumHigh => &mut self.hum_high,
+            Limit::HumLow => &mut self.hum_low,
+        }
+    }
+}
+
+pub(crate) struct State {
+    pub clock: Option<Dt>,
+    pub started: Option<Dt>,
+    /// The agent's latest start: sensors count as silent from here at the earliest.
+    pub stale_base: Option<Dt>,
+    pub next_alert_no: u64,
+    pub child_room: Vec<Option<usize>>,
+    pub staff_room: Vec<Option<usize>>,
+    pub rooms: Vec<RoomS>,
+    pub doors: Vec<DoorS>,
+    pub sensors: Vec<SensorS>,
+    pub not_picked_up: Vec<Option<Active>>,
+    pub next_pickup: Option<Dt>,
+    pub next_midnight: Option<Dt>,
+}
+
+impl State {
+    pub fn empty(m: &Model) -> State {
+        State {
+            clock: None,
+            started: None,
+            stale_base: None,
+            next_alert_no: 0,
+            child_room: vec![None; m.children.len()],
+            staff_room: vec![None; m.staff.len()],
+            rooms: vec![RoomS::default(); m.rooms.len()],
+            doors: vec![DoorS::default(); m.doors.len()],
+            sensors: vec![SensorS::default(); m.sensors.len()],
+            not_picked_up: vec![None; m.children.len()],
+            next_pickup: None,
+            next_midnight: None,
+        }
+    }
+
+    pub fn open_alerts(&self, m: &Model) -> Vec<(String, AlertType, String, Dt)> {
+        let mut v = Vec::new();
+        let mut push = |a: &Option<Active>, t: AlertType, subject: &str| {
+            if let Some(a) = a {
+                v.push((a.id.clone(), t, subject.to_string(), a.raised));
+            }
+        };
+        for (r, s) in m.rooms.iter().zip(&self.rooms) {
+            push(&s.ratio.alert, AlertType::RatioBreach, &r.id);
+            push(&s.unsupervised.alert, AlertType::UnsupervisedChildren, &r.id);
+            push(&s.capacity, AlertType::CapacityExceeded, &r.id);
+        }
+        for (d, s) in m.doors.iter().zip(&self.doors) {
+            push(&s.forced, AlertType::DoorForced, d);
+            push(&s.held, AlertType::DoorHeldOpen, d);
+        }
+        for (c, a) in m.children.iter().zip(&self.not_picked_up) {
+            push(a, AlertType::ChildNotCheckedOut, &c.id);
+        }
+        for (id, s) in m.sensors.iter().zip(&self.sensors) {
+            for l in Limit::ALL {
+                push(&s.cond(l).alert, l.alert_type(), id);
+            }
+            push(&s.stale, AlertType::SensorStale, id);
+            push(&s.fault, AlertType::SensorFault, id);
+        }
+        v
+    }
+}
+
+/// The engine's state keyed by ids: what the journal stores to survive a restart.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub(crate) clock: Option<Dt>,
+    pub(crate) started: Option<Dt>,
+    #[serde(default)]
+    pub(crate) stale_base: Option<Dt>,
+    pub(crate) next_alert_no: u64,
+    /// Person id → room id, for everyone checked in.
+    pub(crate) children: BTreeMap<String, String>,
+    pub(crate) staff: BTreeMap<String, String>,
+    pub(crate) rooms: BTreeMap<String, RoomS>,
+    pub(crate) doors: BTreeMap<String, DoorS>,
+    pub(crate) sensors: BTreeMap<String, SensorS>,
+    pub(crate) not_picked_up: BTreeMap<String, Active>,
+    pub(crate) next_pickup: Option<Dt>,
+    pub(crate) next_midnight: Option<Dt>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("engine snapshot is not readable: {0}")]
+pub struct SnapshotError(#[from] serde_json::Error);
+
+impl Snapshot {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("snapshots always serialize")
+    }
+
+    pub fn from_json(s: &str) -> Result<Snapshot, SnapshotError> {
+        Ok(serde_json::from_str(s)?)
+    }
+
+    /// The engine's clock when the snapshot was taken.
+    pub fn clock(&self) -> Option<Dt> {
+        self.clock
+    }
+
+    pub(crate) fn from_state(s: &State, m: &Model) -> Snapshot {
+        let room_id = |r: &Option<usize>| r.map(|r| m.rooms[r].id.clone());
+        let keyed = |ids: &mut dyn Iterator<Item = &String>, rooms: &[Option<usize>]| {
+            ids.zip(rooms)
+                .filter_map(|(id, r)| room_id(r).map(|r| (id.clone(), r)))
+                .collect::<BTreeMap<_, _>>()
+        };
+        Snapshot {
+            clock: s.clock,
+            started: s.started,
+            stale_base: s.stale_base,
+            next_alert_no: s.next_alert_no,
+            children: keyed(&mut m.children.iter().map(|c| &c.id), &s.child_room),
+            staff: keyed(&mut m.staff.iter().map(|c| &c.id), &s.staff_room),
+            rooms: m.rooms.iter().map(|r| r.id.clone()).zip(s.rooms.iter().cloned()).collect(),
+            doors: m.doors.iter().cloned().zip(s.doors.iter().cloned()).collect(),
+            sensors: m.sensors.iter().cloned().zip(s.sensors.iter().cloned()).collect(),
+            not_picked_up: m
+                .children
+                .iter()
+                .zip(&s.not_picked_up)
+                .filter_map(|(c, a)| a.clone().map(|a| (c.id.clone(), a)))
+                .collect(),
+            next_pickup: s.next_pickup,
+            next_midnight: s.next_midnight,
+        }
+    }
+
+    pub(crate) fn to_state(&self, m: &Model) -> State {
+        let mut s = State::empty(m);
+        s.clock = self.clock;
+        s.started = self.started;
+        s.stale_base = self.stale_base;
+        s.next_alert_no = self.next_alert_no;
+        for (i, c) in m.children.iter().enumerate() {
+            s.child_room[i] = self.children.get(&c.id).and_then(|r| m.room_ix.get(r).copied());
+            s.not_picked_up[i] = self.not_picked_up.get(&c.id).cloned();
+        }
+        for (i, st) in m.staff.iter().enumerate() {
+            s.staff_room[i] = self.staff.get(&st.id).and_then(|r| m.room_ix.get(r).copied());
+        }
+        for (i, r) in m.rooms.iter().enumerate() {
+            s.rooms[i] = self.rooms.get(&r.id).cloned().unwrap_or_default();
+        }
+        for (i, d) in m.doors.iter().enumerate() {
+            s.doors[i] = self.doors.get(d).cloned().unwrap_or_default();
+        }
+        for (i, x) in m.sensors.iter().enumerate() {
+            s.sensors[i] = self.sensors.get(x).cloned().unwrap_or_default();
+        }
+        s.next_pickup = self.next_pickup;
+        s.next_midnight = self.next_midnight;
+        s
+    }
+}
