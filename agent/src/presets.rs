@@ -98,7 +98,9 @@ impl Preset {
     /// ⌈Σ n_b / r_b⌉ for children counted per band (`counts[b]` = children in band `b`).
     pub fn required_staff(self, counts: &[u32]) -> u32 {
         let bands = self.bands();
-        let lcm = bands.iter().fold(1u64, |acc, b| lcm(acc, u64::from(b.ratio)));
+        let lcm = bands
+            .iter()
+            .fold(1u64, |acc, b| lcm(acc, u64::from(b.ratio)));
         let num: u64 = bands
             .iter()
             .zip(counts)

@@ -15,7 +15,8 @@
 //! * [`Polarity::NormallyOpen`] reed: the magnet closes the contact while the
 //!   door is shut, so **low = closed, high = open**. A cut wire reads open.
 //! * [`Polarity::NormallyClosed`] reed: the magnet opens the contact while the
-//!   door is shut, so **high = closed, low = open**.
+//!   door is shut, so **high = closed, low = open**. Note that here a cut
+//!   wire reads closed, so this wiring is not tamper-evident.
 //!
 //! With a pull-down instead, pick the other polarity.
 
@@ -49,9 +50,7 @@ impl Polarity {
     /// The door state an input level (`true` = high) stands for.
     pub const fn state_for_level(self, high: bool) -> DoorState {
         match (self, high) {
-            (Polarity::NormallyOpen, false) | (Polarity::NormallyClosed, true) => {
-                DoorState::Closed
-            }
+            (Polarity::NormallyOpen, false) | (Polarity::NormallyClosed, true) => DoorState::Closed,
             (Polarity::NormallyOpen, true) | (Polarity::NormallyClosed, false) => DoorState::Open,
         }
     }
@@ -187,7 +186,10 @@ mod tests {
             Polarity::NormallyOpen.state_for_level(false),
             DoorState::Closed
         );
-        assert_eq!(Polarity::NormallyOpen.state_for_level(true), DoorState::Open);
+        assert_eq!(
+            Polarity::NormallyOpen.state_for_level(true),
+            DoorState::Open
+        );
     }
 
     #[test]

@@ -23,6 +23,19 @@
 //!
 //! (bits numbered from 1 in transmission order; each parity bit is counted in
 //! its own half).
+//!
+//! ```
+//! use nursery_firmware::wiegand::{encode_h10301, Decoder, DEFAULT_FRAME_GAP_US};
+//!
+//! let mut decoder = Decoder::default();
+//! let mut t = 0;
+//! for line in encode_h10301(12, 3456).lines() {
+//!     assert!(decoder.pulse(line, t).is_none());
+//!     t += 2_000; // 2 ms between bits
+//! }
+//! let card = decoder.poll(t + DEFAULT_FRAME_GAP_US).unwrap().unwrap();
+//! assert_eq!((card.facility, card.card), (12, 3456));
+//! ```
 
 use core::fmt;
 

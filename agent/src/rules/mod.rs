@@ -23,8 +23,8 @@ use crate::alert::{AlertState, AlertType, Transition};
 use crate::config::{Config, ReaderPurpose};
 use crate::event::{AttendanceAction, DoorState, Event, EventKind};
 use model::{CardHolder, Model, Person};
-pub use state::{Snapshot, SnapshotError};
 use state::{Active, Cond, State};
+pub use state::{Snapshot, SnapshotError};
 
 type Dt = DateTime<Utc>;
 
@@ -33,7 +33,9 @@ type Dt = DateTime<Utc>;
 pub enum Rejection {
     #[error("event has no `ts`")]
     MissingTs,
-    #[error("`ts` {ts} is earlier than the previous event ({previous}); events must be in time order")]
+    #[error(
+        "`ts` {ts} is earlier than the previous event ({previous}); events must be in time order"
+    )]
     OutOfOrder { ts: String, previous: String },
     #[error("unknown {what} `{id}`")]
     Unknown { what: &'static str, id: String },
@@ -50,9 +52,17 @@ fn unknown(what: &'static str, id: &str) -> Rejection {
 
 /// An event with its ids looked up: what `apply` acts on.
 enum Resolved<'e> {
-    Badge { reader: &'e str, card: &'e str },
-    Door { door: usize, state: DoorState },
-    ExitButton { door: usize },
+    Badge {
+        reader: &'e str,
+        card: &'e str,
+    },
+    Door {
+        door: usize,
+        state: DoorState,
+    },
+    ExitButton {
+        door: usize,
+    },
     Attendance {
         person: Person,
         action: AttendanceAction,
@@ -64,7 +74,10 @@ enum Resolved<'e> {
         celsius: Option<f64>,
         humidity: Option<f64>,
     },
-    SensorFault { sensor: usize, reason: &'e str },
+    SensorFault {
+        sensor: usize,
+        reason: &'e str,
+    },
 }
 
 /// A room's figures at one moment, for the console, the staff page and telemetry.
@@ -103,7 +116,12 @@ pub(crate) enum Limit {
 }
 
 impl Limit {
-    const ALL: [Limit; 4] = [Limit::TempHigh, Limit::TempLow, Limit::HumHigh, Limit::HumLow];
+    const ALL: [Limit; 4] = [
+        Limit::TempHigh,
+        Limit::TempLow,
+        Limit::HumHigh,
+        Limit::HumLow,
+    ];
 
     fn alert_type(self) -> AlertType {
         match self {
@@ -230,7 +248,13 @@ impl Engine {
     // ---- event handling -------------------------------------------------------------
 
     fn resolve<'e>(&self, kind: &'e EventKind) -> Result<Resolved<'e>, Rejection> {
-        let door = |id: &str| self.m.door_ix.get(id).copied().ok_or_else(|| unknown("door", id));
+        let door = |id: &str| {
+            self.m
+                .door_ix
+                .get(id)
+                .copied()
+                .ok_or_else(|| unknown("door", id))
+        };
         let sensor = |id: &str| {
             self.m
                 .sensor_ix
@@ -344,7 +368,13 @@ impl Engine {
     fn badge(&mut self, reader_id: &str, card: &str, now: Dt, out: &mut Vec<Transition>) {
         let reader = &self.m.readers[reader_id];
         let Some(holder) = self.m.cards.get(card).copied() else {
-            let a = self.raise(AlertType::BadgeDenied, reader_id, now, json!({ "card": card }), out);
+            let a = self.raise(
+                AlertType::BadgeDenied,
+                reader_id,
+                now,
+                json!({ "card": card }),
+                out,
+            );
             drop(a);
             return;
         };
@@ -439,7 +469,14 @@ impl Engine {
                     }
                     if let Some(a) = self.s.not_picked_up[c].take() {
                         let id = self.m.children[c].id.clone();
-                        self.resolve_alert(AlertType::ChildNotCheckedOut, &id, a, now, json!({}), out);
+                        self.resolve_alert(
+                            AlertType::ChildNotCheckedOut,
+                            &id,
+                            a,
+                            now,
+                            json!({}),
+                            out,
+                        );
                     }
                 }
                 self.reevaluate([from, to], now, out);
@@ -496,13 +533,45 @@ impl Engine {
         let h = self.m.rules.humidity.clone();
         if let Some(c) = celsius {
             self.s.sensors[s].celsius = Some(c);
-            self.condition(s, Limit::TempHigh, c > t.max_c, c <= t.max_c - t.hysteresis_c, c, now, out);
-            self.condition(s, Limit::TempLow, c < t.min_c, c >= t.min_c + t.hysteresis_c, c, now, out);
+            self.condition(
+                s,
+                Limit::TempHigh,
+                c > t.max_c,
+                c <= t.max_c - t.hysteresis_c,
+                c,
+                now,
+                out,
+            );
+            self.condition(
+                s,
+                Limit::TempLow,
+                c < t.min_c,
+                c >= t.min_c + t.hysteresis_c,
+                c,
+                now,
+                out,
+            );
         }
         if let Some(v) = humidity {
             self.s.sensors[s].humidity = Some(v);
-            self.condition(s, Limit::HumHigh, v > h.max_pct, v <= h.max_pct - h.hysteresis_pct, v, now, out);
-            self.condition(s, Limit::HumLow, v < h.min_pct, v >= h.min_pct + h.hysteresis_pct, v, now, out);
+            self.condition(
+                s,
+                Limit::HumHigh,
+                v > h.max_pct,
+                v <= h.max_pct - h.hysteresis_pct,
+                v,
+                now,
+                out,
+            );
+            self.condition(
+                s,
+                Limit::HumLow,
+                v < h.min_pct,
+                v >= h.min_pct + h.hysteresis_pct,
+                v,
+                now,
+                out,
+            );
         }
     }
 
@@ -568,7 +637,11 @@ impl Engine {
             .iter()
             .map(|c| crate::presets::completed_months(c.birth, date))
             .collect();
-        self.child_band = self.child_months.iter().map(|&m| preset.band_of(m)).collect();
+        self.child_band = self
+            .child_months
+            .iter()
+            .map(|&m| preset.band_of(m))
+            .collect();
         self.bands_on = Some(date);
     }
 
@@ -610,7 +683,8 @@ impl Engine {
     fn evaluate_room(&mut self, r: usize, now: Dt, out: &mut Vec<Transition>) {
         let f = self.figures(r, now);
         let id = f.room.clone();
-        let ratio = json!({ "children": f.children, "staff": f.counted_staff, "required": f.required });
+        let ratio =
+            json!({ "children": f.children, "staff": f.counted_staff, "required": f.required });
 
         let short = f.children > 0 && f.counted_staff < f.required;
         let room = &mut self.s.rooms[r];
@@ -647,7 +721,9 @@ impl Engine {
                 self.s.rooms[r].capacity = Some(a);
             }
             (true, Some(a)) => self.s.rooms[r].capacity = Some(a),
-            (false, Some(a)) => self.resolve_alert(AlertType::CapacityExceeded, &id, a, now, d, out),
+            (false, Some(a)) => {
+                self.resolve_alert(AlertType::CapacityExceeded, &id, a, now, d, out)
+            }
             (false, None) => {}
         }
     }
@@ -660,8 +736,10 @@ impl Engine {
         }
         self.s.started = Some(now);
         self.s.clock = Some(now);
-        self.s.next_pickup = Some(self.next_local(now, self.m.close, self.m.rules.pickup_grace, true));
-        self.s.next_midnight = Some(self.next_local(now, chrono::NaiveTime::MIN, Duration::zero(), false));
+        self.s.next_pickup =
+            Some(self.next_local(now, self.m.close, self.m.rules.pickup_grace, true));
+        self.s.next_midnight =
+            Some(self.next_local(now, chrono::NaiveTime::MIN, Duration::zero(), false));
     }
 
     /// The first moment at or after (`inclusive`) or strictly after `t` that is local time
@@ -701,11 +779,17 @@ impl Engine {
         };
         for (i, room) in self.s.rooms.iter().enumerate() {
             consider(room.ratio.due(r.ratio_grace), Timer::Ratio(i));
-            consider(room.unsupervised.due(r.unsupervised_grace), Timer::Unsupervised(i));
+            consider(
+                room.unsupervised.due(r.unsupervised_grace),
+                Timer::Unsupervised(i),
+            );
         }
         for (i, door) in self.s.doors.iter().enumerate() {
             if door.held.is_none() {
-                consider(door.opened_at.map(|t| t + r.door_held_open), Timer::DoorHeld(i));
+                consider(
+                    door.opened_at.map(|t| t + r.door_held_open),
+                    Timer::DoorHeld(i),
+                );
             }
         }
         for (i, s) in self.s.sensors.iter().enumerate() {
@@ -758,13 +842,27 @@ impl Engine {
                 let id = self.m.doors[d].clone();
                 let opened = self.s.doors[d].opened_at;
                 let secs = opened.map(|o| (due - o).num_seconds()).unwrap_or(0);
-                let a = self.raise(AlertType::DoorHeldOpen, &id, due, json!({ "open_for_s": secs }), out);
+                let a = self.raise(
+                    AlertType::DoorHeldOpen,
+                    &id,
+                    due,
+                    json!({ "open_for_s": secs }),
+                    out,
+                );
                 self.s.doors[d].held = Some(a);
             }
             Timer::Stale(s) => {
                 let id = self.m.sensors[s].clone();
-                let last = self.s.sensors[s].last_reading.map(|t| self.local(t).to_rfc3339());
-                let a = self.raise(AlertType::SensorStale, &id, due, json!({ "last_reading": last }), out);
+                let last = self.s.sensors[s]
+                    .last_reading
+                    .map(|t| self.local(t).to_rfc3339());
+                let a = self.raise(
+                    AlertType::SensorStale,
+                    &id,
+                    due,
+                    json!({ "last_reading": last }),
+                    out,
+                );
                 self.s.sensors[s].stale = Some(a);
             }
             Timer::Sustained(s, limit) => {

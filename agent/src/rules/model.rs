@@ -96,14 +96,13 @@ impl Model {
 
         let mut readers = HashMap::new();
         for r in &cfg.readers {
-            let door = match &r.door {
-                Some(d) => Some(
-                    *door_ix
-                        .get(d)
-                        .ok_or_else(|| format!("reader `{}` refers to unknown door `{d}`", r.id))?,
-                ),
-                None => None,
-            };
+            let door =
+                match &r.door {
+                    Some(d) => Some(*door_ix.get(d).ok_or_else(|| {
+                        format!("reader `{}` refers to unknown door `{d}`", r.id)
+                    })?),
+                    None => None,
+                };
             let room = match &r.room {
                 Some(x) => Some(room(x, &format!("reader `{}`", r.id))?),
                 None => None,

@@ -158,7 +158,11 @@ impl State {
         };
         for (r, s) in m.rooms.iter().zip(&self.rooms) {
             push(&s.ratio.alert, AlertType::RatioBreach, &r.id);
-            push(&s.unsupervised.alert, AlertType::UnsupervisedChildren, &r.id);
+            push(
+                &s.unsupervised.alert,
+                AlertType::UnsupervisedChildren,
+                &r.id,
+            );
             push(&s.capacity, AlertType::CapacityExceeded, &r.id);
         }
         for (d, s) in m.doors.iter().zip(&self.doors) {
@@ -230,9 +234,24 @@ impl Snapshot {
             next_alert_no: s.next_alert_no,
             children: keyed(&mut m.children.iter().map(|c| &c.id), &s.child_room),
             staff: keyed(&mut m.staff.iter().map(|c| &c.id), &s.staff_room),
-            rooms: m.rooms.iter().map(|r| r.id.clone()).zip(s.rooms.iter().cloned()).collect(),
-            doors: m.doors.iter().cloned().zip(s.doors.iter().cloned()).collect(),
-            sensors: m.sensors.iter().cloned().zip(s.sensors.iter().cloned()).collect(),
+            rooms: m
+                .rooms
+                .iter()
+                .map(|r| r.id.clone())
+                .zip(s.rooms.iter().cloned())
+                .collect(),
+            doors: m
+                .doors
+                .iter()
+                .cloned()
+                .zip(s.doors.iter().cloned())
+                .collect(),
+            sensors: m
+                .sensors
+                .iter()
+                .cloned()
+                .zip(s.sensors.iter().cloned())
+                .collect(),
             not_picked_up: m
                 .children
                 .iter()
@@ -251,11 +270,17 @@ impl Snapshot {
         s.stale_base = self.stale_base;
         s.next_alert_no = self.next_alert_no;
         for (i, c) in m.children.iter().enumerate() {
-            s.child_room[i] = self.children.get(&c.id).and_then(|r| m.room_ix.get(r).copied());
+            s.child_room[i] = self
+                .children
+                .get(&c.id)
+                .and_then(|r| m.room_ix.get(r).copied());
             s.not_picked_up[i] = self.not_picked_up.get(&c.id).cloned();
         }
         for (i, st) in m.staff.iter().enumerate() {
-            s.staff_room[i] = self.staff.get(&st.id).and_then(|r| m.room_ix.get(r).copied());
+            s.staff_room[i] = self
+                .staff
+                .get(&st.id)
+                .and_then(|r| m.room_ix.get(r).copied());
         }
         for (i, r) in m.rooms.iter().enumerate() {
             s.rooms[i] = self.rooms.get(&r.id).cloned().unwrap_or_default();

@@ -143,9 +143,18 @@ mod tests {
 
     #[test]
     fn commands_are_the_datasheet_codes() {
-        assert_eq!(Command::SingleShot(Repeatability::High).bytes(), [0x24, 0x00]);
-        assert_eq!(Command::SingleShot(Repeatability::Medium).bytes(), [0x24, 0x0B]);
-        assert_eq!(Command::SingleShot(Repeatability::Low).bytes(), [0x24, 0x16]);
+        assert_eq!(
+            Command::SingleShot(Repeatability::High).bytes(),
+            [0x24, 0x00]
+        );
+        assert_eq!(
+            Command::SingleShot(Repeatability::Medium).bytes(),
+            [0x24, 0x0B]
+        );
+        assert_eq!(
+            Command::SingleShot(Repeatability::Low).bytes(),
+            [0x24, 0x16]
+        );
         assert_eq!(Command::SoftReset.bytes(), [0x30, 0xA2]);
         assert_eq!(
             Command::SerialNumber(SerialNumberCommand::ClockStretching).bytes(),

@@ -1,7 +1,7 @@
 //! SHT3x-specific types and the datasheet conversions.
 
-pub use crate::sensirion::Measurement;
 use crate::sensirion::measurement::scale_milli;
+use crate::sensirion::Measurement;
 
 /// I²C address, selected by the ADDR pin (datasheet §3 "Pin Assignment" /
 /// "I2C address" table).

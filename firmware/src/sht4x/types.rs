@@ -1,7 +1,7 @@
 //! SHT4x-specific types and the datasheet conversions.
 
-pub use crate::sensirion::Measurement;
 use crate::sensirion::measurement::scale_milli;
+use crate::sensirion::Measurement;
 
 /// Default I²C address of the SHT4x (SHT4x-AD1B and most breakout boards).
 ///
