@@ -1,15 +1,135 @@
 //! Configuration: the TOML file of contract section 2, its loading and its validation.
+//!
+//! [`load`] reads a file and returns either a [`Config`] that passed every check, or
+//! [`ConfigErrors`] listing **every** problem found — not just the first — each naming the
+//! file, the key (`rooms[2].capacity`) and, where the file has one, the line.
+//!
+//! It works in three passes, so one mistake does not hide the next:
+//!
+//! 1. **Syntax.** The text is parsed with `toml_edit`, which keeps the byte span of every key
+//!    and value. A syntax error stops here (there is no document to look at), reported with
+//!    its line.
+//! 2. **Shape.** Each top-level table and each element of each array (`[[rooms]]`, …) is
+//!    deserialized on its own into the serde types of [`types`](self), so a bad room does
+//!    not hide a bad child. Within one element, a key that serde rejects (unknown key, wrong
+//!    type, bad duration…) is reported and removed, and the element is deserialized again,
+//!    until it succeeds or only a missing required key is left. That way every unknown key
+//!    and every malformed value is reported, at any depth, without a second copy of the
+//!    schema: the serde types stay the only description of the file.
+//! 3. **Meaning.** The checks of [`validate`](self) run on whatever did parse: id syntax,
+//!    duplicate ids and cards, references between rooms, doors, readers, people, and the
+//!    numeric sanity of the rules (see that module for the list).
+//!
+//! After a successful load, a relative `storage.dir` is resolved against the directory that
+//! contains the configuration file (not the working directory), so
+//! `dir = "../var/demo"` in `config/demo.toml` means `<repo>/var/demo` wherever the agent
+//! is started from.
 
+mod load;
 mod types;
 mod units;
+mod validate;
+
+#[cfg(test)]
+mod tests;
 
 pub use types::*;
 pub use units::{Dur, TimeOfDay};
 
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
-/// Loads a configuration file. (Provisional: replaced by the validating loader.)
-pub fn load(path: &Path) -> Result<Config, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+/// One thing wrong with a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file as it was named to [`load`] / [`parse`].
+    pub file: PathBuf,
+    /// 1-based line, when the problem can be pinned to one.
+    pub line: Option<usize>,
+    /// Where in the document: `facility.timezone`, `rooms[2].capacity`,
+    /// `rules.temperature.max_c`. Empty for a problem with the file as a whole (unreadable,
+    /// not TOML).
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    /// `{file}:{line}: {key}: {message}`, leaving out `:{line}` when unknown and `{key}: `
+    /// when empty.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem found in a configuration file, in document order (problems without a line
+/// last). Never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors {
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigErrors {
+    /// One problem per line, no trailing newline.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Reads, parses and validates the configuration file at `path`.
+///
+/// On success every check of this module has passed and a relative `storage.dir` has been
+/// resolved against the directory containing `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let whole_file = |message: String| ConfigErrors {
+        problems: vec![Problem {
+            file: path.to_path_buf(),
+            line: None,
+            key: String::new(),
+            message,
+        }],
+    };
+    let bytes = std::fs::read(path).map_err(|e| whole_file(format!("cannot read: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        whole_file(format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    parse(&text, path)
+}
+
+/// Parses and validates configuration text as if it had been read from `origin`.
+///
+/// `origin` names the file in problems and anchors a relative `storage.dir`; nothing is
+/// read from it.
+pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigErrors> {
+    let mut cfg = load::parse_and_validate(text, origin)?;
+    cfg.storage.dir = resolve_storage_dir(&cfg.storage.dir, origin);
+    Ok(cfg)
+}
+
+/// A relative storage directory is relative to the directory containing the configuration
+/// file, made absolute so that a later change of working directory cannot move it.
+fn resolve_storage_dir(dir: &Path, origin: &Path) -> PathBuf {
+    if dir.is_absolute() {
+        return dir.to_path_buf();
+    }
+    let base = origin.parent().unwrap_or(Path::new(""));
+    let joined = base.join(dir);
+    std::path::absolute(&joined).unwrap_or(joined)
 }

@@ -269,6 +269,26 @@ pub struct Mqtt {
     pub topic_prefix: String,
     /// Defaults to the facility id.
     pub client_id: Option<String>,
+    /// `[mqtt.tls]`: mqtts with the broker's CA, and a client certificate for mutual TLS.
+    pub tls: Option<MqttTls>,
+    /// MQTT user name; the password is read from `password_file` (never written in this file).
+    pub username: Option<String>,
+    /// A file holding the MQTT password (trailing newline ignored). Requires `username`.
+    pub password_file: Option<PathBuf>,
+    /// MQTT keep-alive: "0s" (off) or at least "1s".
+    pub keep_alive: Dur,
+    /// Messages published but not yet acknowledged, at most (1..=65000).
+    pub max_inflight: u16,
+    /// Cap on the payload bytes waiting in the outbox; over it, telemetry is dropped oldest
+    /// first (alerts, summaries and command results never are).
+    pub outbox_max_bytes: u64,
+    /// QoS of `telemetry` messages: 0 or 1.
+    pub telemetry_qos: u8,
+    /// Largest `commands` payload accepted, in bytes; larger ones get an error result.
+    pub command_max_bytes: usize,
+    /// First delay before reconnecting; doubles (with jitter) up to `reconnect_max`.
+    pub reconnect_min: Dur,
+    pub reconnect_max: Dur,
 }
 
 impl Default for Mqtt {
@@ -279,8 +299,33 @@ impl Default for Mqtt {
             port: 1883,
             topic_prefix: "childcare/v1".into(),
             client_id: None,
+            tls: None,
+            username: None,
+            password_file: None,
+            keep_alive: Dur::secs(30),
+            max_inflight: 64,
+            outbox_max_bytes: 64 * 1024 * 1024,
+            telemetry_qos: 0,
+            command_max_bytes: 4096,
+            reconnect_min: Dur::secs(1),
+            reconnect_max: Dur::secs(60),
         }
     }
+}
+
+/// `[mqtt.tls]`. PEM files. Without `cert_file`/`key_file` the agent authenticates the broker
+/// only; with both, the broker can authenticate the agent too (mutual TLS).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttTls {
+    /// CA certificate(s) that signed the broker's certificate.
+    pub ca_file: PathBuf,
+    /// Client certificate (chain) for mutual TLS; requires `key_file`.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// Private key of `cert_file` (PKCS#8, PKCS#1 or SEC1 PEM).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

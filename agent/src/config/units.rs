@@ -42,7 +42,7 @@ impl std::str::FromStr for Dur {
         }
         humantime::parse_duration(t)
             .map(Dur)
-            .map_err(|e| format!("invalid duration `{s}`: {e} (expected e.g. \"45s\", \"10m\", \"1h\")"))
+            .map_err(|_| format!("invalid duration `{s}` (expected e.g. \"45s\", \"10m\", \"1h\")"))
     }
 }
 
@@ -76,7 +76,9 @@ impl std::str::FromStr for TimeOfDay {
         let ok = s.len() == 5 && s.as_bytes()[2] == b':';
         match (ok, NaiveTime::parse_from_str(s, "%H:%M")) {
             (true, Ok(t)) => Ok(TimeOfDay(t)),
-            _ => Err(format!("invalid time of day `{s}` (expected \"HH:MM\", e.g. \"07:30\")")),
+            _ => Err(format!(
+                "invalid time of day `{s}` (expected \"HH:MM\", e.g. \"07:30\")"
+            )),
         }
     }
 }

@@ -1,0 +1,451 @@
+//! Pass 3 of the loader: what the serde types cannot say.
+//!
+//! Every check adds to one list and none stops the others. The checks:
+//!
+//! - **Ids** (`facility.id` and every entity id) match `[A-Za-z0-9_-]{1,64}`: they appear in
+//!   MQTT topics and in the event log.
+//! - **Unique ids**: rooms, doors, readers and sensors each have their own id space; staff,
+//!   children and guardians share one, because events name a person by id alone
+//!   (`attendance.person`, `by`), so a staff member and a child cannot both be `p-01`.
+//! - **Unique cards** across staff and guardians: a badge must name one person.
+//! - **References**: the home room of a staff member or child and the room of a sensor
+//!   exist; a reader of purpose `access` names an existing `door`, one of purpose `room` an
+//!   existing `room`. A reader may also name a door or room its purpose does not need (an
+//!   attendance reader mounted at the entrance, say): that is accepted and ignored, but the
+//!   name must still exist, since a dangling name is a mistake whatever its use. A child's
+//!   guardians are defined in `[[guardians]]` and listed once.
+//! - **Hours**: `open` is before `close` (a nursery does not run over midnight).
+//! - **Rules**: temperature and humidity bands are finite with `min < max`, humidity within
+//!   0–100 %, hysteresis at least 0 and narrower than the band (or the alert could never
+//!   clear); `door_held_open` and `sensor_stale_after` are above zero (zero would alert on
+//!   every door opening and every sensor at once). The other durations may be zero.
+//! - **Services**: `mqtt.port` is not 0, `mqtt.host` and `mqtt.topic_prefix` are usable,
+//!   `dashboard.listen` is a socket address, `storage.dir` is not empty,
+//!   `simulation.speed` is finite and above zero.
+//! - **Something to watch**: at least one room; a room's `capacity`, when given, is at least 1.
+//!
+//! Not checked here: a birth date in the future (there is no clock at load time; the rules
+//! treat a child's age as of the day), unknown keys, presets and time zones (the shape pass
+//! rejects those).
+//!
+//! Problems name keys with the indices of the original file; references to an element that
+//! the shape pass had to drop are not reported a second time.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use super::load::Doc;
+use super::{Config, Dur};
+
+/// `(key, message)` for every problem found, in no particular order.
+pub(super) fn validate(cfg: &Config, doc: &Doc) -> Vec<(String, String)> {
+    let mut v = Checks {
+        doc,
+        found: Vec::new(),
+    };
+    v.facility(cfg);
+    v.ids(cfg);
+    v.cards(cfg);
+    v.references(cfg);
+    v.rooms(cfg);
+    v.rules(cfg);
+    v.services(cfg);
+    v.found
+}
+
+/// Which string of a dropped element an [`Checks::entries`] list is about.
+#[derive(Clone, Copy)]
+enum Field {
+    Id,
+    Card,
+}
+
+struct Checks<'a> {
+    doc: &'a Doc,
+    found: Vec<(String, String)>,
+}
+
+fn some(v: Vec<&str>) -> Vec<Option<&str>> {
+    v.into_iter().map(Some).collect()
+}
+
+/// Whether `id` is a valid identifier (contract section 2).
+pub(super) fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl Checks<'_> {
+    fn report(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.found.push((key.into(), message.into()));
+    }
+
+    /// `key` followed by ` (line N)` when the file has it, for messages that point at a
+    /// second place.
+    fn at(&self, key: &str) -> String {
+        match self.doc.line(key) {
+            Some(line) => format!("{key} (line {line})"),
+            None => key.to_owned(),
+        }
+    }
+
+    fn check_id(&mut self, key: &str, id: &str) {
+        if !valid_id(id) {
+            self.report(
+                key,
+                format!("invalid id `{id}` (expected 1 to 64 of A-Z a-z 0-9 _ -)"),
+            );
+        }
+    }
+
+    fn facility(&mut self, cfg: &Config) {
+        // Keys that were missing or malformed hold stand-ins: already reported.
+        let real = |key: &str| !self.doc.stand_in(key);
+        let f = &cfg.facility;
+        if real("facility.id") {
+            self.check_id("facility.id", &f.id);
+        }
+        if real("facility.open") && real("facility.close") && f.open >= f.close {
+            self.report(
+                "facility.close",
+                format!(
+                    "close ({}) must be after open ({}); the day cannot run over midnight",
+                    f.close, f.open
+                ),
+            );
+        }
+    }
+
+    /// Id syntax and uniqueness, per id space.
+    fn ids(&mut self, cfg: &Config) {
+        let rooms: Vec<&str> = cfg.rooms.iter().map(|r| r.id.as_str()).collect();
+        let doors: Vec<&str> = cfg.doors.iter().map(|d| d.id.as_str()).collect();
+        let readers: Vec<&str> = cfg.readers.iter().map(|r| r.id.as_str()).collect();
+        let sensors: Vec<&str> = cfg.sensors.iter().map(|s| s.id.as_str()).collect();
+        for (kind, list) in [
+            ("rooms", rooms),
+            ("doors", doors),
+            ("readers", readers),
+            ("sensors", sensors),
+        ] {
+            let all = self.entries(kind, some(list), Field::Id);
+            self.unique(all);
+        }
+
+        let staff: Vec<&str> = cfg.staff.iter().map(|s| s.id.as_str()).collect();
+        let children: Vec<&str> = cfg.children.iter().map(|c| c.id.as_str()).collect();
+        let guardians: Vec<&str> = cfg.guardians.iter().map(|g| g.id.as_str()).collect();
+        let mut people = self.entries("staff", some(staff), Field::Id);
+        people.extend(self.entries("children", some(children), Field::Id));
+        people.extend(self.entries("guardians", some(guardians), Field::Id));
+        self.unique(people);
+    }
+
+    /// `(element path, value)` for the parsed elements of the top-level array `kind` (their
+    /// values in `parsed`) and for those the shape pass dropped, whose ids and cards are
+    /// still in the file.
+    fn entries(
+        &self,
+        kind: &str,
+        parsed: Vec<Option<&str>>,
+        field: Field,
+    ) -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> = parsed
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, v)| Some((self.doc.elem(kind, i), v?.to_owned())))
+            .collect();
+        for (path, id, card) in self.doc.dropped_elements(kind) {
+            let value = match field {
+                Field::Id => id,
+                Field::Card => card,
+            };
+            if let Some(value) = value {
+                all.push((path.to_owned(), value.to_owned()));
+            }
+        }
+        // File order, so that "already used by" names the earlier one.
+        all.sort_by_cached_key(|(path, _)| {
+            (self.doc.line(path).unwrap_or(usize::MAX), path.clone())
+        });
+        all
+    }
+
+    /// Checks the syntax of every id in one id space and that none is used twice.
+    fn unique(&mut self, entries: Vec<(String, String)>) {
+        let mut first: HashMap<&str, &str> = HashMap::new();
+        for (elem, id) in &entries {
+            let key = format!("{elem}.id");
+            self.check_id(&key, id);
+            match first.get(id.as_str()) {
+                None => {
+                    first.insert(id, elem);
+                }
+                Some(other) => {
+                    let kind = |p: &str| p.split('[').next().unwrap_or("").to_owned();
+                    let shared = if kind(other) == kind(elem) {
+                        ""
+                    } else {
+                        "; staff, children and guardians share one id space"
+                    };
+                    let message = format!(
+                        "duplicate id `{id}`, already used by {}{shared}",
+                        self.at(other)
+                    );
+                    self.report(key, message);
+                }
+            }
+        }
+    }
+
+    /// A card names one person, staff or guardian.
+    fn cards(&mut self, cfg: &Config) {
+        let staff: Vec<Option<&str>> = cfg.staff.iter().map(|s| s.card.as_deref()).collect();
+        let guardians: Vec<Option<&str>> =
+            cfg.guardians.iter().map(|g| g.card.as_deref()).collect();
+        let mut all = self.entries("staff", staff, Field::Card);
+        all.extend(self.entries("guardians", guardians, Field::Card));
+        all.sort_by_cached_key(|(path, _)| {
+            (self.doc.line(path).unwrap_or(usize::MAX), path.clone())
+        });
+        let mut first: HashMap<&str, &str> = HashMap::new();
+        for (elem, card) in &all {
+            let key = format!("{elem}.card");
+            if card.trim().is_empty() {
+                self.report(key, "card must not be empty");
+                continue;
+            }
+            match first.get(card.as_str()) {
+                None => {
+                    first.insert(card, elem);
+                }
+                Some(other) => {
+                    let message = format!(
+                        "duplicate card `{card}`, already used by {}",
+                        self.at(other)
+                    );
+                    self.report(key, message);
+                }
+            }
+        }
+    }
+
+    /// Reports `key` when `id` names no element of `kind`.
+    fn exists(&mut self, key: String, kind: &str, what: &str, id: &str, ids: &[&str]) {
+        if !ids.contains(&id) && !self.doc.lost(kind, id) {
+            let known = if ids.is_empty() {
+                format!("none is defined in [[{kind}]]")
+            } else {
+                format!("defined: {}", ids.join(", "))
+            };
+            self.report(key, format!("unknown {what} `{id}` ({known})"));
+        }
+    }
+
+    fn references(&mut self, cfg: &Config) {
+        use super::ReaderPurpose;
+
+        let rooms: Vec<&str> = cfg.rooms.iter().map(|r| r.id.as_str()).collect();
+        let doors: Vec<&str> = cfg.doors.iter().map(|d| d.id.as_str()).collect();
+        let guardians: Vec<&str> = cfg.guardians.iter().map(|g| g.id.as_str()).collect();
+
+        for (i, s) in cfg.staff.iter().enumerate() {
+            let key = format!("{}.room", self.doc.elem("staff", i));
+            self.exists(key, "rooms", "room", &s.room, &rooms);
+        }
+        for (i, s) in cfg.sensors.iter().enumerate() {
+            let key = format!("{}.room", self.doc.elem("sensors", i));
+            self.exists(key, "rooms", "room", &s.room, &rooms);
+        }
+        for (i, r) in cfg.readers.iter().enumerate() {
+            let elem = self.doc.elem("readers", i);
+            let needs = match r.purpose {
+                ReaderPurpose::Access if r.door.is_none() => Some(("door", "access")),
+                ReaderPurpose::Room if r.room.is_none() => Some(("room", "room")),
+                _ => None,
+            };
+            if let Some((key, purpose)) = needs {
+                self.report(
+                    format!("{elem}.{key}"),
+                    format!("a reader of purpose \"{purpose}\" needs a {key}"),
+                );
+            }
+            if let Some(door) = &r.door {
+                self.exists(format!("{elem}.door"), "doors", "door", door, &doors);
+            }
+            if let Some(room) = &r.room {
+                self.exists(format!("{elem}.room"), "rooms", "room", room, &rooms);
+            }
+        }
+        let staff: Vec<&str> = cfg.staff.iter().map(|s| s.id.as_str()).collect();
+        for (i, c) in cfg.children.iter().enumerate() {
+            let elem = self.doc.elem("children", i);
+            self.exists(format!("{elem}.room"), "rooms", "room", &c.room, &rooms);
+            let list = format!("{elem}.guardians");
+            for (j, g) in c.guardians.iter().enumerate() {
+                let key = self.doc.elem(&list, j);
+                if c.guardians[..j].contains(g) {
+                    self.report(key, format!("guardian `{g}` is listed twice"));
+                } else if staff.contains(&g.as_str()) && !guardians.contains(&g.as_str()) {
+                    self.report(
+                        key,
+                        format!("`{g}` is a member of staff, not a guardian; define the adult in [[guardians]]"),
+                    );
+                } else {
+                    self.exists(key, "guardians", "guardian", g, &guardians);
+                }
+            }
+        }
+    }
+
+    fn rooms(&mut self, cfg: &Config) {
+        if cfg.rooms.is_empty() && !self.doc.damaged("rooms") {
+            self.report(
+                "rooms",
+                "no rooms: at least one [[rooms]] is needed, or there is nothing to watch",
+            );
+        }
+        for (i, r) in cfg.rooms.iter().enumerate() {
+            if r.capacity == Some(0) {
+                let key = format!("{}.capacity", self.doc.elem("rooms", i));
+                self.report(
+                    key,
+                    "capacity must be at least 1 (leave it out to use the preset's group size)",
+                );
+            }
+        }
+    }
+
+    /// A band `min < max` with a hysteresis narrower than it, all finite; `limits` bounds
+    /// both ends when given.
+    fn band(
+        &mut self,
+        table: &str,
+        (min_key, min): (&str, f64),
+        (max_key, max): (&str, f64),
+        (hyst_key, hyst): (&str, f64),
+        limits: Option<(f64, f64)>,
+    ) {
+        let mut ends_ok = true;
+        for (key, value) in [(min_key, min), (max_key, max)] {
+            let bad = match limits {
+                _ if !value.is_finite() => Some("must be a finite number".to_owned()),
+                Some((lo, hi)) if !(lo..=hi).contains(&value) => {
+                    Some(format!("must be between {lo} and {hi}, not {value}"))
+                }
+                _ => None,
+            };
+            if let Some(message) = bad {
+                self.report(format!("{table}.{key}"), message);
+                ends_ok = false;
+            }
+        }
+        if ends_ok && min >= max {
+            self.report(
+                format!("{table}.{max_key}"),
+                format!("{max_key} ({max}) must be greater than {min_key} ({min})"),
+            );
+            ends_ok = false;
+        }
+        let key = format!("{table}.{hyst_key}");
+        if !hyst.is_finite() || hyst < 0.0 {
+            self.report(key, format!("must be a number of at least 0, not {hyst}"));
+        } else if ends_ok && hyst >= max - min {
+            self.report(
+                key,
+                format!(
+                    "{hyst} must be smaller than the band {min_key}..{max_key} ({}), or an alert could never clear",
+                    max - min
+                ),
+            );
+        }
+    }
+
+    fn positive(&mut self, key: &str, d: Dur, why: &str) {
+        if d.0.is_zero() {
+            self.report(key, format!("must be longer than 0s ({why})"));
+        }
+    }
+
+    fn rules(&mut self, cfg: &Config) {
+        let r = &cfg.rules;
+        self.positive(
+            "rules.door_held_open",
+            r.door_held_open,
+            "0s would alert on every door opening",
+        );
+        self.positive(
+            "rules.sensor_stale_after",
+            r.sensor_stale_after,
+            "0s would call every sensor stale at once",
+        );
+        let t = &r.temperature;
+        self.band(
+            "rules.temperature",
+            ("min_c", t.min_c),
+            ("max_c", t.max_c),
+            ("hysteresis_c", t.hysteresis_c),
+            None,
+        );
+        let h = &r.humidity;
+        self.band(
+            "rules.humidity",
+            ("min_pct", h.min_pct),
+            ("max_pct", h.max_pct),
+            ("hysteresis_pct", h.hysteresis_pct),
+            Some((0.0, 100.0)),
+        );
+    }
+
+    fn services(&mut self, cfg: &Config) {
+        let m = &cfg.mqtt;
+        if m.port == 0 {
+            self.report("mqtt.port", "port must be between 1 and 65535");
+        }
+        if m.host.trim().is_empty() {
+            self.report("mqtt.host", "host must not be empty");
+        }
+        let prefix = &m.topic_prefix;
+        if prefix.is_empty()
+            || prefix.starts_with('/')
+            || prefix.ends_with('/')
+            || prefix.contains(['+', '#', '\0'])
+        {
+            self.report(
+                "mqtt.topic_prefix",
+                format!("invalid topic prefix `{prefix}` (expected e.g. \"childcare/v1\": no wildcards, no leading or trailing /)"),
+            );
+        }
+        if m.client_id.as_deref().is_some_and(|c| c.trim().is_empty()) {
+            self.report(
+                "mqtt.client_id",
+                "client_id must not be empty (leave it out to use the facility id)",
+            );
+        }
+        if cfg.dashboard.listen.parse::<SocketAddr>().is_err() {
+            self.report(
+                "dashboard.listen",
+                format!(
+                    "invalid address `{}` (expected IP:port, e.g. \"127.0.0.1:8080\")",
+                    cfg.dashboard.listen
+                ),
+            );
+        }
+        if cfg.storage.dir.as_os_str().is_empty() {
+            self.report("storage.dir", "dir must not be empty");
+        }
+        if let Some(sim) = &cfg.simulation {
+            if !(sim.speed.is_finite() && sim.speed > 0.0) {
+                self.report(
+                    "simulation.speed",
+                    format!(
+                        "speed must be a number above 0 (simulated seconds per second), not {}",
+                        sim.speed
+                    ),
+                );
+            }
+        }
+    }
+}
