@@ -50,6 +50,10 @@ pub enum EventKind {
         sensor: String,
         reason: String,
     },
+    /// The project's own, additive: the agent (re)started at `ts`. `run` journals it at
+    /// every start so that `replay` of an exported journal counts silent sensors from the
+    /// same moments the live agent did, and so reproduces what it raised.
+    AgentStarted,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use nursery_agent::config;
 
 #[derive(Parser)]
-#[command(name = "nursery-agent", version, about = "Nursery safety agent: sensors, rules, alerts, regulator uplink")]
+#[command(
+    name = "nursery-agent",
+    version,
+    about = "Nursery safety agent: sensors, rules, alerts, regulator uplink"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -41,6 +45,19 @@ enum Command {
         #[arg(long)]
         until: Option<DateTime<FixedOffset>>,
     },
+    /// Print what the agent's journal holds now: clock, occupancy, open alerts (JSON).
+    Status {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Print the journal's events (an event log `replay` accepts), or its alert transitions.
+    Export {
+        #[arg(long)]
+        config: PathBuf,
+        /// Print the alert transitions instead of the events.
+        #[arg(long)]
+        transitions: bool,
+    },
     /// Print a simulated nursery day as an event log that `replay` accepts.
     Simulate {
         #[arg(long)]
@@ -63,8 +80,57 @@ fn main() -> ExitCode {
             until,
         } => replay(&config, &events, until.map(|u| u.with_timezone(&Utc))),
         Command::Simulate { config, seed, date } => simulate(&config, seed, date),
-        Command::Run { .. } => {
-            eprintln!("run: not yet available");
+        Command::Run { config, events } => run(&config, events),
+        Command::Status { config } => status(&config),
+        Command::Export {
+            config,
+            transitions,
+        } => export(&config, transitions),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NURSERY_AGENT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+fn run(config: &std::path::Path, events: Option<PathBuf>) -> ExitCode {
+    init_logging();
+    let cfg = match load_or_report(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let opts = nursery_agent::daemon::RunOptions { events };
+    match nursery_agent::daemon::run(cfg, opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("nursery-agent: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Prints what the journal in the configured storage directory holds now, as one JSON
+/// object: the rules' clock, who is checked in where, and the open alerts. Read-only; safe
+/// while the daemon runs.
+fn status(config: &std::path::Path) -> ExitCode {
+    let cfg = match load_or_report(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match nursery_agent::status::read(&cfg) {
+        Ok(v) => {
+            println!("{v}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("nursery-agent: {e}");
             ExitCode::from(1)
         }
     }
@@ -95,7 +161,11 @@ fn check_config(path: &std::path::Path) -> ExitCode {
     }
 }
 
-fn replay(config: &std::path::Path, events: &std::path::Path, until: Option<DateTime<Utc>>) -> ExitCode {
+fn replay(
+    config: &std::path::Path,
+    events: &std::path::Path,
+    until: Option<DateTime<Utc>>,
+) -> ExitCode {
     let cfg = match load_or_report(config) {
         Ok(c) => c,
         Err(code) => return code,
@@ -111,12 +181,24 @@ fn replay(config: &std::path::Path, events: &std::path::Path, until: Option<Date
     let mut out = std::io::BufWriter::new(stdout.lock());
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
-    let result = nursery_agent::replay::replay(&cfg, std::io::BufReader::new(file), until, &mut out, &mut err);
+    let result = nursery_agent::replay::replay(
+        &cfg,
+        std::io::BufReader::new(file),
+        until,
+        &mut out,
+        &mut err,
+    );
     let _ = out.flush();
     match result {
         Ok(o) if o.rejected == 0 => ExitCode::SUCCESS,
         Ok(o) => {
-            let _ = writeln!(err, "{}: {} of {} lines rejected", events.display(), o.rejected, o.rejected + o.accepted);
+            let _ = writeln!(
+                err,
+                "{}: {} of {} lines rejected",
+                events.display(),
+                o.rejected,
+                o.rejected + o.accepted
+            );
             ExitCode::from(1)
         }
         Err(e) => {
@@ -131,7 +213,11 @@ fn simulate(config: &std::path::Path, seed: u64, date: Option<chrono::NaiveDate>
         Ok(c) => c,
         Err(code) => return code,
     };
-    let date = date.unwrap_or_else(|| Utc::now().with_timezone(&cfg.facility.timezone).date_naive());
+    let date = date.unwrap_or_else(|| {
+        Utc::now()
+            .with_timezone(&cfg.facility.timezone)
+            .date_naive()
+    });
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for ev in nursery_agent::simulate::simulate_day(&cfg, seed, date) {
@@ -141,4 +227,22 @@ fn simulate(config: &std::path::Path, seed: u64, date: Option<chrono::NaiveDate>
     }
     let _ = out.flush();
     ExitCode::SUCCESS
+}
+
+fn export(config: &std::path::Path, transitions: bool) -> ExitCode {
+    let cfg = match load_or_report(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let result = nursery_agent::status::export(&cfg, transitions, &mut out);
+    let _ = out.flush();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nursery-agent: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -78,6 +78,7 @@ enum Resolved<'e> {
         sensor: usize,
         reason: &'e str,
     },
+    AgentStarted,
 }
 
 /// A room's figures at one moment, for the console, the staff page and telemetry.
@@ -193,6 +194,11 @@ impl Engine {
         let resolved = self.resolve(&ev.kind)?;
         let mut out = Vec::new();
         self.start_if_needed(ts);
+        if matches!(resolved, Resolved::AgentStarted) {
+            // Silence while the agent was down is not evidence: staleness counts from here,
+            // so no stale timer falls due inside the gap.
+            self.s.stale_base = Some(ts);
+        }
         self.advance(ts, &mut out);
         self.apply(resolved, ts, &mut out);
         // Zero-length grace periods and sustains fall due at once.
@@ -340,6 +346,7 @@ impl Engine {
                 sensor: sensor(s)?,
                 reason,
             },
+            EventKind::AgentStarted => Resolved::AgentStarted,
         })
     }
 
@@ -362,6 +369,8 @@ impl Engine {
             Resolved::SensorFault { sensor, reason } => {
                 self.fault(sensor, json!({ "reason": reason }), now, out)
             }
+            // Handled before the clock advances (see `on_event`).
+            Resolved::AgentStarted => {}
         }
     }
 

@@ -1,0 +1,307 @@
+//! The core: the one owner of the journal and the rules engine.
+//!
+//! Everything that changes the agent's state passes through [`Core::process`]: a batch of
+//! inputs is parsed, applied to the engine, and written to the journal — events, alert
+//! transitions, rejected lines, input positions and the engine snapshot — in **one**
+//! transaction. Only after that transaction has committed are the transitions handed back
+//! to the caller to be shown, sounded or sent. So whatever the agent has said, it has
+//! recorded; and whatever it has recorded, it will remember after a crash.
+//!
+//! The core is synchronous and owns no thread of its own: the daemon drives it from one
+//! thread, the benchmark drives it directly.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::alert::Transition;
+use crate::config::Config;
+use crate::event::{Event, EventKind};
+use crate::journal::{Journal, JournalError};
+use crate::rules::Engine;
+
+type Dt = DateTime<Utc>;
+
+/// Lines longer than this are rejected unread: no real event comes near it.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// One thing for the core to take in.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A raw line from `--events`, parsed (and stamped, when it has no `ts`) by the core,
+    /// so that a rejected line is journalled with its reason.
+    Line {
+        text: String,
+        /// For a regular file: where the next line starts, recorded with the batch so
+        /// a restart resumes exactly after the last line taken in.
+        resume: Option<Resume>,
+    },
+    /// The `index`-th event (1-based) of the simulated day `date`.
+    Simulated {
+        date: NaiveDate,
+        index: u64,
+        event: Event,
+    },
+    /// The simulated clock has reached this time and every simulated event before it has
+    /// been sent: the rules may fire timers up to it. (Under simulation the rules' time
+    /// comes from the feed, in order with its events, so a timer never fires ahead of an
+    /// event that was due first.)
+    Time(Dt),
+}
+
+/// A position in an input file, recorded in the journal's `meta` table under `key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    pub key: String,
+    pub value: String,
+}
+
+/// Counters since the core was opened.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CoreStats {
+    pub accepted: u64,
+    pub rejected: u64,
+    /// Live events stamped earlier than the rules' clock, applied at the clock instead
+    /// (an attendance terminal whose clock runs a little behind the agent's).
+    pub clamped: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("journal write failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("configuration cannot drive the rules: {0}")]
+    Rules(String),
+}
+
+/// Meta key holding how many events of a simulated day have been taken in.
+pub fn simulation_key(date: NaiveDate) -> String {
+    format!("simulation:{date}")
+}
+
+pub struct Core {
+    journal: Journal,
+    engine: Engine,
+    stats: CoreStats,
+    settle_to: Option<Dt>,
+}
+
+/// What opening the core found and did.
+pub struct Opened {
+    pub core: Core,
+    /// True when the state was rebuilt from a journal written by an earlier run.
+    pub restored: bool,
+    /// Transitions of timers that fell due while the agent was down, and of the start.
+    pub transitions: Vec<Transition>,
+}
+
+impl Core {
+    /// Opens the journal in `cfg.storage.dir`, rebuilds the rules' state from its latest
+    /// snapshot (or starts empty), and journals the start at the time `now` picks — it is
+    /// shown the journal and the restored clock — or at the restored clock, if that is
+    /// later: time never runs backwards for the rules.
+    pub fn open(
+        cfg: &Config,
+        now: impl FnOnce(&Journal, Option<Dt>) -> Dt,
+    ) -> Result<Opened, CoreError> {
+        let journal = Journal::open(&cfg.storage.dir)?;
+        let snapshot = journal.snapshot()?;
+        let restored = snapshot.is_some();
+        let engine = match &snapshot {
+            Some(snap) => Engine::restore(cfg, snap),
+            None => Engine::new(cfg),
+        }
+        .map_err(CoreError::Rules)?;
+        let mut core = Core {
+            journal,
+            engine,
+            stats: CoreStats::default(),
+            settle_to: None,
+        };
+        let clock = core.engine.clock();
+        let now = now(&core.journal, clock);
+        let at = clock.map_or(now, |c| c.max(now));
+        let start = Event::at(core.engine.local(at), EventKind::AgentStarted);
+        let transitions = core.process(vec![], Some(start), at)?;
+        Ok(Opened {
+            core,
+            restored,
+            transitions,
+        })
+    }
+
+    /// Takes in a batch: every input is applied in order, timers fire up to `now`, and
+    /// everything is committed in one transaction before the transitions are returned.
+    pub fn ingest(&mut self, inputs: Vec<Input>, now: Dt) -> Result<Vec<Transition>, CoreError> {
+        self.process(inputs, None, now)
+    }
+
+    /// As [`Core::ingest`], and then moves the rules' clock on to `settled` (at most `now`)
+    /// even with no timer due, so that the journal's clock keeps up with an idle day. An
+    /// event stamped before `settled` that arrives later is applied at the clock.
+    pub fn ingest_and_settle(
+        &mut self,
+        inputs: Vec<Input>,
+        now: Dt,
+        settled: Dt,
+    ) -> Result<Vec<Transition>, CoreError> {
+        self.settle_to = Some(settled.min(now));
+        let result = self.process(inputs, None, now);
+        self.settle_to = None;
+        result
+    }
+
+    fn process(
+        &mut self,
+        inputs: Vec<Input>,
+        first: Option<Event>,
+        now: Dt,
+    ) -> Result<Vec<Transition>, CoreError> {
+        let mut out = Vec::new();
+        let batch = self.journal.batch()?;
+        let engine = &mut self.engine;
+        let stats = &mut self.stats;
+        let mut resume: Option<Resume> = None;
+        let mut simulated: Option<(NaiveDate, u64)> = None;
+        if let Some(ev) = first {
+            let ts = engine
+                .on_event(&ev)
+                .map_err(|e| CoreError::Rules(e.to_string()))?;
+            batch.event(&ev)?;
+            for t in &ts {
+                batch.transition(t)?;
+            }
+            out.extend(ts);
+        }
+        for input in inputs {
+            let (event, original) = match input {
+                Input::Line { text, resume: r } => {
+                    if r.is_some() {
+                        resume = r;
+                    }
+                    match parse_line(engine, &text, now) {
+                        Ok((ev, false)) => (ev, Some(text)),
+                        Ok((ev, true)) => (ev, None),
+                        Err(reason) => {
+                            stats.rejected += 1;
+                            tracing::warn!(line = %shorten(&text), %reason, "event rejected");
+                            batch.rejected(now, &text, &reason)?;
+                            continue;
+                        }
+                    }
+                }
+                Input::Simulated { date, index, event } => {
+                    simulated = Some((date, index));
+                    (event, None)
+                }
+                Input::Time(_) => continue,
+            };
+            let (event, clamped) = clamp(engine, event);
+            match engine.on_event(&event) {
+                Ok(ts) => {
+                    stats.accepted += 1;
+                    if clamped {
+                        stats.clamped += 1;
+                    }
+                    // Keep the line as it came when it is the event as applied.
+                    match original.filter(|_| !clamped) {
+                        Some(text) => batch.event_line(&event, text.trim())?,
+                        None => batch.event(&event)?,
+                    };
+                    for t in &ts {
+                        batch.transition(t)?;
+                    }
+                    out.extend(ts);
+                }
+                Err(rejection) => {
+                    stats.rejected += 1;
+                    let line = event.to_json_line();
+                    tracing::warn!(line = %shorten(&line), reason = %rejection, "event rejected");
+                    batch.rejected(now, &line, &rejection.to_string())?;
+                }
+            }
+        }
+        // Timers fire at their due times, one due time at a time, so the rules' clock
+        // never runs ahead of the last thing that happened.
+        while let Some(due) = engine.next_due().filter(|d| *d <= now) {
+            let ts = engine.on_tick(due);
+            for t in &ts {
+                batch.transition(t)?;
+            }
+            out.extend(ts);
+        }
+        if let Some(settled) = self.settle_to {
+            if engine.clock().is_none_or(|c| c < settled) {
+                out.extend(engine.on_tick(settled));
+            }
+        }
+        if let Some(r) = resume {
+            batch.set_meta(&r.key, &r.value)?;
+        }
+        if let Some((date, index)) = simulated {
+            batch.set_meta(&simulation_key(date), &index.to_string())?;
+        }
+        batch.snapshot(now, &engine.snapshot())?;
+        batch.commit()?;
+        Ok(out)
+    }
+
+    /// When the rules next need the core, if nothing else happens first.
+    pub fn next_due(&self) -> Option<Dt> {
+        self.engine.next_due()
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    pub fn stats(&self) -> CoreStats {
+        self.stats
+    }
+}
+
+/// Parses a live line; the flag says whether it had no `ts` and was stamped with `now`.
+fn parse_line(engine: &Engine, text: &str, now: Dt) -> Result<(Event, bool), String> {
+    if text.len() > MAX_LINE_BYTES {
+        return Err(format!(
+            "line is {} bytes, longer than the {MAX_LINE_BYTES}-byte limit",
+            text.len()
+        ));
+    }
+    let mut ev: Event = serde_json::from_str(text.trim())
+        .map_err(|e| crate::event::ParseError::from(e).to_string())?;
+    let stamped = ev.ts.is_none();
+    ev.ts.get_or_insert(engine.local(now));
+    Ok((ev, stamped))
+}
+
+/// A live event stamped before the rules' clock is applied at the clock.
+fn clamp(engine: &Engine, mut event: Event) -> (Event, bool) {
+    match (engine.clock(), event.utc()) {
+        (Some(clock), Some(ts)) if ts < clock => {
+            tracing::warn!(
+                ts = %event.ts.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                clock = %engine.local(clock).to_rfc3339(),
+                "event stamped earlier than the rules' clock; applied at the clock"
+            );
+            event.ts = Some(engine.local(clock));
+            (event, true)
+        }
+        _ => (event, false),
+    }
+}
+
+fn shorten(s: &str) -> &str {
+    match s.char_indices().nth(200) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}

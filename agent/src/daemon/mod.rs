@@ -1,0 +1,351 @@
+//! `run`: the daemon.
+//!
+//! ```text
+//!  --events PATH ─┐                        ┌─► console (human-readable, locale)
+//!  simulator ─────┼─► bounded channel ─► core thread ─┤
+//!  (hardware) ────┘      (Input)     journal + rules  └─► listeners (uplink, staff page)
+//!                                     one transaction
+//!                                     per batch, then
+//!                                     effects
+//! ```
+//!
+//! One thread — the core — owns the journal and the rules engine. It sleeps until an
+//! input arrives or the rules' next timer falls due, takes in everything waiting (up to
+//! [`MAX_BATCH`]) as one batch, commits it, and only then lets the transitions out.
+
+pub mod core;
+pub mod feed;
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, TimeZone, Utc};
+use tokio_util::sync::CancellationToken;
+
+use self::core::{Core, CoreError, Input};
+use self::feed::SimulationStart;
+use crate::alert::Transition;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::console::Console;
+
+/// At most this many inputs go into one journal transaction.
+pub const MAX_BATCH: usize = 4096;
+/// Inputs waiting for the core beyond this make the feeds wait.
+const CHANNEL_CAPACITY: usize = 16 * 1024;
+/// The core looks at the clock at least this often.
+const MAX_SLEEP: Duration = Duration::from_millis(200);
+/// The rules' clock is moved on, and the journal's snapshot written, at least this often
+/// (in the rules' time) on an idle day.
+const SETTLE_EVERY: ChronoDuration = ChronoDuration::seconds(60);
+/// On the wall clock, how far behind now the idle clock stays (see `drive`).
+const SETTLE_LAG: ChronoDuration = ChronoDuration::seconds(2);
+/// Lock file in the storage directory: one agent per journal.
+pub const LOCK_FILE: &str = "nursery-agent.lock";
+
+#[derive(Debug, Default, Clone)]
+pub struct RunOptions {
+    /// `--events PATH`.
+    pub events: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("storage directory {path}: {source}")]
+    Storage {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("another nursery-agent is already running on {0}")]
+    Locked(PathBuf),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error("cannot start: {0}")]
+    Start(std::io::Error),
+    #[error("the core thread stopped unexpectedly")]
+    CorePanicked,
+}
+
+/// Something that wants to hear about transitions once they are journalled.
+pub type Listener = Box<dyn FnMut(&Transition) + Send>;
+
+/// Runs the daemon until SIGTERM or SIGINT (Ok) or a fatal error (Err).
+pub fn run(cfg: Config, opts: RunOptions) -> Result<(), RunError> {
+    let cfg = Arc::new(cfg);
+    let dir = cfg.storage.dir.clone();
+    std::fs::create_dir_all(&dir).map_err(|source| RunError::Storage {
+        path: dir.clone(),
+        source,
+    })?;
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = File::create(&lock_path).map_err(|source| RunError::Storage {
+        path: lock_path.clone(),
+        source,
+    })?;
+    if lock.try_lock().is_err() {
+        return Err(RunError::Locked(dir));
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(RunError::Start)?;
+    let cancel = CancellationToken::new();
+    runtime.spawn(stop_on_signal(cancel.clone()));
+
+    // Open the core, deciding the clock from what the journal remembers.
+    let simulation = cfg.simulation.clone().filter(|s| s.enabled);
+    let mut sim_plan: Option<(Clock, SimulationStart)> = None;
+    let opened = Core::open(&cfg, |journal, restored| match &simulation {
+        None => Utc::now(),
+        Some(sim) => {
+            let (start, origin) = simulation_start(&cfg, sim, journal, restored);
+            let clock = Clock::simulated(origin, sim.speed);
+            sim_plan = Some((clock, start));
+            origin
+        }
+    })?;
+    let clock = sim_plan.map_or(Clock::Wall, |(c, _)| c);
+    let console = Console::new(&cfg);
+    let mut core = opened.core;
+    print_banner(&cfg, &core, opened.restored, &sim_plan, &opts);
+    for t in &opened.transitions {
+        println!("{}", console.line(t));
+    }
+
+    let (tx, rx) = mpsc::sync_channel::<Input>(CHANNEL_CAPACITY);
+    let mut feeds = Vec::new();
+    if let Some(path) = opts.events.clone() {
+        let resume = core
+            .journal()
+            .meta(&feed::events_key(&path))
+            .map_err(CoreError::from)?;
+        let (tx, cancel) = (tx.clone(), cancel.clone());
+        feeds.push(
+            std::thread::Builder::new()
+                .name("events".into())
+                .spawn(move || feed::follow_events(path, resume, tx, cancel))
+                .map_err(RunError::Start)?,
+        );
+    }
+    if let (Some(sim), Some((clock, start))) = (simulation, sim_plan) {
+        let (tx, cancel, cfg) = (tx.clone(), cancel.clone(), cfg.clone());
+        feeds.push(
+            std::thread::Builder::new()
+                .name("simulation".into())
+                .spawn(move || feed::simulate(&cfg, sim.seed, clock, start, tx, cancel))
+                .map_err(RunError::Start)?,
+        );
+    }
+
+    let mut listeners: Vec<Listener> = vec![Box::new(move |t| println!("{}", console.line(t)))];
+    let core_cancel = cancel.clone();
+    let core_thread = std::thread::Builder::new()
+        .name("core".into())
+        .spawn(move || {
+            // Held so that the channel never reports "disconnected" while feeds come and go.
+            let _keep_open = tx;
+            drive(&mut core, &rx, clock, &core_cancel, &mut listeners)
+        })
+        .map_err(RunError::Start)?;
+    let result = core_thread.join().unwrap_or(Err(RunError::CorePanicked));
+    cancel.cancel();
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    drop(lock);
+    result
+}
+
+/// The core loop: wait for inputs or the next timer, take in a batch, let its effects out.
+fn drive(
+    core: &mut Core,
+    rx: &mpsc::Receiver<Input>,
+    clock: Clock,
+    cancel: &CancellationToken,
+    listeners: &mut [Listener],
+) -> Result<(), RunError> {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    // Under simulation the rules' time is the feed's: the latest simulated time received.
+    let simulated = matches!(clock, Clock::Simulated { .. });
+    let mut feed_now = core.engine().clock();
+    loop {
+        let stopping = cancel.is_cancelled();
+        let wait = core
+            .next_due()
+            .map_or(MAX_SLEEP, |due| clock.real_until(due).min(MAX_SLEEP));
+        if !stopping {
+            match rx.recv_timeout(wait) {
+                Ok(input) => batch.push(input),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
+            }
+        }
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(input) => batch.push(input),
+                Err(_) => break,
+            }
+        }
+        let now = if simulated {
+            for input in &batch {
+                let t = match input {
+                    Input::Time(t) => Some(*t),
+                    Input::Simulated { event, .. } => event.utc(),
+                    Input::Line { .. } => None,
+                };
+                feed_now = feed_now.max(t);
+            }
+            feed_now.unwrap_or_else(|| clock.now())
+        } else {
+            clock.now()
+        };
+        let due = core.next_due().is_some_and(|d| d <= now);
+        // The rules' clock moves on by itself at least every SETTLE_EVERY, so that the
+        // journal (and `status`) keep up with an idle day. Under simulation the feed's time
+        // is exact; on the wall clock it stays a little behind, so that an event stamped a
+        // moment ago by a feed with its own clock is still in order.
+        let settled = if simulated { now } else { now - SETTLE_LAG };
+        let settle = core
+            .engine()
+            .clock()
+            .is_none_or(|c| settled - c >= SETTLE_EVERY);
+        if !due && !settle && batch.iter().all(|i| matches!(i, Input::Time(_))) {
+            // Only the passing of time, and nothing to record yet.
+            batch.clear();
+        }
+        if !batch.is_empty() || due || settle {
+            let inputs = std::mem::take(&mut batch);
+            let transitions = if settle {
+                core.ingest_and_settle(inputs, now, settled)?
+            } else {
+                core.ingest(inputs, now)?
+            };
+            for t in &transitions {
+                for l in listeners.iter_mut() {
+                    l(t);
+                }
+            }
+        }
+        if stopping {
+            let s = core.stats();
+            tracing::info!(
+                accepted = s.accepted,
+                rejected = s.rejected,
+                clamped = s.clamped,
+                "stopped cleanly"
+            );
+            return Ok(());
+        }
+    }
+}
+
+async fn stop_on_signal(cancel: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop the agent with SIGKILL");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+        _ = int.recv() => tracing::info!("SIGINT: stopping"),
+    }
+    cancel.cancel();
+}
+
+/// Which simulated day to feed, from which event, and where the simulated clock starts:
+/// where the journal left off, or the configured (else today's) date before opening.
+fn simulation_start(
+    cfg: &Config,
+    sim: &crate::config::Simulation,
+    journal: &crate::journal::Journal,
+    restored: Option<DateTime<Utc>>,
+) -> (SimulationStart, DateTime<Utc>) {
+    let tz = cfg.facility.timezone;
+    let latest: Option<(NaiveDate, u64)> = journal
+        .meta_with_prefix("simulation:")
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let date = k.strip_prefix("simulation:")?.parse().ok()?;
+            Some((date, v.parse().ok()?))
+        })
+        .max();
+    let day_start = |date: NaiveDate| {
+        let at = sim
+            .start
+            .map(|t| t.0)
+            .unwrap_or_else(|| cfg.facility.open.0 - ChronoDuration::minutes(30));
+        tz.from_local_datetime(&date.and_time(at))
+            .earliest()
+            .map_or_else(|| date.and_time(at).and_utc(), |t| t.with_timezone(&Utc))
+    };
+    match (latest, restored) {
+        (Some((date, taken)), Some(clock)) => (SimulationStart { date, taken }, clock),
+        (_, Some(clock)) => {
+            // A journal from a run without simulation: simulate from its clock's day.
+            let date = clock.with_timezone(&tz).date_naive();
+            let start = day_start(date).max(clock);
+            (SimulationStart { date, taken: 0 }, start)
+        }
+        (_, None) => {
+            let date = sim
+                .date
+                .unwrap_or_else(|| Utc::now().with_timezone(&tz).date_naive());
+            (SimulationStart { date, taken: 0 }, day_start(date))
+        }
+    }
+}
+
+fn print_banner(
+    cfg: &Config,
+    core: &Core,
+    restored: bool,
+    sim: &Option<(Clock, SimulationStart)>,
+    opts: &RunOptions,
+) {
+    let f = &cfg.facility;
+    println!(
+        "nursery-agent {} — {} ({}), preset {}, journal {}",
+        env!("CARGO_PKG_VERSION"),
+        f.name,
+        f.id,
+        f.ratio_preset.name(),
+        core.journal().path().display()
+    );
+    if let Some((clock, start)) = sim {
+        let speed = match clock {
+            Clock::Simulated { speed, .. } => *speed,
+            Clock::Wall => 1.0,
+        };
+        println!(
+            "simulated nursery: day {} from {}, {speed}× real time",
+            start.date,
+            core.engine().local(clock.now()).format("%H:%M:%S")
+        );
+    }
+    if let Some(p) = &opts.events {
+        println!("events from {}", p.display());
+    }
+    let occupancy = core.engine().occupancy();
+    let open = core.engine().open_alerts();
+    if restored {
+        println!(
+            "restored from the journal: {} people checked in, {} open alerts",
+            occupancy.len(),
+            open.len()
+        );
+    }
+    for (id, kind, subject, since) in &open {
+        println!(
+            "  open: {id} {} {subject} since {}",
+            kind.as_str(),
+            core.engine().local(*since).format("%H:%M:%S")
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! Running the real `nursery-agent` binary from integration tests.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The workspace's root directory.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The `nursery-agent` binary built beside this test (`target/<profile>/nursery-agent`).
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable lives in target/<profile>/deps");
+    let bin = profile_dir.join("nursery-agent");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p nursery-agent` first (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// Writes a copy of `config/demo.toml` into `dir` with its storage in `dir/state`, the
+/// uplink off, and the simulation at `speed`. Returns the file's path.
+pub fn demo_config(dir: &Path, speed: f64) -> PathBuf {
+    let text = std::fs::read_to_string(workspace().join("config/demo.toml")).unwrap();
+    let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
+    doc["storage"]["dir"] = toml_edit::value(dir.join("state").display().to_string());
+    doc["mqtt"]["enabled"] = toml_edit::value(false);
+    doc["simulation"]["speed"] = toml_edit::value(speed);
+    let path = dir.join("agent.toml");
+    std::fs::write(&path, doc.to_string()).unwrap();
+    path
+}
+
+/// A running agent whose stdout lines are collected as they come.
+pub struct Agent {
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Agent {
+    pub fn start(config: &Path, extra: &[&str]) -> Agent {
+        let mut child = Command::new(binary())
+            .arg("run")
+            .arg("--config")
+            .arg(config)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nursery-agent");
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Agent {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a stdout line containing `needle`; panics with what was seen after `limit`.
+    pub fn wait_for_line(&mut self, needle: &str, limit: Duration) -> String {
+        let end = Instant::now() + limit;
+        if let Some(l) = self.seen.iter().find(|l| l.contains(needle)) {
+            return l.clone();
+        }
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if l.contains(needle) {
+                        return l;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!(
+            "no line containing {needle:?} within {limit:?}; saw:\n{}",
+            self.seen.join("\n")
+        );
+    }
+
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, then the exit status (waits at most `limit`).
+    pub fn terminate(mut self, limit: Duration) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            if Instant::now() > end {
+                let _ = self.child.kill();
+                panic!("agent did not stop within {limit:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the binary to completion with `args`; returns (status, stdout, stderr).
+pub fn run(args: &[&str]) -> (ExitStatus, String, String) {
+    let out = Command::new(binary()).args(args).output().unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `nursery-agent status`, parsed.
+pub fn status(config: &Path) -> serde_json::Value {
+    let (st, out, err) = run(&["status", "--config", config.to_str().unwrap()]);
+    assert!(st.success(), "status failed: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("status output {out:?}: {e}"))
+}
+
+/// Polls `status` until its clock reads at least local `hh_mm` ("HH:MM").
+pub fn wait_for_clock(config: &Path, hh_mm: &str, limit: Duration) -> serde_json::Value {
+    let end = Instant::now() + limit;
+    loop {
+        if let Ok((st, out, _)) =
+            std::panic::catch_unwind(|| run(&["status", "--config", config.to_str().unwrap()]))
+        {
+            if st.success() {
+                let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+                if let Some(c) = v["clock"].as_str() {
+                    if &c[11..16] >= hh_mm {
+                        return v;
+                    }
+                }
+            }
+        }
+        assert!(
+            Instant::now() < end,
+            "the agent's clock did not reach {hh_mm} within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

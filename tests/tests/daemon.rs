@@ -1,0 +1,115 @@
+//! The real daemon on the simulated nursery: crashes, restarts, and what its journal says.
+
+#[path = "common/agent.rs"]
+mod agent;
+
+use std::time::Duration;
+
+use agent::{demo_config, run, status, wait_for_clock, Agent};
+
+/// Simulated seconds per real second: the demo day in about fifteen seconds.
+const FAST: f64 = 3000.0;
+/// So slow that nothing happens while the test looks.
+const FROZEN: f64 = 0.001;
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn set_speed(config: &std::path::Path, speed: f64) {
+    let text = std::fs::read_to_string(config).unwrap();
+    let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
+    doc["simulation"]["speed"] = toml_edit::value(speed);
+    std::fs::write(config, doc.to_string()).unwrap();
+}
+
+#[test]
+fn killed_with_sigkill_mid_morning_the_agent_restarts_with_the_same_children_in_the_same_rooms_and_the_same_open_alerts(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), FAST);
+    let agent = Agent::start(&config, &[]);
+    wait_for_clock(&config, "10:00", LIMIT);
+    agent.kill9();
+    let before = status(&config);
+    let in_rooms: usize = before["occupancy"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_array().unwrap().len())
+        .sum();
+    assert!(
+        in_rooms >= 20,
+        "by 10:00 most of the nursery is in: {before}"
+    );
+
+    set_speed(&config, FROZEN);
+    let mut agent = Agent::start(&config, &[]);
+    let banner = agent.wait_for_line("restored from the journal", LIMIT);
+    let after = status(&config);
+    assert_eq!(after["occupancy"], before["occupancy"], "{banner}");
+    assert_eq!(after["open_alerts"], before["open_alerts"]);
+    assert_eq!(after["rooms"], before["rooms"]);
+    assert!(
+        banner.contains(&format!("{in_rooms} people checked in")),
+        "{banner}"
+    );
+    let exit = agent.terminate(Duration::from_secs(10));
+    assert!(exit.success(), "SIGTERM is a clean shutdown: {exit:?}");
+}
+
+#[test]
+fn killed_three_times_in_a_day_the_agent_loses_and_repeats_no_event_and_replay_of_its_journal_reproduces_every_alert(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), FAST);
+    let cfg = config.to_str().unwrap();
+    for until in ["09:00", "12:30", "16:45"] {
+        let agent = Agent::start(&config, &[]);
+        wait_for_clock(&config, until, LIMIT);
+        agent.kill9();
+    }
+    let agent = Agent::start(&config, &[]);
+    let end = wait_for_clock(&config, "18:45", LIMIT);
+    let exit = agent.terminate(Duration::from_secs(10));
+    assert!(exit.success(), "{exit:?}");
+    let clock = status(&config)["clock"].as_str().unwrap().to_string();
+    assert!(clock.as_str() >= end["clock"].as_str().unwrap());
+
+    // Every simulated event once, in order, none lost, none twice.
+    let (st, journal, err) = run(&["export", "--config", cfg]);
+    assert!(st.success(), "{err}");
+    let events: Vec<&str> = journal
+        .lines()
+        .filter(|l| !l.contains(r#""type":"agent_started""#))
+        .collect();
+    let starts = journal.lines().count() - events.len();
+    assert_eq!(starts, 4, "one agent_started per start");
+    let date = &clock[..10];
+    let (st, day, err) = run(&["simulate", "--config", cfg, "--date", date]);
+    assert!(st.success(), "{err}");
+    let day: Vec<&str> = day.lines().collect();
+    assert!(day.len() > 1000, "a whole day of events");
+    assert_eq!(events.len(), day.len(), "every event of the day, once");
+    for (i, (j, d)) in events.iter().zip(&day).enumerate() {
+        assert_eq!(j, d, "event {i}");
+    }
+
+    // Replay of the exported journal raises exactly what the daemon raised live.
+    let log = dir.path().join("journal.jsonl");
+    std::fs::write(&log, &journal).unwrap();
+    let (st, replayed, err) = run(&[
+        "replay",
+        "--config",
+        cfg,
+        "--events",
+        log.to_str().unwrap(),
+        "--until",
+        &clock,
+    ]);
+    assert!(st.success(), "{err}");
+    let (st, live, err) = run(&["export", "--config", cfg, "--transitions"]);
+    assert!(st.success(), "{err}");
+    assert!(
+        live.lines().count() >= 10,
+        "the demo day raises and resolves its incidents:\n{live}"
+    );
+    assert_eq!(replayed, live);
+}
