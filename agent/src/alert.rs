@@ -135,6 +135,9 @@ pub enum Severity {
 pub enum AlertState {
     Raised,
     Resolved,
+    /// The project's own, additive: a member of staff acknowledged the alert on the staff
+    /// page (details `by`: the staff id). The alert stays open until resolved.
+    Acknowledged,
 }
 
 /// One alert transition: the line `replay` prints and the `body` of an MQTT alert.

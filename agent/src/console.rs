@@ -31,6 +31,9 @@ impl Console {
             let room = room_name.get(s.room.as_str()).copied().unwrap_or(&s.room);
             names.insert(s.id.clone(), format!("{} @ {room}", s.id));
         }
+        for s in &cfg.staff {
+            names.insert(s.id.clone(), format!("{} ({})", s.name, s.id));
+        }
         for c in &cfg.children {
             names.insert(c.id.clone(), format!("{} ({})", c.name, c.id));
         }
@@ -50,6 +53,7 @@ impl Console {
         let (state_zh, state_en) = match t.state {
             AlertState::Raised => ("▲ 报警", "raised"),
             AlertState::Resolved => ("✓ 解除", "resolved"),
+            AlertState::Acknowledged => ("☑ 已确认", "acknowledged"),
         };
         let details = self.details(t);
         let zh = format!(
@@ -94,7 +98,11 @@ impl Console {
             return (format!("，湿度 {h:.0}%"), format!(", humidity {h:.0}%"));
         }
         if let Some(by) = d.get("by").and_then(|v| v.as_str()) {
-            return (format!("，接走人 {by}"), format!(", by {by}"));
+            let who = self.names.get(by).map_or(by, String::as_str);
+            if t.state == AlertState::Acknowledged {
+                return (format!("，确认人 {who}"), format!(", by {who}"));
+            }
+            return (format!("，接走人 {who}"), format!(", by {who}"));
         }
         (String::new(), String::new())
     }

@@ -54,6 +54,12 @@ pub enum EventKind {
     /// every start so that `replay` of an exported journal counts silent sensors from the
     /// same moments the live agent did, and so reproduces what it raised.
     AgentStarted,
+    /// The project's own, additive: a member of staff (`by`) acknowledged an open alert on
+    /// the staff page. Journalled like any event, so replay reproduces acknowledgements.
+    Acknowledge {
+        alert_id: String,
+        by: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

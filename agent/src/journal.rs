@@ -57,6 +57,12 @@ const MIGRATIONS: &[&str] = &[
          key    TEXT PRIMARY KEY,
          value  TEXT NOT NULL
      );",
+    // 2: one row per run of the agent, for uptime in the daily summary.
+    "CREATE TABLE runs (
+         id          INTEGER PRIMARY KEY,
+         started_ms  INTEGER NOT NULL,   -- the rules' time at start
+         alive_ms    INTEGER NOT NULL    -- the rules' time of the last batch committed
+     );",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -275,6 +281,22 @@ impl Batch<'_> {
                  ON CONFLICT (id) DO UPDATE SET taken_ms = excluded.taken_ms, state = excluded.state",
             )?
             .execute(params![ms(taken), snap.to_json()])?;
+        Ok(())
+    }
+
+    /// Records the start of a run at `at`; returns its id for [`Batch::alive`].
+    pub fn run_started(&self, at: DateTime<Utc>) -> rusqlite::Result<i64> {
+        self.tx
+            .prepare_cached("INSERT INTO runs (started_ms, alive_ms) VALUES (?1, ?1)")?
+            .execute(params![ms(at)])?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Records that run `run` was still alive at `at`.
+    pub fn alive(&self, run: i64, at: DateTime<Utc>) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached("UPDATE runs SET alive_ms = max(alive_ms, ?2) WHERE id = ?1")?
+            .execute(params![run, ms(at)])?;
         Ok(())
     }
 

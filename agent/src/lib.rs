@@ -5,9 +5,17 @@
 //! the command line sit at the edge. See the README for the whole picture.
 
 pub mod alert;
+pub mod clock;
 pub mod config;
+pub mod console;
+pub mod daemon;
+pub mod dashboard;
 pub mod event;
+pub mod journal;
+pub mod outbox;
 pub mod presets;
-pub mod rules;
 pub mod replay;
+pub mod rules;
 pub mod simulate;
+pub mod status;
+pub mod uplink;

@@ -213,7 +213,9 @@ fn simulate(config: &std::path::Path, seed: u64, date: Option<chrono::NaiveDate>
         Ok(c) => c,
         Err(code) => return code,
     };
-    let date = date.unwrap_or_else(|| {
+    let date = date
+        .or(cfg.simulation.as_ref().and_then(|s| s.date))
+        .unwrap_or_else(|| {
         Utc::now()
             .with_timezone(&cfg.facility.timezone)
             .date_naive()

@@ -85,7 +85,19 @@ fn killed_three_times_in_a_day_the_agent_loses_and_repeats_no_event_and_replay_o
     let date = &clock[..10];
     let (st, day, err) = run(&["simulate", "--config", cfg, "--date", date]);
     assert!(st.success(), "{err}");
-    let day: Vec<&str> = day.lines().collect();
+    // Every event of the simulated day from the simulation's start (07:00, half an hour
+    // before opening) up to the agent's clock (the day's readings go on until midnight).
+    let until = chrono::DateTime::parse_from_rfc3339(&clock).unwrap();
+    let from =
+        chrono::DateTime::parse_from_rfc3339(&format!("{}T07:00:00+08:00", &clock[..10])).unwrap();
+    let day: Vec<&str> = day
+        .lines()
+        .filter(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let ts = chrono::DateTime::parse_from_rfc3339(v["ts"].as_str().unwrap()).unwrap();
+            from <= ts && ts <= until
+        })
+        .collect();
     assert!(day.len() > 1000, "a whole day of events");
     assert_eq!(events.len(), day.len(), "every event of the day, once");
     for (i, (j, d)) in events.iter().zip(&day).enumerate() {

@@ -23,8 +23,11 @@ type Dt = DateTime<Utc>;
 /// Lines longer than this are rejected unread: no real event comes near it.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
+/// The answer to a local command: its transitions once committed, or why it was refused.
+pub type Reply = tokio::sync::oneshot::Sender<Result<Vec<Transition>, String>>;
+
 /// One thing for the core to take in.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Input {
     /// A raw line from `--events`, parsed (and stamped, when it has no `ts`) by the core,
     /// so that a rejected line is journalled with its reason.
@@ -45,6 +48,8 @@ pub enum Input {
     /// comes from the feed, in order with its events, so a timer never fires ahead of an
     /// event that was due first.)
     Time(Dt),
+    /// An event from the staff page (an acknowledgement), answered once committed.
+    Local { event: Event, reply: Option<Reply> },
 }
 
 /// A position in an input file, recorded in the journal's `meta` table under `key`.
@@ -84,6 +89,8 @@ pub struct Core {
     engine: Engine,
     stats: CoreStats,
     settle_to: Option<Dt>,
+    /// This run's row in the journal's `runs` table.
+    run: i64,
 }
 
 /// What opening the core found and did.
@@ -117,6 +124,7 @@ impl Core {
             engine,
             stats: CoreStats::default(),
             settle_to: None,
+            run: 0,
         };
         let clock = core.engine.clock();
         let now = now(&core.journal, clock);
@@ -163,6 +171,10 @@ impl Core {
         let stats = &mut self.stats;
         let mut resume: Option<Resume> = None;
         let mut simulated: Option<(NaiveDate, u64)> = None;
+        let mut replies = Vec::new();
+        if first.is_some() {
+            self.run = batch.run_started(now)?;
+        }
         if let Some(ev) = first {
             let ts = engine
                 .on_event(&ev)
@@ -195,6 +207,27 @@ impl Core {
                     (event, None)
                 }
                 Input::Time(_) => continue,
+                Input::Local { mut event, reply } => {
+                    event.ts = Some(engine.local(engine.clock().map_or(now, |c| c.max(now))));
+                    let result = engine.on_event(&event);
+                    match &result {
+                        Ok(ts) => {
+                            stats.accepted += 1;
+                            batch.event(&event)?;
+                            for t in ts {
+                                batch.transition(t)?;
+                            }
+                            out.extend(ts.iter().cloned());
+                        }
+                        Err(rejection) => {
+                            tracing::info!(event = %event.to_json_line(), reason = %rejection, "local command refused");
+                        }
+                    }
+                    if let Some(reply) = reply {
+                        replies.push((reply, result.map_err(|e| e.to_string())));
+                    }
+                    continue;
+                }
             };
             let (event, clamped) = clamp(engine, event);
             match engine.on_event(&event) {
@@ -241,8 +274,12 @@ impl Core {
         if let Some((date, index)) = simulated {
             batch.set_meta(&simulation_key(date), &index.to_string())?;
         }
+        batch.alive(self.run, engine.clock().unwrap_or(now))?;
         batch.snapshot(now, &engine.snapshot())?;
         batch.commit()?;
+        for (reply, result) in replies {
+            let _ = reply.send(result);
+        }
         Ok(out)
     }
 

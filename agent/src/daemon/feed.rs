@@ -172,6 +172,8 @@ fn follow_file(
 pub struct SimulationStart {
     pub date: NaiveDate,
     pub taken: u64,
+    /// Where the simulated clock starts; earlier events of the day are not fed.
+    pub origin: DateTime<Utc>,
 }
 
 /// Feeds simulated days to the core, each event when the (accelerated) clock reaches its
@@ -191,6 +193,10 @@ pub fn simulate(
         let total = day.len();
         for (i, event) in day.into_iter().enumerate().skip(skip) {
             let Some(at) = event.utc() else { continue };
+            if at < start.origin {
+                // Before the simulation's start time (the day's night-time readings).
+                continue;
+            }
             if !wait_until(&clock, at, &tx, &cancel) {
                 return;
             }
@@ -227,7 +233,12 @@ fn wait_until(
             return true;
         }
         std::thread::sleep(left.min(Duration::from_millis(100)));
-        let now = clock.now().min(at);
+        // Only a time strictly before the next event: the rules must not settle at `at`
+        // before the event due at `at` is in.
+        let now = clock.now();
+        if now >= at {
+            return true;
+        }
         if tx.send(Input::Time(now)).is_err() {
             return false;
         }

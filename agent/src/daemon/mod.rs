@@ -15,6 +15,7 @@
 
 pub mod core;
 pub mod feed;
+pub mod live;
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -117,7 +118,34 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<(), RunError> {
         println!("{}", console.line(t));
     }
 
+    let (mut publisher, live) = live::channel(core.engine_mut());
     let (tx, rx) = mpsc::sync_channel::<Input>(CHANNEL_CAPACITY);
+
+    // The staff page. Failing to listen is not fatal: the rules, the console and the
+    // uplink matter more than the page.
+    match runtime.block_on(tokio::net::TcpListener::bind(&cfg.dashboard.listen)) {
+        Ok(listener) => {
+            if let Ok(addr) = listener.local_addr() {
+                println!("staff page: http://{addr}/");
+            }
+            let state = crate::dashboard::DashboardState {
+                cfg: cfg.clone(),
+                live: live.clone(),
+                inputs: tx.clone(),
+            };
+            let cancel = cancel.clone();
+            runtime.spawn(async move {
+                if let Err(e) = crate::dashboard::serve(listener, state, cancel).await {
+                    tracing::error!(error = %e, "staff page stopped");
+                }
+            });
+        }
+        Err(e) => tracing::error!(
+            listen = %cfg.dashboard.listen,
+            error = %e,
+            "staff page: cannot listen; running without it"
+        ),
+    }
     let mut feeds = Vec::new();
     if let Some(path) = opts.events.clone() {
         let resume = core
@@ -149,7 +177,14 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<(), RunError> {
         .spawn(move || {
             // Held so that the channel never reports "disconnected" while feeds come and go.
             let _keep_open = tx;
-            drive(&mut core, &rx, clock, &core_cancel, &mut listeners)
+            drive(
+                &mut core,
+                &rx,
+                clock,
+                &core_cancel,
+                &mut listeners,
+                &mut publisher,
+            )
         })
         .map_err(RunError::Start)?;
     let result = core_thread.join().unwrap_or(Err(RunError::CorePanicked));
@@ -166,6 +201,7 @@ fn drive(
     clock: Clock,
     cancel: &CancellationToken,
     listeners: &mut [Listener],
+    publisher: &mut live::Publisher,
 ) -> Result<(), RunError> {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Under simulation the rules' time is the feed's: the latest simulated time received.
@@ -194,7 +230,7 @@ fn drive(
                 let t = match input {
                     Input::Time(t) => Some(*t),
                     Input::Simulated { event, .. } => event.utc(),
-                    Input::Line { .. } => None,
+                    Input::Line { .. } | Input::Local { .. } => None,
                 };
                 feed_now = feed_now.max(t);
             }
@@ -228,6 +264,7 @@ fn drive(
                     l(t);
                 }
             }
+            publisher.publish(core.engine_mut(), &transitions);
         }
         if stopping {
             let s = core.stats();
@@ -286,18 +323,40 @@ fn simulation_start(
             .map_or_else(|| date.and_time(at).and_utc(), |t| t.with_timezone(&Utc))
     };
     match (latest, restored) {
-        (Some((date, taken)), Some(clock)) => (SimulationStart { date, taken }, clock),
+        (Some((date, taken)), Some(clock)) => (
+            SimulationStart {
+                date,
+                taken,
+                origin: clock,
+            },
+            clock,
+        ),
         (_, Some(clock)) => {
             // A journal from a run without simulation: simulate from its clock's day.
             let date = clock.with_timezone(&tz).date_naive();
-            let start = day_start(date).max(clock);
-            (SimulationStart { date, taken: 0 }, start)
+            let origin = day_start(date).max(clock);
+            (
+                SimulationStart {
+                    date,
+                    taken: 0,
+                    origin,
+                },
+                origin,
+            )
         }
         (_, None) => {
             let date = sim
                 .date
                 .unwrap_or_else(|| Utc::now().with_timezone(&tz).date_naive());
-            (SimulationStart { date, taken: 0 }, day_start(date))
+            let origin = day_start(date);
+            (
+                SimulationStart {
+                    date,
+                    taken: 0,
+                    origin,
+                },
+                origin,
+            )
         }
     }
 }

@@ -79,6 +79,10 @@ enum Resolved<'e> {
         reason: &'e str,
     },
     AgentStarted,
+    Acknowledge {
+        alert_id: &'e str,
+        by: &'e str,
+    },
 }
 
 /// A room's figures at one moment, for the console, the staff page and telemetry.
@@ -93,6 +97,42 @@ pub struct RoomFigures {
     pub staff_present: u32,
     pub required: u32,
     pub capacity: Option<u32>,
+}
+
+/// An alert raised and not yet resolved.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OpenAlert {
+    pub alert_id: String,
+    #[serde(rename = "type")]
+    pub alert_type: AlertType,
+    pub severity: crate::alert::Severity,
+    pub subject: String,
+    pub raised: DateTime<Utc>,
+    /// (staff id, when), once acknowledged on the staff page.
+    pub acknowledged: Option<(String, DateTime<Utc>)>,
+}
+
+/// A door as the rules see it now, for the staff page.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DoorFigures {
+    pub door: String,
+    pub open: bool,
+    /// Raised `door_held_open` alert id, if any.
+    pub held: Option<String>,
+    /// Raised `door_forced` alert id, if any.
+    pub forced: Option<String>,
+}
+
+/// A sensor's latest reading, for the staff page and telemetry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SensorFigures {
+    pub sensor: String,
+    pub celsius: Option<f64>,
+    pub humidity: Option<f64>,
+    /// When the last valid reading arrived.
+    pub at: Option<DateTime<Utc>>,
+    pub stale: bool,
+    pub fault: bool,
 }
 
 /// A timer derived from the state.
@@ -227,6 +267,38 @@ impl Engine {
             .collect()
     }
 
+    /// Every door's state.
+    pub fn doors(&self) -> Vec<DoorFigures> {
+        self.m
+            .doors
+            .iter()
+            .zip(&self.s.doors)
+            .map(|(id, d)| DoorFigures {
+                door: id.clone(),
+                open: d.open,
+                held: d.held.as_ref().map(|a| a.id.clone()),
+                forced: d.forced.as_ref().map(|a| a.id.clone()),
+            })
+            .collect()
+    }
+
+    /// Every sensor's latest reading, with the room it is in (config order).
+    pub fn sensors(&self) -> Vec<SensorFigures> {
+        self.m
+            .sensors
+            .iter()
+            .zip(&self.s.sensors)
+            .map(|(id, s)| SensorFigures {
+                sensor: id.clone(),
+                celsius: s.celsius,
+                humidity: s.humidity,
+                at: s.last_reading,
+                stale: s.stale.is_some(),
+                fault: s.fault.is_some(),
+            })
+            .collect()
+    }
+
     /// Which room each checked-in person is in, by id (children, then staff).
     pub fn occupancy(&self) -> Vec<(String, String)> {
         let children = self.m.children.iter().map(|c| &c.id);
@@ -235,6 +307,25 @@ impl Engine {
             .zip(&self.s.child_room)
             .chain(staff.zip(&self.s.staff_room))
             .filter_map(|(id, room)| room.map(|r| (id.clone(), self.m.rooms[r].id.clone())))
+            .collect()
+    }
+
+    /// Alerts raised and not yet resolved, with who acknowledged them.
+    pub fn open_alert_list(&self) -> Vec<OpenAlert> {
+        self.s
+            .open_alerts(&self.m)
+            .into_iter()
+            .zip(self.s.open_alerts_acked())
+            .map(
+                |((alert_id, alert_type, subject, raised), (_, ack))| OpenAlert {
+                    alert_id,
+                    alert_type,
+                    severity: alert_type.severity(),
+                    subject,
+                    raised,
+                    acknowledged: ack,
+                },
+            )
             .collect()
     }
 
@@ -347,6 +438,21 @@ impl Engine {
                 reason,
             },
             EventKind::AgentStarted => Resolved::AgentStarted,
+            EventKind::Acknowledge { alert_id, by } => {
+                if !matches!(self.m.people.get(by.as_str()), Some(Person::Staff(_))) {
+                    return Err(unknown("member of staff", by));
+                }
+                let open = self.s.open_alerts_acked();
+                match open.iter().find(|(id, _)| id == alert_id) {
+                    None => return Err(unknown("open alert", alert_id)),
+                    Some((_, Some((who, _)))) => {
+                        return Err(Rejection::Invalid(format!(
+                            "alert `{alert_id}` is already acknowledged by `{who}`"
+                        )))
+                    }
+                    Some((_, None)) => Resolved::Acknowledge { alert_id, by },
+                }
+            }
         })
     }
 
@@ -371,7 +477,25 @@ impl Engine {
             }
             // Handled before the clock advances (see `on_event`).
             Resolved::AgentStarted => {}
+            Resolved::Acknowledge { alert_id, by } => self.acknowledge(alert_id, by, now, out),
         }
+    }
+
+    fn acknowledge(&mut self, alert_id: &str, by: &str, now: Dt, out: &mut Vec<Transition>) {
+        // The alert may have been resolved by a timer that fell due before `now`.
+        let Some((active, ty, subject)) = self.s.active_mut(&self.m, alert_id) else {
+            return;
+        };
+        active.ack = Some((by.to_string(), now));
+        let t = self.transition(
+            ty,
+            &subject,
+            alert_id,
+            AlertState::Acknowledged,
+            now,
+            json!({ "by": by }),
+        );
+        out.push(t);
     }
 
     fn badge(&mut self, reader_id: &str, card: &str, now: Dt, out: &mut Vec<Transition>) {
@@ -921,7 +1045,11 @@ impl Engine {
         self.s.next_alert_no += 1;
         let id = format!("A{}-{}", at.format("%Y%m%dT%H%M%SZ"), self.s.next_alert_no);
         out.push(self.transition(ty, subject, &id, AlertState::Raised, at, details));
-        Active { id, raised: at }
+        Active {
+            id,
+            raised: at,
+            ack: None,
+        }
     }
 
     fn resolve_alert(

@@ -20,6 +20,9 @@ type Dt = DateTime<Utc>;
 pub(crate) struct Active {
     pub id: String,
     pub raised: Dt,
+    /// Who acknowledged it on the staff page, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<(String, Dt)>,
 }
 
 /// A condition that must hold for some time before its alert is raised.
@@ -178,6 +181,90 @@ impl State {
             }
             push(&s.stale, AlertType::SensorStale, id);
             push(&s.fault, AlertType::SensorFault, id);
+        }
+        v
+    }
+}
+
+impl State {
+    /// The open alert with this id, for acknowledging it: the alert, its type and subject.
+    pub fn active_mut(&mut self, m: &Model, id: &str) -> Option<(&mut Active, AlertType, String)> {
+        let hit = |a: &Option<Active>| a.as_ref().is_some_and(|a| a.id == id);
+        for (r, s) in m.rooms.iter().zip(self.rooms.iter_mut()) {
+            if hit(&s.ratio.alert) {
+                return Some((
+                    s.ratio.alert.as_mut()?,
+                    AlertType::RatioBreach,
+                    r.id.clone(),
+                ));
+            }
+            if hit(&s.unsupervised.alert) {
+                let a = s.unsupervised.alert.as_mut()?;
+                return Some((a, AlertType::UnsupervisedChildren, r.id.clone()));
+            }
+            if hit(&s.capacity) {
+                return Some((
+                    s.capacity.as_mut()?,
+                    AlertType::CapacityExceeded,
+                    r.id.clone(),
+                ));
+            }
+        }
+        for (d, s) in m.doors.iter().zip(self.doors.iter_mut()) {
+            if hit(&s.forced) {
+                return Some((s.forced.as_mut()?, AlertType::DoorForced, d.clone()));
+            }
+            if hit(&s.held) {
+                return Some((s.held.as_mut()?, AlertType::DoorHeldOpen, d.clone()));
+            }
+        }
+        for (c, a) in m.children.iter().zip(self.not_picked_up.iter_mut()) {
+            if hit(a) {
+                return Some((a.as_mut()?, AlertType::ChildNotCheckedOut, c.id.clone()));
+            }
+        }
+        for (x, s) in m.sensors.iter().zip(self.sensors.iter_mut()) {
+            for l in Limit::ALL {
+                if hit(&s.cond(l).alert) {
+                    return Some((s.cond_mut(l).alert.as_mut()?, l.alert_type(), x.clone()));
+                }
+            }
+            if hit(&s.stale) {
+                return Some((s.stale.as_mut()?, AlertType::SensorStale, x.clone()));
+            }
+            if hit(&s.fault) {
+                return Some((s.fault.as_mut()?, AlertType::SensorFault, x.clone()));
+            }
+        }
+        None
+    }
+
+    /// Open alerts' acknowledgements, in the order of [`State::open_alerts`].
+    pub fn open_alerts_acked(&self) -> Vec<(String, Option<(String, Dt)>)> {
+        let mut v = Vec::new();
+        let mut push = |a: &Option<Active>| {
+            if let Some(a) = a {
+                v.push((a.id.clone(), a.ack.clone()));
+            }
+        };
+        for s in &self.rooms {
+            push(&s.ratio.alert);
+            push(&s.unsupervised.alert);
+            push(&s.capacity);
+        }
+        for s in &self.doors {
+            push(&s.forced);
+            push(&s.held);
+        }
+        for a in &self.not_picked_up {
+            push(a);
+        }
+        for s in &self.sensors {
+            for l in Limit::ALL {
+                push(&s.cond(l).alert);
+            }
+            push(&s.stale);
+            push(&s.fault);
         }
         v
     }

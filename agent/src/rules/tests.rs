@@ -1052,6 +1052,7 @@ proptest! {
                     prop_assert!(!t.alert_type.is_one_shot());
                     prop_assert_eq!(open.remove(&t.alert_id), Some(t.alert_type));
                 }
+                Acknowledged => prop_assert!(open.contains_key(&t.alert_id)),
             }
         }
         // And the transitions come out in time order.

@@ -36,6 +36,7 @@ pub fn demo_config(dir: &Path, speed: f64) -> PathBuf {
     let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
     doc["storage"]["dir"] = toml_edit::value(dir.join("state").display().to_string());
     doc["mqtt"]["enabled"] = toml_edit::value(false);
+    doc["dashboard"]["listen"] = toml_edit::value("127.0.0.1:0");
     doc["simulation"]["speed"] = toml_edit::value(speed);
     let path = dir.join("agent.toml");
     std::fs::write(&path, doc.to_string()).unwrap();

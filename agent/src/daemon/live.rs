@@ -1,0 +1,115 @@
+//! What the rules know now, published by the core after every committed batch, for the
+//! staff page (and anything else local that watches the nursery live).
+//!
+//! The core owns the state; readers get an immutable [`LiveView`] behind an `Arc` through a
+//! `tokio::sync::watch` channel (always the latest, never a backlog) and every committed
+//! transition through a `broadcast` channel (a slow reader loses old ones and is told so,
+//! and can re-read the view).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Serialize;
+use tokio::sync::{broadcast, watch};
+
+use crate::alert::Transition;
+use crate::rules::{DoorFigures, Engine, OpenAlert, RoomFigures, SensorFigures};
+
+/// The nursery as the rules see it at `clock`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LiveView {
+    /// The rules' clock, local time; `None` before anything happened.
+    pub clock: Option<DateTime<FixedOffset>>,
+    pub rooms: Vec<RoomFigures>,
+    pub doors: Vec<DoorFigures>,
+    pub sensors: Vec<SensorFigures>,
+    /// Open alerts, critical first, then oldest first.
+    pub alerts: Vec<OpenAlert>,
+    /// Grows by one per published view.
+    pub version: u64,
+    /// Who is checked in where: (person id, room id). Children's ids only; names are
+    /// looked up by the page for logged-in staff.
+    pub occupancy: Vec<(String, String)>,
+}
+
+impl LiveView {
+    pub fn of(engine: &mut Engine, version: u64) -> LiveView {
+        let mut alerts = engine.open_alert_list();
+        alerts.sort_by(|a, b| (a.severity, a.raised).cmp(&(b.severity, b.raised)));
+        LiveView {
+            clock: engine.clock().map(|c| engine.local(c)),
+            rooms: engine.rooms(),
+            doors: engine.doors(),
+            sensors: engine.sensors(),
+            alerts,
+            version,
+            occupancy: engine.occupancy(),
+        }
+    }
+}
+
+/// The publishing side, held by the core.
+pub struct Publisher {
+    view: watch::Sender<Arc<LiveView>>,
+    transitions: broadcast::Sender<Transition>,
+    version: u64,
+}
+
+/// The reading side: cheap to clone, one per consumer.
+#[derive(Clone)]
+pub struct Live {
+    view: watch::Receiver<Arc<LiveView>>,
+    transitions: broadcast::Sender<Transition>,
+}
+
+/// A publisher and its first reader.
+pub fn channel(engine: &mut Engine) -> (Publisher, Live) {
+    let (view_tx, view_rx) = watch::channel(Arc::new(LiveView::of(engine, 0)));
+    let (transitions, _) = broadcast::channel(1024);
+    (
+        Publisher {
+            view: view_tx,
+            transitions: transitions.clone(),
+            version: 0,
+        },
+        Live {
+            view: view_rx,
+            transitions,
+        },
+    )
+}
+
+impl Publisher {
+    /// Publishes the engine's state and the batch's transitions (already committed).
+    pub fn publish(&mut self, engine: &mut Engine, transitions: &[Transition]) {
+        self.version += 1;
+        self.view
+            .send_replace(Arc::new(LiveView::of(engine, self.version)));
+        for t in transitions {
+            // No receiver is not an error: nobody is looking.
+            let _ = self.transitions.send(t.clone());
+        }
+    }
+}
+
+impl Live {
+    /// The latest view.
+    pub fn view(&self) -> Arc<LiveView> {
+        self.view.borrow().clone()
+    }
+
+    /// A receiver that wakes on every new view (`changed().await`).
+    pub fn watch(&self) -> watch::Receiver<Arc<LiveView>> {
+        self.view.clone()
+    }
+
+    /// Every transition committed from now on.
+    pub fn transitions(&self) -> broadcast::Receiver<Transition> {
+        self.transitions.subscribe()
+    }
+}
+
+/// Seconds since `t`, for "raised 3 min ago".
+pub fn age(now: DateTime<Utc>, t: DateTime<Utc>) -> i64 {
+    (now - t).num_seconds().max(0)
+}

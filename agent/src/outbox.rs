@@ -1,0 +1,738 @@
+//! The outbox: what waits in SQLite for the regulator's broker (contract section 6).
+//!
+//! It lives in the journal's database file (`<storage.dir>/nursery-agent.db`) with its own
+//! tables and its own schema version (`outbox_schema`), so a message is written in the
+//! **same transaction** as the journal entry that caused it: a crash either keeps both or
+//! neither.
+//!
+//! Two queues:
+//! - the **durable stream** (`outbox`): alerts, daily summaries and command results, each
+//!   stored as its full envelope with a `seq` taken from a counter row (`outbox_state`): it
+//!   starts at 1 and grows by one per message, across restarts, and is never reused. These
+//!   rows are never dropped; a row leaves only when the broker acknowledged it (PUBACK).
+//! - **telemetry** (`outbox_telemetry`): room snapshots, outside the seq stream, that may be
+//!   dropped. When the outbox's payload bytes go over the cap, the oldest telemetry goes first
+//!   and is counted (`telemetry_dropped`, in total and per local day). When no telemetry is left
+//!   and the outbox is still over the cap, the enqueue still succeeds and says
+//!   `pressure = true`, so the core can raise a `storage_pressure` warning.
+//!
+//! # Integration (the daemon's core thread)
+//! ```text
+//! let journal = Journal::open(&cfg.storage.dir)?;
+//! outbox::migrate(journal.connection())?;                // once, at start, outside a batch
+//! let cap = outbox::Cap::from_config(&cfg);
+//! // for every batch:
+//! let batch = journal.batch()?;
+//! batch.transition(&t)?;
+//! let e = outbox::enqueue(batch.transaction(), &cfg.facility.id, Kind::Alert,
+//!                         &t.alert_id_and_state_unique_id, t.ts.to_utc(), &t.to_json(), &cap)?;
+//! if e.pressure { /* raise storage_pressure */ }
+//! batch.commit()?;
+//! wake.notify_one();                                       // the uplink's Arc<Notify>
+//! ```
+//! `id` must be unique per message (a resent summary is a new message: new id, new seq).
+//! Telemetry goes through [`enqueue_telemetry`] the same way. The daily summary reads
+//! [`day_stats`] (telemetry dropped, largest backlog) and [`stats`].
+//!
+//! The uplink (`crate::uplink`) reads pages and deletes acknowledged rows through its own
+//! connection ([`durable_after`], [`telemetry_before`], [`delete_acked`]).
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use serde::Serialize;
+
+/// The `schema` field of every envelope.
+pub const ENVELOPE_SCHEMA: &str = "nursery-agent/1";
+
+/// How many command ids are remembered to ignore repeats.
+pub const COMMAND_IDS_REMEMBERED: i64 = 1024;
+
+/// Outbox schema migrations, applied in order; `outbox_schema.version` records how many ran.
+/// Never edit one that has shipped: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the durable stream, telemetry, counters, per-day figures, command ids seen.
+    "CREATE TABLE outbox (
+         seq         INTEGER PRIMARY KEY,
+         id          TEXT    NOT NULL,
+         kind        TEXT    NOT NULL,   -- alert | summary | command_result
+         created_ms  INTEGER NOT NULL,
+         payload     TEXT    NOT NULL,   -- the whole envelope, as published
+         size        INTEGER NOT NULL    -- payload bytes
+     );
+     CREATE TABLE outbox_telemetry (
+         id          INTEGER PRIMARY KEY,
+         created_ms  INTEGER NOT NULL,
+         payload     TEXT    NOT NULL,
+         size        INTEGER NOT NULL
+     );
+     CREATE TABLE outbox_state (
+         id                 INTEGER PRIMARY KEY CHECK (id = 1),
+         next_seq           INTEGER NOT NULL,
+         durable_pending    INTEGER NOT NULL,
+         telemetry_pending  INTEGER NOT NULL,
+         bytes              INTEGER NOT NULL,
+         telemetry_dropped  INTEGER NOT NULL,
+         backlog_max        INTEGER NOT NULL
+     );
+     INSERT INTO outbox_state VALUES (1, 1, 0, 0, 0, 0, 0);
+     CREATE TABLE outbox_days (
+         day                TEXT PRIMARY KEY,   -- local date, YYYY-MM-DD
+         telemetry_dropped  INTEGER NOT NULL DEFAULT 0,
+         backlog_max        INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE TABLE outbox_commands_seen (
+         n        INTEGER PRIMARY KEY,
+         id       TEXT    NOT NULL UNIQUE,
+         seen_ms  INTEGER NOT NULL
+     );",
+];
+
+/// What a durable message is; decides its topic and the envelope's `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Alert,
+    Summary,
+    CommandResult,
+}
+
+impl Kind {
+    /// The envelope's `kind` field and the `kind` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Alert => "alert",
+            Kind::Summary => "summary",
+            Kind::CommandResult => "command_result",
+        }
+    }
+
+    /// The topic under `{topic_prefix}/{facility}/` (contract section 6).
+    pub fn topic_suffix(self) -> &'static str {
+        match self {
+            Kind::Alert => "alerts",
+            Kind::Summary => "summaries/daily",
+            Kind::CommandResult => "command-results",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "alert" => Some(Kind::Alert),
+            "summary" => Some(Kind::Summary),
+            "command_result" => Some(Kind::CommandResult),
+            _ => None,
+        }
+    }
+}
+
+/// The storage limit, and the time zone that decides which local day a drop is counted on.
+#[derive(Debug, Clone, Copy)]
+pub struct Cap {
+    /// Sum of payload bytes (durable + telemetry) above which telemetry is dropped.
+    pub max_bytes: u64,
+    pub tz: Tz,
+}
+
+impl Cap {
+    pub fn from_config(cfg: &crate::config::Config) -> Cap {
+        Cap {
+            max_bytes: cfg.mqtt.outbox_max_bytes,
+            tz: cfg.facility.timezone,
+        }
+    }
+}
+
+/// What one enqueue did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Enqueued {
+    /// The message's `seq`; `None` for telemetry.
+    pub seq: Option<u64>,
+    /// Telemetry rows dropped by this call to get back under the cap.
+    pub telemetry_dropped: u64,
+    /// Payload bytes in the outbox after this call.
+    pub bytes: u64,
+    /// Still over the cap with no telemetry left to drop: raise `storage_pressure`.
+    pub pressure: bool,
+}
+
+/// The outbox as a whole (all counters are persistent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct OutboxStats {
+    /// Alerts, summaries and command results not yet acknowledged.
+    pub durable_pending: u64,
+    pub telemetry_pending: u64,
+    pub bytes: u64,
+    pub telemetry_dropped: u64,
+    /// Largest number of pending messages (durable + telemetry) ever seen.
+    pub backlog_max: u64,
+    /// The `seq` the next durable message will get.
+    pub next_seq: u64,
+}
+
+/// Figures of one local day, for the daily summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct DayStats {
+    pub telemetry_dropped: u64,
+    /// Largest number of pending messages (durable + telemetry) seen that day, measured at
+    /// each enqueue.
+    pub backlog_max: u64,
+}
+
+/// A durable row read by the uplink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingMessage {
+    pub seq: u64,
+    pub kind: Kind,
+    pub payload: String,
+}
+
+/// A telemetry row read by the uplink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingTelemetry {
+    pub id: i64,
+    pub payload: String,
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    schema: &'a str,
+    facility: &'a str,
+    seq: u64,
+    id: &'a str,
+    kind: &'a str,
+    created_at: String,
+    body: &'a serde_json::Value,
+}
+
+fn sql_err(msg: String) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+        Some(msg),
+    )
+}
+
+/// Brings the outbox tables up to date. Idempotent; call once at start, outside any open
+/// transaction (it opens its own, one per migration). Refuses a database whose outbox schema
+/// is newer than this agent knows.
+pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS outbox_schema (version INTEGER NOT NULL)")?;
+    let version = schema_version(conn)?;
+    if version > MIGRATIONS.len() {
+        return Err(sql_err(format!(
+            "outbox schema version {version} is newer than this agent knows ({}); refusing to touch it",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        // Another process may have migrated between our read and our lock.
+        if schema_version(&tx)? > i {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.execute("DELETE FROM outbox_schema", [])?;
+        tx.execute("INSERT INTO outbox_schema (version) VALUES (?1)", [i + 1])?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The outbox schema version of this database (0 before [`migrate`]).
+pub fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
+    let exists: bool = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'outbox_schema'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !exists {
+        return Ok(0);
+    }
+    let v: Option<i64> =
+        conn.query_row("SELECT max(version) FROM outbox_schema", [], |r| r.get(0))?;
+    Ok(v.unwrap_or(0).max(0) as usize)
+}
+
+/// The envelope's `created_at`: UTC, `Z`, fractional seconds only when there are some.
+pub fn rfc3339_utc(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// Appends a durable message (alert, summary, command result). Call it inside the caller's
+/// open transaction (the journal's batch) so the message commits with what caused it.
+///
+/// `id` must be unique per message; `body` is the contract's body (section 4 for an alert).
+pub fn enqueue(
+    conn: &Connection,
+    facility: &str,
+    kind: Kind,
+    id: &str,
+    created_at: DateTime<Utc>,
+    body: &serde_json::Value,
+    cap: &Cap,
+) -> rusqlite::Result<Enqueued> {
+    let seq: i64 = conn
+        .prepare_cached(
+            "UPDATE outbox_state SET next_seq = next_seq + 1 WHERE id = 1 RETURNING next_seq - 1",
+        )?
+        .query_row([], |r| r.get(0))?;
+    let seq = seq.max(1) as u64;
+    let payload = serde_json::to_string(&Envelope {
+        schema: ENVELOPE_SCHEMA,
+        facility,
+        seq,
+        id,
+        kind: kind.as_str(),
+        created_at: rfc3339_utc(created_at),
+        body,
+    })
+    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let size = payload.len() as i64;
+    conn.prepare_cached(
+        "INSERT INTO outbox (seq, id, kind, created_ms, payload, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        seq as i64,
+        id,
+        kind.as_str(),
+        created_at.timestamp_millis(),
+        payload,
+        size
+    ])?;
+    conn.prepare_cached(
+        "UPDATE outbox_state SET durable_pending = durable_pending + 1, bytes = bytes + ?1 WHERE id = 1",
+    )?
+    .execute([size])?;
+    let mut e = after_insert(conn, created_at, cap)?;
+    e.seq = Some(seq);
+    Ok(e)
+}
+
+/// Appends a room snapshot to telemetry (outside the seq stream). `body` is published as is
+/// on `{prefix}/{facility}/telemetry`. May drop older telemetry, or this very row when it is
+/// the oldest left, to stay under the cap.
+pub fn enqueue_telemetry(
+    conn: &Connection,
+    created_at: DateTime<Utc>,
+    body: &serde_json::Value,
+    cap: &Cap,
+) -> rusqlite::Result<Enqueued> {
+    let payload = body.to_string();
+    let size = payload.len() as i64;
+    conn.prepare_cached(
+        "INSERT INTO outbox_telemetry (created_ms, payload, size) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![created_at.timestamp_millis(), payload, size])?;
+    conn.prepare_cached(
+        "UPDATE outbox_state SET telemetry_pending = telemetry_pending + 1, bytes = bytes + ?1
+         WHERE id = 1",
+    )?
+    .execute([size])?;
+    after_insert(conn, created_at, cap)
+}
+
+/// Enforces the cap (oldest telemetry first) and records the backlog high-water marks.
+fn after_insert(
+    conn: &Connection,
+    created_at: DateTime<Utc>,
+    cap: &Cap,
+) -> rusqlite::Result<Enqueued> {
+    let day = created_at.with_timezone(&cap.tz).date_naive().to_string();
+    let (mut bytes, _) = bytes_and_backlog(conn)?;
+    let mut dropped: u64 = 0;
+    let mut dropped_bytes: i64 = 0;
+    let mut pressure = false;
+    while bytes > cap.max_bytes {
+        let size: Option<i64> = conn
+            .prepare_cached(
+                "DELETE FROM outbox_telemetry WHERE id = (SELECT min(id) FROM outbox_telemetry)
+                 RETURNING size",
+            )?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        match size {
+            Some(s) => {
+                dropped += 1;
+                dropped_bytes += s;
+                bytes = bytes.saturating_sub(s.max(0) as u64);
+            }
+            None => {
+                pressure = true;
+                break;
+            }
+        }
+    }
+    if dropped > 0 {
+        conn.prepare_cached(
+            "UPDATE outbox_state SET telemetry_pending = telemetry_pending - ?1,
+                 bytes = bytes - ?2, telemetry_dropped = telemetry_dropped + ?1 WHERE id = 1",
+        )?
+        .execute(params![dropped as i64, dropped_bytes])?;
+    }
+    let (_, backlog) = bytes_and_backlog(conn)?;
+    conn.prepare_cached("UPDATE outbox_state SET backlog_max = max(backlog_max, ?1) WHERE id = 1")?
+        .execute([backlog as i64])?;
+    conn.prepare_cached(
+        "INSERT INTO outbox_days (day, telemetry_dropped, backlog_max) VALUES (?1, ?2, ?3)
+         ON CONFLICT (day) DO UPDATE SET
+             telemetry_dropped = telemetry_dropped + excluded.telemetry_dropped,
+             backlog_max = max(backlog_max, excluded.backlog_max)",
+    )?
+    .execute(params![day, dropped as i64, backlog as i64])?;
+    Ok(Enqueued {
+        seq: None,
+        telemetry_dropped: dropped,
+        bytes,
+        pressure,
+    })
+}
+
+fn bytes_and_backlog(conn: &Connection) -> rusqlite::Result<(u64, u64)> {
+    conn.prepare_cached(
+        "SELECT bytes, durable_pending + telemetry_pending FROM outbox_state WHERE id = 1",
+    )?
+    .query_row([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?.max(0) as u64,
+            r.get::<_, i64>(1)?.max(0) as u64,
+        ))
+    })
+}
+
+/// The outbox's persistent counters.
+pub fn stats(conn: &Connection) -> rusqlite::Result<OutboxStats> {
+    conn.prepare_cached(
+        "SELECT durable_pending, telemetry_pending, bytes, telemetry_dropped, backlog_max, next_seq
+         FROM outbox_state WHERE id = 1",
+    )?
+    .query_row([], |r| {
+        let g = |i: usize| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+        Ok(OutboxStats {
+            durable_pending: g(0)?,
+            telemetry_pending: g(1)?,
+            bytes: g(2)?,
+            telemetry_dropped: g(3)?,
+            backlog_max: g(4)?,
+            next_seq: g(5)?,
+        })
+    })
+}
+
+/// Telemetry dropped and largest backlog on one local day (zeros for a day with no enqueue).
+pub fn day_stats(conn: &Connection, day: NaiveDate) -> rusqlite::Result<DayStats> {
+    Ok(conn
+        .prepare_cached("SELECT telemetry_dropped, backlog_max FROM outbox_days WHERE day = ?1")?
+        .query_row([day.to_string()], |r| {
+            Ok(DayStats {
+                telemetry_dropped: r.get::<_, i64>(0)?.max(0) as u64,
+                backlog_max: r.get::<_, i64>(1)?.max(0) as u64,
+            })
+        })
+        .optional()?
+        .unwrap_or_default())
+}
+
+/// Up to `limit` durable messages with `seq > after`, in `seq` order.
+pub fn durable_after(
+    conn: &Connection,
+    after: u64,
+    limit: usize,
+) -> rusqlite::Result<Vec<PendingMessage>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, kind, payload FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![after as i64, limit as i64], |r| {
+        let kind: String = r.get(1)?;
+        Ok(PendingMessage {
+            seq: r.get::<_, i64>(0)?.max(0) as u64,
+            kind: Kind::parse(&kind).unwrap_or(Kind::Alert),
+            payload: r.get(2)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Up to `limit` telemetry rows with `id < before`, newest first.
+pub fn telemetry_before(
+    conn: &Connection,
+    before: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<PendingTelemetry>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, payload FROM outbox_telemetry WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![before, limit as i64], |r| {
+        Ok(PendingTelemetry {
+            id: r.get(0)?,
+            payload: r.get(1)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Deletes acknowledged rows (durable by `seq`, telemetry by id) and updates the counters.
+/// Rows already gone are ignored, so a repeated acknowledgement is harmless.
+pub fn delete_acked(conn: &Connection, seqs: &[u64], telemetry: &[i64]) -> rusqlite::Result<()> {
+    let mut durable_n: i64 = 0;
+    let mut tele_n: i64 = 0;
+    let mut bytes: i64 = 0;
+    {
+        let mut del = conn.prepare_cached("DELETE FROM outbox WHERE seq = ?1 RETURNING size")?;
+        for &s in seqs {
+            if let Some(size) = del
+                .query_row([s as i64], |r| r.get::<_, i64>(0))
+                .optional()?
+            {
+                durable_n += 1;
+                bytes += size;
+            }
+        }
+    }
+    {
+        let mut del =
+            conn.prepare_cached("DELETE FROM outbox_telemetry WHERE id = ?1 RETURNING size")?;
+        for &id in telemetry {
+            if let Some(size) = del.query_row([id], |r| r.get::<_, i64>(0)).optional()? {
+                tele_n += 1;
+                bytes += size;
+            }
+        }
+    }
+    if durable_n + tele_n > 0 {
+        conn.prepare_cached(
+            "UPDATE outbox_state SET durable_pending = durable_pending - ?1,
+                 telemetry_pending = telemetry_pending - ?2, bytes = bytes - ?3 WHERE id = 1",
+        )?
+        .execute(params![durable_n, tele_n, bytes])?;
+    }
+    Ok(())
+}
+
+/// Records a command id; `true` when it was new, `false` when it was seen before (a repeat to
+/// ignore). Keeps the latest [`COMMAND_IDS_REMEMBERED`] ids.
+pub fn remember_command(conn: &Connection, id: &str, now: DateTime<Utc>) -> rusqlite::Result<bool> {
+    let inserted = conn
+        .prepare_cached("INSERT OR IGNORE INTO outbox_commands_seen (id, seen_ms) VALUES (?1, ?2)")?
+        .execute(params![id, now.timestamp_millis()])?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    conn.prepare_cached(
+        "DELETE FROM outbox_commands_seen WHERE n <= (SELECT max(n) FROM outbox_commands_seen) - ?1",
+    )?
+    .execute([COMMAND_IDS_REMEMBERED])?;
+    Ok(true)
+}
+
+/// The `body` of a `command-results` message: `{"command_id","ok":true}` or
+/// `{"command_id","ok":false,"error"}`.
+pub fn command_result_body(command_id: &str, result: Result<(), &str>) -> serde_json::Value {
+    match result {
+        Ok(()) => serde_json::json!({ "command_id": command_id, "ok": true }),
+        Err(e) => serde_json::json!({ "command_id": command_id, "ok": false, "error": e }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn cap(max_bytes: u64) -> Cap {
+        Cap {
+            max_bytes,
+            tz: chrono_tz::Asia::Shanghai,
+        }
+    }
+
+    fn open(dir: &std::path::Path) -> Connection {
+        let conn = Connection::open(dir.join("nursery-agent.db")).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        migrate(&conn).unwrap();
+        conn
+    }
+
+    fn at(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, h, 0, 0).unwrap()
+    }
+
+    fn alert(conn: &Connection, id: &str, cap: &Cap) -> Enqueued {
+        let tx = conn.unchecked_transaction().unwrap();
+        let e = enqueue(
+            &tx,
+            "310115-0042",
+            Kind::Alert,
+            id,
+            at(1),
+            &serde_json::json!({"type": "door_forced", "pad": "x".repeat(100)}),
+            cap,
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        e
+    }
+
+    fn telemetry(conn: &Connection, n: u32, cap: &Cap) -> Enqueued {
+        enqueue_telemetry(conn, at(2), &serde_json::json!({ "n": n }), cap).unwrap()
+    }
+
+    #[test]
+    fn migrate_is_idempotent_and_records_its_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(dir.path());
+        migrate(&conn).unwrap();
+        migrate(&conn).unwrap();
+        assert_eq!(schema_version(&conn).unwrap(), MIGRATIONS.len());
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM outbox_schema", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
+    }
+
+    #[test]
+    fn an_outbox_from_a_newer_agent_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(dir.path());
+        conn.execute("UPDATE outbox_schema SET version = 99", [])
+            .unwrap();
+        let err = migrate(&conn).unwrap_err().to_string();
+        assert!(err.contains("99"), "{err}");
+    }
+
+    #[test]
+    fn seq_starts_at_one_and_stays_contiguous_across_reopen_and_acks() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cap(u64::MAX);
+        {
+            let conn = open(dir.path());
+            assert_eq!(alert(&conn, "a1", &c).seq, Some(1));
+            assert_eq!(alert(&conn, "a2", &c).seq, Some(2));
+            delete_acked(&conn, &[1, 2], &[]).unwrap();
+        }
+        let conn = open(dir.path());
+        assert_eq!(alert(&conn, "a3", &c).seq, Some(3));
+        // A rolled-back transaction gives its seq back: no gap is ever published.
+        {
+            let tx = conn.unchecked_transaction().unwrap();
+            enqueue(
+                &tx,
+                "f",
+                Kind::Summary,
+                "s",
+                at(1),
+                &serde_json::json!({}),
+                &c,
+            )
+            .unwrap();
+        }
+        assert_eq!(alert(&conn, "a4", &c).seq, Some(4));
+        let page = durable_after(&conn, 0, 10).unwrap();
+        assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![3, 4]);
+        let env: serde_json::Value = serde_json::from_str(&page[0].payload).unwrap();
+        assert_eq!(env["schema"], "nursery-agent/1");
+        assert_eq!(env["facility"], "310115-0042");
+        assert_eq!(env["seq"], 3);
+        assert_eq!(env["id"], "a3");
+        assert_eq!(env["kind"], "alert");
+        assert_eq!(env["created_at"], "2026-03-02T01:00:00Z");
+        assert_eq!(env["body"]["type"], "door_forced");
+        let s = stats(&conn).unwrap();
+        assert_eq!((s.durable_pending, s.next_seq), (2, 5));
+    }
+
+    #[test]
+    fn over_the_cap_telemetry_goes_oldest_first_and_is_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(dir.path());
+        let big = cap(u64::MAX);
+        for n in 0..5 {
+            telemetry(&conn, n, &big);
+        }
+        let bytes = stats(&conn).unwrap().bytes;
+        // Room for three telemetry rows only.
+        let small = cap(bytes - 1);
+        let e = telemetry(&conn, 5, &small);
+        assert_eq!(e.telemetry_dropped, 2);
+        assert!(!e.pressure);
+        let left: Vec<String> = telemetry_before(&conn, i64::MAX, 10)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.payload)
+            .collect();
+        assert_eq!(
+            left,
+            vec![r#"{"n":5}"#, r#"{"n":4}"#, r#"{"n":3}"#, r#"{"n":2}"#]
+        );
+        let s = stats(&conn).unwrap();
+        assert_eq!((s.telemetry_pending, s.telemetry_dropped), (4, 2));
+        let day = day_stats(&conn, NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()).unwrap();
+        assert_eq!(day.telemetry_dropped, 2);
+        assert_eq!(day.backlog_max, 5);
+    }
+
+    #[test]
+    fn alerts_are_never_dropped_and_pressure_is_reported_when_only_they_are_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(dir.path());
+        let c = cap(600);
+        for n in 0..3 {
+            assert!(!telemetry(&conn, n, &c).pressure);
+        }
+        let mut last = None;
+        for i in 0..10 {
+            last = Some(alert(&conn, &format!("a{i}"), &c));
+        }
+        let last = last.unwrap();
+        assert!(last.pressure);
+        let s = stats(&conn).unwrap();
+        assert_eq!(s.durable_pending, 10);
+        assert_eq!(s.telemetry_pending, 0);
+        assert_eq!(s.telemetry_dropped, 3);
+        assert_eq!(durable_after(&conn, 0, 100).unwrap().len(), 10);
+        // Once the broker acknowledged them, the pressure is gone.
+        delete_acked(&conn, &(1..=10).collect::<Vec<_>>(), &[]).unwrap();
+        assert_eq!(stats(&conn).unwrap().bytes, 0);
+        assert!(!telemetry(&conn, 9, &c).pressure);
+    }
+
+    #[test]
+    fn counters_match_the_rows_after_acks_and_repeated_acks() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(dir.path());
+        let c = cap(u64::MAX);
+        alert(&conn, "a1", &c);
+        alert(&conn, "a2", &c);
+        telemetry(&conn, 1, &c);
+        let t = telemetry_before(&conn, i64::MAX, 1).unwrap()[0].id;
+        delete_acked(&conn, &[1], &[t]).unwrap();
+        delete_acked(&conn, &[1], &[t]).unwrap();
+        let s = stats(&conn).unwrap();
+        let real: i64 = conn
+            .query_row("SELECT coalesce(sum(size), 0) FROM outbox", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(
+            (s.durable_pending, s.telemetry_pending, s.bytes),
+            (1, 0, real as u64)
+        );
+        assert_eq!(s.backlog_max, 3);
+    }
+
+    #[test]
+    fn a_command_id_is_new_once_and_only_the_latest_are_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(dir.path());
+        assert!(remember_command(&conn, "c1", at(1)).unwrap());
+        assert!(!remember_command(&conn, "c1", at(1)).unwrap());
+        for i in 0..COMMAND_IDS_REMEMBERED {
+            remember_command(&conn, &format!("x{i}"), at(1)).unwrap();
+        }
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM outbox_commands_seen", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(n, COMMAND_IDS_REMEMBERED);
+        assert!(remember_command(&conn, "c1", at(1)).unwrap());
+    }
+}

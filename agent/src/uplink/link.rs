@@ -1,0 +1,583 @@
+//! [`run`]: the one task that owns the rumqttc event loop (see the module docs of `uplink`).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, Outgoing, Packet, QoS};
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+
+use super::commands::Command;
+use super::settings::UplinkSettings;
+use super::status::{StatusMessage, UplinkStatus};
+use super::store::{Store, StoreReply, StoreReq};
+use super::{UplinkError, PAGE, SHUTDOWN_GRACE};
+use crate::outbox::{Kind, PendingMessage, PendingTelemetry};
+
+// ---------------------------------------------------------------------------------------
+// The link task
+
+type PollFuture = Pin<Box<dyn Future<Output = (EventLoop, Result<Event, ConnectionError>)> + Send>>;
+
+/// Polls the event loop once, handing it back: the future lives across `select!` rounds,
+/// so `EventLoop::poll` is never cancelled half-way.
+fn poll_once(mut el: EventLoop) -> PollFuture {
+    Box::pin(async move {
+        let r = el.poll().await;
+        (el, r)
+    })
+}
+
+/// One MQTT connection attempt or connection: a fresh client and event loop.
+struct Session {
+    client: AsyncClient,
+    poll: PollFuture,
+}
+
+/// The link's long-lived state.
+enum Link {
+    /// Waiting out the reconnect delay.
+    BackingOff { until: tokio::time::Instant },
+    /// TCP, TLS and CONNECT under way; no CONNACK yet.
+    Connecting(Session),
+    /// CONNACK received: draining the outbox.
+    Connected(Session),
+}
+
+/// What a publish was, until its `Outgoing::Publish(pkid)` and then its PUBACK.
+#[derive(Debug, Clone, Copy)]
+enum Sent {
+    Durable(u64),
+    Telemetry(i64),
+    Status,
+}
+
+/// Per-connection drain state; reset on every (re)connect.
+struct Drain {
+    epoch: u64,
+    /// Highest seq read from the outbox this connection.
+    durable_after: u64,
+    durable: VecDeque<PendingMessage>,
+    durable_fetching: bool,
+    /// The last page was short: nothing more until a wake.
+    durable_done: bool,
+    durable_woken: bool,
+    telemetry_before: i64,
+    telemetry: VecDeque<PendingTelemetry>,
+    telemetry_fetching: bool,
+    telemetry_done: bool,
+    telemetry_restart: bool,
+    /// Telemetry published and not yet deleted, to skip when a pass restarts from the top.
+    telemetry_out: HashSet<i64>,
+    /// Publishes handed to rumqttc, waiting for their packet id, in order.
+    awaiting_pkid: VecDeque<Sent>,
+    /// Publishes waiting for their PUBACK.
+    awaiting_ack: HashMap<u16, Sent>,
+    acked_seqs: Vec<u64>,
+    acked_telemetry: Vec<i64>,
+}
+
+impl Drain {
+    fn new(epoch: u64) -> Drain {
+        Drain {
+            epoch,
+            durable_after: 0,
+            durable: VecDeque::new(),
+            durable_fetching: false,
+            durable_done: false,
+            durable_woken: false,
+            telemetry_before: i64::MAX,
+            telemetry: VecDeque::new(),
+            telemetry_fetching: false,
+            telemetry_done: false,
+            telemetry_restart: false,
+            telemetry_out: HashSet::new(),
+            awaiting_pkid: VecDeque::new(),
+            awaiting_ack: HashMap::new(),
+            acked_seqs: Vec::new(),
+            acked_telemetry: Vec::new(),
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        self.awaiting_pkid.len() + self.awaiting_ack.len()
+    }
+}
+
+struct Uplink {
+    settings: UplinkSettings,
+    status: Arc<UplinkStatus>,
+    commands: mpsc::Sender<Command>,
+    store: std::sync::mpsc::Sender<StoreReq>,
+    drain: Drain,
+    topics: Topics,
+}
+
+struct Topics {
+    status: String,
+    commands: String,
+    telemetry: String,
+    alerts: String,
+    summaries: String,
+    command_results: String,
+}
+
+impl Topics {
+    fn of(kind: Kind, t: &Topics) -> &str {
+        match kind {
+            Kind::Alert => &t.alerts,
+            Kind::Summary => &t.summaries,
+            Kind::CommandResult => &t.command_results,
+        }
+    }
+}
+
+/// Runs the link until `shutdown` is cancelled (then publishes `offline`, disconnects and
+/// returns `Ok`). Returns `Err` only for what retrying cannot fix (the database); network
+/// trouble is retried forever.
+pub async fn run(
+    settings: UplinkSettings,
+    db_path: PathBuf,
+    wake: Arc<Notify>,
+    commands: mpsc::Sender<Command>,
+    status: Arc<UplinkStatus>,
+    shutdown: CancellationToken,
+) -> Result<(), UplinkError> {
+    let path = db_path.clone();
+    let conn = tokio::task::spawn_blocking(move || Store::open(&path))
+        .await
+        .map_err(|e| UplinkError::Store(e.to_string()))?
+        .map_err(|source| UplinkError::Open {
+            path: db_path.clone(),
+            source,
+        })?;
+    let (replies_tx, mut replies) = mpsc::unbounded_channel();
+    let (req_tx, req_rx) = std::sync::mpsc::channel();
+    let store = Store {
+        conn,
+        facility: settings.facility.clone(),
+        cap: settings.cap,
+        command_max_bytes: settings.command_max_bytes,
+        replies: replies_tx,
+    };
+    let thread = std::thread::Builder::new()
+        .name("uplink-store".into())
+        .spawn(move || store.run(req_rx))
+        .map_err(|e| UplinkError::Store(format!("cannot start the store thread: {e}")))?;
+
+    let topics = Topics {
+        status: settings.topic("status"),
+        commands: settings.topic("commands"),
+        telemetry: settings.topic("telemetry"),
+        alerts: settings.topic(Kind::Alert.topic_suffix()),
+        summaries: settings.topic(Kind::Summary.topic_suffix()),
+        command_results: settings.topic(Kind::CommandResult.topic_suffix()),
+    };
+    let mut up = Uplink {
+        settings,
+        status,
+        commands,
+        store: req_tx,
+        drain: Drain::new(0),
+        topics,
+    };
+    let result = up.run(&wake, &mut replies, &shutdown).await;
+    up.flush_acks();
+    drop(up);
+    // Let the store thread commit the last deletes before returning.
+    let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    result
+}
+
+impl Uplink {
+    async fn run(
+        &mut self,
+        wake: &Notify,
+        replies: &mut mpsc::UnboundedReceiver<StoreReply>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), UplinkError> {
+        let mut attempt: u32 = 0;
+        let mut link = self.connect();
+        loop {
+            if shutdown.is_cancelled() {
+                if let Link::Connected(session) = link {
+                    self.goodbye(session).await;
+                }
+                self.status.set_connected(false, Utc::now());
+                return Ok(());
+            }
+            link = match link {
+                Link::BackingOff { until } => {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => Link::BackingOff { until },
+                        _ = tokio::time::sleep_until(until) => self.connect(),
+                        r = replies.recv() => {
+                            self.reply(r, None)?;
+                            Link::BackingOff { until }
+                        }
+                        _ = wake.notified() => Link::BackingOff { until },
+                    }
+                }
+                Link::Connecting(mut session) => {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => Link::Connecting(session),
+                        (el, r) = &mut session.poll => match r {
+                            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                                session.poll = poll_once(el);
+                                attempt = 0;
+                                self.on_connected(&session)?;
+                                self.fill(&session)?;
+                                Link::Connected(session)
+                            }
+                            Ok(_) => {
+                                session.poll = poll_once(el);
+                                Link::Connecting(session)
+                            }
+                            Err(e) => {
+                                let delay = self.settings.backoff(attempt);
+                                attempt = attempt.saturating_add(1);
+                                tracing::warn!(
+                                    "mqtt: cannot connect to {}:{}: {e}; retrying in {:.1}s",
+                                    self.settings.host,
+                                    self.settings.port,
+                                    delay.as_secs_f64()
+                                );
+                                Link::BackingOff { until: tokio::time::Instant::now() + delay }
+                            }
+                        },
+                        r = replies.recv() => {
+                            self.reply(r, None)?;
+                            Link::Connecting(session)
+                        }
+                        _ = wake.notified() => Link::Connecting(session),
+                    }
+                }
+                Link::Connected(mut session) => {
+                    let lost = tokio::select! {
+                        _ = shutdown.cancelled() => None,
+                        (el, r) = &mut session.poll => match r {
+                            Ok(ev) => {
+                                session.poll = poll_once(el);
+                                self.on_event(ev);
+                                None
+                            }
+                            Err(e) => Some(e),
+                        },
+                        r = replies.recv() => {
+                            self.reply(r, Some(&session))?;
+                            None
+                        }
+                        _ = wake.notified() => {
+                            self.on_wake();
+                            None
+                        }
+                    };
+                    match lost {
+                        None => {
+                            self.fill(&session)?;
+                            self.flush_acks();
+                            Link::Connected(session)
+                        }
+                        Some(e) => {
+                            self.flush_acks();
+                            self.on_disconnected();
+                            let delay = self.settings.backoff(attempt);
+                            attempt = attempt.saturating_add(1);
+                            tracing::warn!(
+                                "mqtt: connection lost: {e}; reconnecting in {:.1}s",
+                                delay.as_secs_f64()
+                            );
+                            Link::BackingOff {
+                                until: tokio::time::Instant::now() + delay,
+                            }
+                        }
+                    }
+                }
+            };
+        }
+    }
+
+    /// A fresh client and event loop: nothing carried over from an earlier session.
+    fn connect(&mut self) -> Link {
+        let will = StatusMessage::new("offline", Utc::now());
+        let (client, el) = AsyncClient::new(
+            self.settings.mqtt_options(&will),
+            self.settings.window() + 8,
+        );
+        Link::Connecting(Session {
+            client,
+            poll: poll_once(el),
+        })
+    }
+
+    fn on_connected(&mut self, session: &Session) -> Result<(), UplinkError> {
+        let now = Utc::now();
+        tracing::info!(
+            "mqtt: connected to {}:{}",
+            self.settings.host,
+            self.settings.port
+        );
+        self.status.set_connected(true, now);
+        self.drain = Drain::new(self.drain.epoch + 1);
+        session
+            .client
+            .try_subscribe(self.topics.commands.clone(), QoS::AtLeastOnce)
+            .map_err(|e| UplinkError::Client(e.to_string()))?;
+        session
+            .client
+            .try_publish(
+                self.topics.status.clone(),
+                QoS::AtLeastOnce,
+                true,
+                StatusMessage::new("online", now).to_json(),
+            )
+            .map_err(|e| UplinkError::Client(e.to_string()))?;
+        self.drain.awaiting_pkid.push_back(Sent::Status);
+        Ok(())
+    }
+
+    fn on_disconnected(&mut self) {
+        self.status.set_connected(false, Utc::now());
+        // Everything unacknowledged stays in the outbox and is read again on reconnect.
+        self.drain = Drain::new(self.drain.epoch + 1);
+    }
+
+    fn on_wake(&mut self) {
+        let d = &mut self.drain;
+        d.durable_done = false;
+        d.durable_woken = d.durable_fetching;
+        if d.telemetry_fetching {
+            d.telemetry_restart = true;
+        } else {
+            d.telemetry_before = i64::MAX;
+            d.telemetry.clear();
+            d.telemetry_done = false;
+        }
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        match ev {
+            Event::Outgoing(Outgoing::Publish(pkid)) => {
+                let Some(sent) = self.drain.awaiting_pkid.pop_front() else {
+                    tracing::error!("mqtt: publish {pkid} that was not ours");
+                    return;
+                };
+                self.status.published.fetch_add(1, Ordering::Relaxed);
+                if pkid == 0 {
+                    // QoS 0: gone once written; nothing will acknowledge it.
+                    self.acked(sent);
+                } else {
+                    self.drain.awaiting_ack.insert(pkid, sent);
+                }
+            }
+            Event::Incoming(Packet::PubAck(ack)) => {
+                if let Some(sent) = self.drain.awaiting_ack.remove(&ack.pkid) {
+                    self.acked(sent);
+                }
+            }
+            Event::Incoming(Packet::Publish(p)) => {
+                if p.topic == self.topics.commands {
+                    let _ = self.store.send(StoreReq::Command(p.payload.to_vec()));
+                } else {
+                    tracing::debug!(topic = %p.topic, "mqtt: message on an unexpected topic");
+                }
+            }
+            Event::Incoming(Packet::SubAck(ack))
+                if ack
+                    .return_codes
+                    .iter()
+                    .any(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure)) =>
+            {
+                tracing::warn!("mqtt: the broker refused the commands subscription");
+            }
+            _ => {}
+        }
+        self.status
+            .in_flight
+            .store(self.drain.in_flight() as u64, Ordering::Relaxed);
+    }
+
+    fn acked(&mut self, sent: Sent) {
+        match sent {
+            Sent::Durable(seq) => {
+                self.status.acknowledged.fetch_add(1, Ordering::Relaxed);
+                self.drain.acked_seqs.push(seq);
+            }
+            Sent::Telemetry(id) => {
+                self.status.acknowledged.fetch_add(1, Ordering::Relaxed);
+                self.drain.telemetry_out.remove(&id);
+                self.drain.acked_telemetry.push(id);
+            }
+            Sent::Status => {}
+        }
+    }
+
+    fn flush_acks(&mut self) {
+        let d = &mut self.drain;
+        if d.acked_seqs.is_empty() && d.acked_telemetry.is_empty() {
+            return;
+        }
+        let _ = self.store.send(StoreReq::Acked {
+            seqs: std::mem::take(&mut d.acked_seqs),
+            telemetry: std::mem::take(&mut d.acked_telemetry),
+        });
+    }
+
+    fn reply(
+        &mut self,
+        reply: Option<StoreReply>,
+        session: Option<&Session>,
+    ) -> Result<(), UplinkError> {
+        let Some(reply) = reply else {
+            return Err(UplinkError::StoreGone);
+        };
+        let d = &mut self.drain;
+        match reply {
+            StoreReply::Failed(e) => return Err(UplinkError::Store(e)),
+            StoreReply::Durable { epoch, rows } if epoch == d.epoch => {
+                d.durable_fetching = false;
+                d.durable_done = rows.len() < PAGE && !d.durable_woken;
+                d.durable_woken = false;
+                if let Some(last) = rows.last() {
+                    d.durable_after = last.seq;
+                }
+                d.durable.extend(rows);
+            }
+            StoreReply::Telemetry { epoch, rows } if epoch == d.epoch => {
+                d.telemetry_fetching = false;
+                if d.telemetry_restart {
+                    d.telemetry_restart = false;
+                    d.telemetry_before = i64::MAX;
+                    d.telemetry.clear();
+                    d.telemetry_done = false;
+                } else {
+                    d.telemetry_done = rows.len() < PAGE;
+                    if let Some(last) = rows.last() {
+                        d.telemetry_before = last.id;
+                    }
+                    let out = &d.telemetry_out;
+                    d.telemetry
+                        .extend(rows.into_iter().filter(|t| !out.contains(&t.id)));
+                }
+            }
+            StoreReply::Durable { .. } | StoreReply::Telemetry { .. } => {}
+            StoreReply::Forward(cmd) => {
+                if let Err(e) = self.commands.try_send(cmd) {
+                    let (cmd, error) = match e {
+                        mpsc::error::TrySendError::Full(c) => (c, "agent busy; try again"),
+                        mpsc::error::TrySendError::Closed(c) => (c, "agent shutting down"),
+                    };
+                    let _ = self.store.send(StoreReq::CommandFailed {
+                        id: cmd.id().to_owned(),
+                        error: error.into(),
+                    });
+                }
+            }
+            StoreReply::Enqueued => self.on_wake(),
+        }
+        if let Some(s) = session {
+            self.fill(s)?;
+        }
+        Ok(())
+    }
+
+    /// Publishes from the buffers up to the window, and asks for the next pages.
+    fn fill(&mut self, session: &Session) -> Result<(), UplinkError> {
+        let window = self.settings.window();
+        loop {
+            let d = &mut self.drain;
+            if d.in_flight() >= window {
+                break;
+            }
+            if let Some(m) = d.durable.pop_front() {
+                let topic = Topics::of(m.kind, &self.topics).to_owned();
+                session
+                    .client
+                    .try_publish(topic, QoS::AtLeastOnce, false, m.payload.into_bytes())
+                    .map_err(|e| UplinkError::Client(e.to_string()))?;
+                d.awaiting_pkid.push_back(Sent::Durable(m.seq));
+                continue;
+            }
+            // Telemetry waits until the durable stream has caught up.
+            if !d.durable_done || d.durable_fetching {
+                break;
+            }
+            let Some(t) = d.telemetry.pop_front() else {
+                break;
+            };
+            session
+                .client
+                .try_publish(
+                    self.topics.telemetry.clone(),
+                    self.settings.telemetry_qos,
+                    false,
+                    t.payload.into_bytes(),
+                )
+                .map_err(|e| UplinkError::Client(e.to_string()))?;
+            d.telemetry_out.insert(t.id);
+            d.awaiting_pkid.push_back(Sent::Telemetry(t.id));
+        }
+        let d = &mut self.drain;
+        if d.durable.len() < PAGE && !d.durable_fetching && !d.durable_done {
+            // Deletes queued so far go first (the store thread keeps order).
+            self.flush_acks();
+            let d = &mut self.drain;
+            d.durable_fetching = true;
+            let _ = self.store.send(StoreReq::Durable {
+                epoch: d.epoch,
+                after: d.durable_after,
+            });
+        }
+        let d = &mut self.drain;
+        if d.durable_done
+            && d.durable.is_empty()
+            && d.telemetry.len() < PAGE
+            && !d.telemetry_fetching
+            && !d.telemetry_done
+        {
+            self.flush_acks();
+            let d = &mut self.drain;
+            d.telemetry_fetching = true;
+            let _ = self.store.send(StoreReq::Telemetry {
+                epoch: d.epoch,
+                before: d.telemetry_before,
+            });
+        }
+        self.status
+            .in_flight
+            .store(self.drain.in_flight() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Clean shutdown: retained `offline`, then DISCONNECT (so the will is not sent).
+    async fn goodbye(&mut self, mut session: Session) {
+        let offline = StatusMessage::new("offline", Utc::now()).to_json();
+        let queued = session
+            .client
+            .try_publish(self.topics.status.clone(), QoS::AtLeastOnce, true, offline)
+            .is_ok();
+        if queued {
+            self.drain.awaiting_pkid.push_back(Sent::Status);
+        }
+        if session.client.try_disconnect().is_err() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while let Ok((el, Ok(ev))) = tokio::time::timeout_at(deadline, &mut session.poll).await {
+            let done = matches!(ev, Event::Outgoing(Outgoing::Disconnect));
+            self.on_event(ev);
+            if done {
+                break;
+            }
+            session.poll = poll_once(el);
+        }
+        tracing::info!("mqtt: disconnected");
+    }
+}
+

@@ -1,0 +1,101 @@
+//! The MQTT link to the regulator's broker: store-and-forward from the outbox (contract
+//! section 6).
+//!
+//! # Integration (the daemon)
+//! ```text
+//! let settings = UplinkSettings::from_config(&cfg)?;        // reads the password / TLS files
+//! let status = UplinkStatus::new(Utc::now());               // share with the dashboard
+//! let wake = Arc::new(Notify::new());                       // the core: notify_one() after
+//!                                                           // each commit that enqueued
+//! let (cmd_tx, cmd_rx) = tokio::sync::mpsc::channel::<Command>(16);
+//! tracker.spawn(uplink::run(settings, db_path, wake.clone(), cmd_tx, status.clone(),
+//!                           shutdown.clone()));             // Err(_) is fatal: cancel
+//! ```
+//! The core answers each [`Command`] it receives by enqueueing a `Kind::CommandResult`
+//! with `outbox::command_result_body(cmd.id(), Ok(()))` (or `Err("…")`), in its own batch.
+//! Commands the uplink rejects itself (malformed, unknown, too large, bad date) never reach
+//! the core: the uplink enqueues their error results. A repeated command id is ignored.
+//! `run` applies the outbox migrations itself (idempotent), so it can start before or after
+//! the core's `outbox::migrate`.
+//!
+//! # How it works
+//! - **One task owns the rumqttc event loop.** `EventLoop::poll` is not cancel-safe (a
+//!   half-written packet would be written again), so it is never dropped mid-way: the task
+//!   keeps one boxed poll future alive across `select!` iterations and publishes with
+//!   `try_publish` only, so it never waits inside the loop.
+//! - **One thread owns the uplink's SQLite connection** (`uplink-store`): page reads, deletes
+//!   on PUBACK (coalesced into one transaction), command bookkeeping. It talks to the task over
+//!   channels, so no SQLite call runs on the async runtime.
+//! - **Nothing relies on rumqttc's session.** Each connection gets a fresh client and event
+//!   loop with a clean session; after every (re)connect, everything not yet acknowledged is
+//!   read again from the outbox and re-sent (the same envelope: same `seq`, same `id`).
+//!   A publish is matched to its packet id by order (`Outgoing::Publish(pkid)` events come
+//!   in request order), and a PUBACK for that pkid deletes the row.
+//! - **Order.** The durable stream (alerts, summaries, command results) goes strictly in
+//!   `seq` order — the platform detects loss by gaps in `seq`, so reordering by type would
+//!   look like loss; summaries and command results are rare, so alerts are not held back.
+//!   Telemetry goes only once the durable stream has caught up, newest first.
+//! - **Bounded memory.** At most `max_inflight` messages in flight and two pages buffered,
+//!   whatever the backlog on disk.
+//! - **Reconnects** back off exponentially from `reconnect_min` to `reconnect_max`, with
+//!   jitter (each delay is drawn in [d/2, d]).
+//! - **Status.** `status` is published retained `online` on connect, the last will is
+//!   retained `offline`, and a clean shutdown publishes `offline` then disconnects.
+
+//!
+//! # Files
+//! - `settings.rs` — [`UplinkSettings`] from `[mqtt]`, and the rumqttc options built from it.
+//! - `link.rs` — [`run`]: the task that owns the event loop.
+//! - `store.rs` — the thread that owns the uplink's SQLite connection.
+//! - `commands.rs` — [`parse_command`]: what a `commands` payload is.
+//! - `status.rs` — [`UplinkStatus`], shared with the daemon and the staff page.
+
+mod commands;
+mod link;
+mod settings;
+mod status;
+mod store;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use commands::{parse_command, Command, ParsedCommand};
+pub use link::run;
+pub use settings::{Credentials, TlsMaterial, UplinkSettings};
+pub use status::{UplinkStatus, UplinkStatusSnapshot};
+
+/// Rows read from the outbox per page.
+const PAGE: usize = 256;
+/// Largest incoming packet rumqttc accepts before dropping the connection; commands above
+/// `command_max_bytes` but below this get an error result.
+const MAX_INCOMING_PACKET: usize = 256 * 1024;
+/// MQTT's own maximum; an outbox row is never too large to leave.
+const MAX_OUTGOING_PACKET: usize = 268_435_455;
+/// Longest command id echoed back in a result.
+const MAX_COMMAND_ID: usize = 128;
+/// How long a clean shutdown waits for `offline` and DISCONNECT to go out.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+#[derive(Debug, thiserror::Error)]
+pub enum UplinkError {
+    #[error("mqtt: cannot read {what} {path}: {source}")]
+    ReadFile {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("mqtt: {0}")]
+    Invalid(String),
+    #[error("outbox database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("outbox: {0}")]
+    Store(String),
+    #[error("the outbox thread stopped unexpectedly")]
+    StoreGone,
+    #[error("mqtt client: {0}")]
+    Client(String),
+}
+

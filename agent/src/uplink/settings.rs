@@ -1,0 +1,264 @@
+//! [`UplinkSettings`]: `[mqtt]` and the files it names, read once; and the rumqttc options.
+
+use std::time::Duration;
+
+use rumqttc::{LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
+
+use super::status::StatusMessage;
+use super::{UplinkError, MAX_INCOMING_PACKET, MAX_OUTGOING_PACKET};
+use crate::config::Config;
+use crate::outbox::Cap;
+
+/// Everything the link needs, read from the configuration once (files included).
+#[derive(Clone)]
+pub struct UplinkSettings {
+    pub host: String,
+    pub port: u16,
+    pub client_id: String,
+    pub facility: String,
+    pub topic_prefix: String,
+    pub tls: Option<TlsMaterial>,
+    pub credentials: Option<Credentials>,
+    pub keep_alive: Duration,
+    pub max_inflight: u16,
+    pub telemetry_qos: QoS,
+    pub command_max_bytes: usize,
+    pub reconnect_min: Duration,
+    pub reconnect_max: Duration,
+    /// The outbox cap, for the command results the uplink enqueues itself.
+    pub cap: Cap,
+}
+
+/// PEM bytes for mqtts.
+#[derive(Clone)]
+pub struct TlsMaterial {
+    pub ca: Vec<u8>,
+    /// Client certificate chain and private key, for mutual TLS.
+    pub client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for TlsMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsMaterial")
+            .field("ca", &format_args!("{} bytes", self.ca.len()))
+            .field(
+                "client",
+                &self.client.as_ref().map(|_| "certificate + <redacted key>"),
+            )
+            .finish()
+    }
+}
+
+/// MQTT user name and password. The password is never printed.
+#[derive(Clone)]
+pub struct Credentials {
+    pub username: String,
+    password: String,
+}
+
+impl Credentials {
+    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Credentials {
+        Credentials {
+            username: username.into(),
+            password: password.into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for UplinkSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UplinkSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("client_id", &self.client_id)
+            .field("facility", &self.facility)
+            .field("topic_prefix", &self.topic_prefix)
+            .field("tls", &self.tls)
+            .field("credentials", &self.credentials)
+            .field("keep_alive", &self.keep_alive)
+            .field("max_inflight", &self.max_inflight)
+            .field("telemetry_qos", &self.telemetry_qos)
+            .field("command_max_bytes", &self.command_max_bytes)
+            .field("reconnect_min", &self.reconnect_min)
+            .field("reconnect_max", &self.reconnect_max)
+            .field("cap", &self.cap)
+            .finish()
+    }
+}
+
+
+fn read_file(what: &'static str, path: &std::path::Path) -> Result<Vec<u8>, UplinkError> {
+    std::fs::read(path).map_err(|source| UplinkError::ReadFile {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn pem_with(bytes: &[u8], what: &'static str, path: &std::path::Path) -> Result<(), UplinkError> {
+    let text = String::from_utf8_lossy(bytes);
+    if text.contains("-----BEGIN ") {
+        Ok(())
+    } else {
+        Err(UplinkError::Invalid(format!(
+            "{what} {} is not a PEM file",
+            path.display()
+        )))
+    }
+}
+
+impl UplinkSettings {
+    /// Reads `[mqtt]` (and the files it names) and `facility`. Out-of-range numbers are
+    /// clamped to what rumqttc accepts, so a bad value can never make it panic; the config
+    /// validation reports them to the installer.
+    pub fn from_config(cfg: &Config) -> Result<UplinkSettings, UplinkError> {
+        let m = &cfg.mqtt;
+        let tls = match &m.tls {
+            None => None,
+            Some(t) => {
+                let ca = read_file("mqtt.tls.ca_file", &t.ca_file)?;
+                pem_with(&ca, "mqtt.tls.ca_file", &t.ca_file)?;
+                let client = match (&t.cert_file, &t.key_file) {
+                    (Some(c), Some(k)) => {
+                        let cert = read_file("mqtt.tls.cert_file", c)?;
+                        pem_with(&cert, "mqtt.tls.cert_file", c)?;
+                        let key = read_file("mqtt.tls.key_file", k)?;
+                        pem_with(&key, "mqtt.tls.key_file", k)?;
+                        Some((cert, key))
+                    }
+                    (None, None) => None,
+                    _ => {
+                        return Err(UplinkError::Invalid(
+                            "mqtt.tls.cert_file and mqtt.tls.key_file go together".into(),
+                        ))
+                    }
+                };
+                Some(TlsMaterial { ca, client })
+            }
+        };
+        let credentials = match (&m.username, &m.password_file) {
+            (Some(u), Some(p)) => {
+                let raw = read_file("mqtt.password_file", p)?;
+                let pw = String::from_utf8(raw).map_err(|_| {
+                    UplinkError::Invalid(format!("mqtt.password_file {} is not UTF-8", p.display()))
+                })?;
+                Some(Credentials::new(
+                    u.clone(),
+                    pw.trim_end_matches(['\r', '\n']).to_owned(),
+                ))
+            }
+            (Some(u), None) => Some(Credentials::new(u.clone(), String::new())),
+            (None, Some(_)) => {
+                return Err(UplinkError::Invalid(
+                    "mqtt.password_file needs mqtt.username".into(),
+                ))
+            }
+            (None, None) => None,
+        };
+        let prefix = m.topic_prefix.trim_end_matches('/').to_owned();
+        if prefix.contains(['+', '#']) || cfg.facility.id.contains(['+', '#', '/']) {
+            return Err(UplinkError::Invalid(
+                "mqtt.topic_prefix and facility.id must not contain '+', '#' (nor '/' in the id)"
+                    .into(),
+            ));
+        }
+        let client_id = m
+            .client_id
+            .clone()
+            .filter(|c| !c.trim().is_empty())
+            .unwrap_or_else(|| cfg.facility.id.clone());
+        Ok(UplinkSettings {
+            host: m.host.clone(),
+            port: m.port,
+            client_id,
+            facility: cfg.facility.id.clone(),
+            topic_prefix: prefix,
+            tls,
+            credentials,
+            keep_alive: m.keep_alive.0,
+            max_inflight: m.max_inflight,
+            telemetry_qos: if m.telemetry_qos == 0 {
+                QoS::AtMostOnce
+            } else {
+                QoS::AtLeastOnce
+            },
+            command_max_bytes: m.command_max_bytes,
+            reconnect_min: m.reconnect_min.0,
+            reconnect_max: m.reconnect_max.0,
+            cap: Cap::from_config(cfg),
+        })
+    }
+
+    /// `{topic_prefix}/{facility}/{suffix}`.
+    pub fn topic(&self, suffix: &str) -> String {
+        if self.topic_prefix.is_empty() {
+            format!("{}/{suffix}", self.facility)
+        } else {
+            format!("{}/{}/{suffix}", self.topic_prefix, self.facility)
+        }
+    }
+
+    pub(super) fn window(&self) -> usize {
+        usize::from(self.max_inflight.clamp(1, 65_000))
+    }
+
+    pub(super) fn mqtt_options(&self, will: &StatusMessage) -> MqttOptions {
+        let id = if self.client_id.trim().is_empty() || self.client_id.starts_with(' ') {
+            format!("nursery-agent-{}", self.facility)
+        } else {
+            self.client_id.clone()
+        };
+        let mut o = MqttOptions::new(id, self.host.clone(), self.port);
+        let ka = if self.keep_alive.is_zero() {
+            Duration::ZERO
+        } else {
+            // MQTT carries it as 16-bit seconds.
+            self.keep_alive
+                .clamp(Duration::from_secs(1), Duration::from_secs(65_535))
+        };
+        o.set_keep_alive(ka);
+        o.set_clean_session(true);
+        // One slot more than our window, for the status message.
+        o.set_inflight((self.window() + 1).min(65_535) as u16);
+        o.set_request_channel_capacity(self.window() + 8);
+        o.set_max_packet_size(MAX_INCOMING_PACKET, MAX_OUTGOING_PACKET);
+        o.set_last_will(LastWill::new(
+            self.topic("status"),
+            will.to_json(),
+            QoS::AtLeastOnce,
+            true,
+        ));
+        if let Some(c) = &self.credentials {
+            o.set_credentials(c.username.clone(), c.password.clone());
+        }
+        if let Some(t) = &self.tls {
+            o.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
+                ca: t.ca.clone(),
+                alpn: None,
+                client_auth: t.client.clone(),
+            }));
+        }
+        o
+    }
+
+    pub(super) fn backoff(&self, attempt: u32) -> Duration {
+        let min = self.reconnect_min.max(Duration::from_millis(10));
+        let max = self.reconnect_max.max(min);
+        let d = min
+            .checked_mul(1u32 << attempt.min(20))
+            .unwrap_or(max)
+            .min(max);
+        let half = d / 2;
+        half + half.mul_f64(rand::random::<f64>())
+    }
+}
+

@@ -1,0 +1,119 @@
+//! The link's state for the daemon and the staff page, and the retained `status` message.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::outbox;
+
+/// The link's state, shared with the daemon and the staff page. All fields are atomics.
+#[derive(Debug)]
+pub struct UplinkStatus {
+    connected: AtomicBool,
+    /// When `connected` last changed (UTC ms).
+    since_ms: AtomicI64,
+    last_connected_ms: AtomicI64,
+    /// Offline time of the periods that have ended, in ms.
+    offline_closed_ms: AtomicU64,
+    pub(super) in_flight: AtomicU64,
+    connects: AtomicU64,
+    pub(super) published: AtomicU64,
+    pub(super) acknowledged: AtomicU64,
+}
+
+/// A copy of [`UplinkStatus`] at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UplinkStatusSnapshot {
+    pub connected: bool,
+    pub since: DateTime<Utc>,
+    pub last_connected: Option<DateTime<Utc>>,
+    /// Offline since `UplinkStatus::new`, the current period included. The daily summary
+    /// takes the difference between two local midnights.
+    pub offline_total_secs: u64,
+    pub in_flight: u64,
+    pub connects: u64,
+    pub published: u64,
+    pub acknowledged: u64,
+}
+
+impl UplinkStatus {
+    /// Offline from `now` on, until the first connection.
+    pub fn new(now: DateTime<Utc>) -> Arc<UplinkStatus> {
+        Arc::new(UplinkStatus {
+            connected: AtomicBool::new(false),
+            since_ms: AtomicI64::new(now.timestamp_millis()),
+            last_connected_ms: AtomicI64::new(i64::MIN),
+            offline_closed_ms: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            connects: AtomicU64::new(0),
+            published: AtomicU64::new(0),
+            acknowledged: AtomicU64::new(0),
+        })
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    pub fn snapshot(&self, now: DateTime<Utc>) -> UplinkStatusSnapshot {
+        let connected = self.connected.load(Ordering::Relaxed);
+        let since_ms = self.since_ms.load(Ordering::Relaxed);
+        let mut offline = self.offline_closed_ms.load(Ordering::Relaxed);
+        if !connected {
+            offline += (now.timestamp_millis() - since_ms).max(0) as u64;
+        }
+        let last = self.last_connected_ms.load(Ordering::Relaxed);
+        UplinkStatusSnapshot {
+            connected,
+            since: DateTime::from_timestamp_millis(since_ms).unwrap_or(now),
+            last_connected: (last != i64::MIN)
+                .then(|| DateTime::from_timestamp_millis(last))
+                .flatten(),
+            offline_total_secs: offline / 1000,
+            in_flight: self.in_flight.load(Ordering::Relaxed),
+            connects: self.connects.load(Ordering::Relaxed),
+            published: self.published.load(Ordering::Relaxed),
+            acknowledged: self.acknowledged.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(super) fn set_connected(&self, connected: bool, now: DateTime<Utc>) {
+        if self.connected.swap(connected, Ordering::Relaxed) == connected {
+            return;
+        }
+        let now_ms = now.timestamp_millis();
+        let since = self.since_ms.swap(now_ms, Ordering::Relaxed);
+        if connected {
+            self.offline_closed_ms
+                .fetch_add((now_ms - since).max(0) as u64, Ordering::Relaxed);
+            self.last_connected_ms.store(now_ms, Ordering::Relaxed);
+            self.connects.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.in_flight.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(super) struct StatusMessage {
+    state: &'static str,
+    version: &'static str,
+    since: String,
+}
+
+impl StatusMessage {
+    pub(super) fn new(state: &'static str, since: DateTime<Utc>) -> StatusMessage {
+        StatusMessage {
+            state,
+            version: env!("CARGO_PKG_VERSION"),
+            since: outbox::rfc3339_utc(since),
+        }
+    }
+
+    pub(super) fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+

@@ -1,0 +1,176 @@
+//! The `uplink-store` thread: the only user of the uplink's SQLite connection. Page reads,
+//! deletes on PUBACK (coalesced into one transaction), command bookkeeping and the error
+//! results the uplink writes itself. It talks to the link task over channels, so no SQLite
+//! call runs on the async runtime.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::mpsc;
+
+use super::commands::{parse_command, Command, ParsedCommand};
+use super::PAGE;
+use crate::outbox::{self, Cap, Kind, PendingMessage, PendingTelemetry};
+
+// ---------------------------------------------------------------------------------------
+// The store thread
+
+pub(super) enum StoreReq {
+    Durable { epoch: u64, after: u64 },
+    Telemetry { epoch: u64, before: i64 },
+    Acked { seqs: Vec<u64>, telemetry: Vec<i64> },
+    Command(Vec<u8>),
+    CommandFailed { id: String, error: String },
+}
+
+pub(super) enum StoreReply {
+    Durable {
+        epoch: u64,
+        rows: Vec<PendingMessage>,
+    },
+    Telemetry {
+        epoch: u64,
+        rows: Vec<PendingTelemetry>,
+    },
+    Forward(Command),
+    /// A command result was enqueued: there is something new to send.
+    Enqueued,
+    Failed(String),
+}
+
+pub(super) struct Store {
+    pub(super) conn: Connection,
+    pub(super) facility: String,
+    pub(super) cap: Cap,
+    pub(super) command_max_bytes: usize,
+    pub(super) replies: mpsc::UnboundedSender<StoreReply>,
+}
+
+impl Store {
+    pub(super) fn open(path: &std::path::Path) -> rusqlite::Result<Connection> {
+        let conn = Connection::open(path)?;
+        // The core writes concurrently; wait for its transactions rather than fail.
+        conn.busy_timeout(Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // A command result's seq must not be reused after a power cut.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        outbox::migrate(&conn)?;
+        Ok(conn)
+    }
+
+    pub(super) fn run(self, requests: std::sync::mpsc::Receiver<StoreReq>) {
+        let mut next: Option<StoreReq> = None;
+        loop {
+            let req = match next.take() {
+                Some(r) => r,
+                None => match requests.recv() {
+                    Ok(r) => r,
+                    Err(_) => return,
+                },
+            };
+            let result = match req {
+                StoreReq::Acked { seqs, telemetry } => {
+                    let (mut seqs, mut telemetry) = (seqs, telemetry);
+                    // Coalesce the acknowledgements queued behind this one: one commit.
+                    while seqs.len() + telemetry.len() < 8192 {
+                        match requests.try_recv() {
+                            Ok(StoreReq::Acked {
+                                seqs: s,
+                                telemetry: t,
+                            }) => {
+                                seqs.extend(s);
+                                telemetry.extend(t);
+                            }
+                            Ok(other) => {
+                                next = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.delete(&seqs, &telemetry)
+                }
+                StoreReq::Durable { epoch, after } => {
+                    outbox::durable_after(&self.conn, after, PAGE).map(|rows| {
+                        let _ = self.replies.send(StoreReply::Durable { epoch, rows });
+                    })
+                }
+                StoreReq::Telemetry { epoch, before } => {
+                    outbox::telemetry_before(&self.conn, before, PAGE).map(|rows| {
+                        let _ = self.replies.send(StoreReply::Telemetry { epoch, rows });
+                    })
+                }
+                StoreReq::Command(payload) => self.command(&payload),
+                StoreReq::CommandFailed { id, error } => self.result(&id, &error),
+            };
+            if let Err(e) = result {
+                let _ = self.replies.send(StoreReply::Failed(e.to_string()));
+                return;
+            }
+        }
+    }
+
+    fn delete(&self, seqs: &[u64], telemetry: &[i64]) -> rusqlite::Result<()> {
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        outbox::delete_acked(&tx, seqs, telemetry)?;
+        tx.commit()
+    }
+
+    fn command(&self, payload: &[u8]) -> rusqlite::Result<()> {
+        let parsed = parse_command(payload, self.command_max_bytes);
+        let id = match &parsed {
+            ParsedCommand::Unanswerable(why) => {
+                tracing::warn!(bytes = payload.len(), "command ignored: {why}");
+                return Ok(());
+            }
+            ParsedCommand::Valid(c) => c.id().to_owned(),
+            ParsedCommand::Invalid { id, .. } => id.clone(),
+        };
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let new = outbox::remember_command(&tx, &id, Utc::now())?;
+        tx.commit()?;
+        if !new {
+            tracing::info!(command_id = %id.escape_debug(), "repeated command id, ignored");
+            return Ok(());
+        }
+        match parsed {
+            ParsedCommand::Valid(c) => {
+                tracing::info!(command_id = %id.escape_debug(), "command accepted: {c:?}");
+                let _ = self.replies.send(StoreReply::Forward(c));
+                Ok(())
+            }
+            ParsedCommand::Invalid { id, error } => {
+                tracing::warn!(command_id = %id.escape_debug(), "command rejected: {error}");
+                self.result(&id, &error)
+            }
+            ParsedCommand::Unanswerable(_) => Ok(()),
+        }
+    }
+
+    /// Enqueues an error result for a command the core never saw.
+    fn result(&self, command_id: &str, error: &str) -> rusqlite::Result<()> {
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let id = format!(
+            "cr-{:016x}{:016x}",
+            rand::random::<u64>(),
+            rand::random::<u64>()
+        );
+        let e = outbox::enqueue(
+            &tx,
+            &self.facility,
+            Kind::CommandResult,
+            &id,
+            Utc::now(),
+            &outbox::command_result_body(command_id, Err(error)),
+            &self.cap,
+        )?;
+        tx.commit()?;
+        if e.pressure {
+            tracing::warn!("outbox over its cap with no telemetry left to drop");
+        }
+        let _ = self.replies.send(StoreReply::Enqueued);
+        Ok(())
+    }
+}
+
