@@ -21,10 +21,13 @@ pub enum AlertType {
     HumidityLow,
     SensorStale,
     SensorFault,
+    /// The project's own, additive: the outbox is over its size cap with no telemetry
+    /// left to drop (subject `outbox`). Raised by the daemon, not by the rules.
+    StoragePressure,
 }
 
 impl AlertType {
-    pub const ALL: [AlertType; 14] = [
+    pub const ALL: [AlertType; 15] = [
         AlertType::RatioBreach,
         AlertType::UnsupervisedChildren,
         AlertType::CapacityExceeded,
@@ -39,6 +42,7 @@ impl AlertType {
         AlertType::HumidityLow,
         AlertType::SensorStale,
         AlertType::SensorFault,
+        AlertType::StoragePressure,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +61,7 @@ impl AlertType {
             AlertType::HumidityLow => "humidity_low",
             AlertType::SensorStale => "sensor_stale",
             AlertType::SensorFault => "sensor_fault",
+            AlertType::StoragePressure => "storage_pressure",
         }
     }
 
@@ -93,6 +98,7 @@ impl AlertType {
             AlertType::HumidityLow => "湿度过低",
             AlertType::SensorStale => "传感器无数据",
             AlertType::SensorFault => "传感器故障",
+            AlertType::StoragePressure => "本地存储将满",
         }
     }
 
@@ -113,6 +119,7 @@ impl AlertType {
             AlertType::HumidityLow => "humidity too low",
             AlertType::SensorStale => "sensor silent",
             AlertType::SensorFault => "sensor fault",
+            AlertType::StoragePressure => "local storage nearly full",
         }
     }
 }

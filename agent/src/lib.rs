@@ -4,6 +4,7 @@
 //! Data flows sensors → journal → rules → alerts / outbox → uplink; the configuration and
 //! the command line sit at the edge. See the README for the whole picture.
 
+pub mod alarm;
 pub mod alert;
 pub mod clock;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod console;
 pub mod daemon;
 pub mod dashboard;
 pub mod event;
+pub mod hw;
 pub mod journal;
 pub mod outbox;
 pub mod presets;
@@ -18,4 +20,5 @@ pub mod replay;
 pub mod rules;
 pub mod simulate;
 pub mod status;
+pub mod summary;
 pub mod uplink;

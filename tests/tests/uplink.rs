@@ -179,8 +179,12 @@ async fn a_backlog_waits_for_an_absent_broker_then_arrives_in_seq_order() {
     let mut core = Core::open(&db, cap(64 << 20));
     core.alerts(ids(0..500, "a"));
 
-    let port = broker::free_port();
-    let mut broker = Broker::not_started(port);
+    // The subscriber's persistent session is made first, so it misses nothing later.
+    let mut broker = Broker::start();
+    let port = broker.port;
+    let sub = Collector::start(port, &format!("{PREFIX}/#")).await;
+    broker.stop();
+
     let up = spawn(settings(port), db.clone(), core.wake.clone());
     // The uplink is retrying against nothing; the outbox keeps everything.
     core.alerts(ids(500..700, "a"));
@@ -188,7 +192,6 @@ async fn a_backlog_waits_for_an_absent_broker_then_arrives_in_seq_order() {
     assert_eq!(core.stats().durable_pending, 700);
 
     broker.start_again();
-    let sub = Collector::start(port, &format!("{PREFIX}/#")).await;
     sub.wait_until(WITHIN, |s| distinct_seqs(s) == 700).await;
 
     let env = envelopes(&sub.seen());

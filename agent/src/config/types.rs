@@ -41,6 +41,9 @@ pub struct Config {
     /// The project's own: run the daemon on a simulated nursery day instead of hardware.
     #[serde(default)]
     pub simulation: Option<Simulation>,
+    /// The project's own: buzzer and warning light on GPIO outputs.
+    #[serde(default)]
+    pub outputs: Outputs,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -88,6 +91,66 @@ pub struct Door {
     pub id: String,
     #[serde(default)]
     pub name: Option<String>,
+    /// The project's own: a reed contact on a GPIO line; without it door events arrive as
+    /// events (replay, `--events`, an access panel).
+    #[serde(default)]
+    pub contact: Option<DoorContact>,
+    /// The project's own: a request-to-exit button on a GPIO line.
+    #[serde(default)]
+    pub exit_button: Option<GpioInput>,
+}
+
+/// The GPIO character device of the Raspberry Pi's 40-pin header (`gpiochip0` on a Pi 1–4,
+/// and on a Pi 5 from kernel 6.6.45 on).
+pub const DEFAULT_GPIOCHIP: &str = "/dev/gpiochip0";
+
+fn default_gpiochip() -> PathBuf {
+    PathBuf::from(DEFAULT_GPIOCHIP)
+}
+
+/// Debounce time of contacts and buttons when none is configured: 50 ms, longer than the
+/// few-millisecond bounce of reed switches and push buttons.
+pub const DEFAULT_DEBOUNCE: Dur = Dur(std::time::Duration::from_millis(50));
+
+fn default_debounce() -> Dur {
+    DEFAULT_DEBOUNCE
+}
+
+/// Which kind of reed switch a door contact is; see `docs/hardware.md` for the wiring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Normally {
+    /// Normally-open reed to ground, pull-up: low = door closed, a cut wire reads open.
+    #[default]
+    Open,
+    /// Normally-closed reed to ground, pull-up: high = door closed.
+    Closed,
+}
+
+/// `contact = { line = 17, normally = "open" }` on a door.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoorContact {
+    #[serde(default = "default_gpiochip")]
+    pub gpiochip: PathBuf,
+    /// Line offset on the chip (on a Raspberry Pi, the BCM GPIO number).
+    pub line: u32,
+    #[serde(default)]
+    pub normally: Normally,
+    #[serde(default = "default_debounce")]
+    pub debounce: Dur,
+}
+
+/// An input that is pressed when pulled low (a button to ground, with the pull-up enabled):
+/// `exit_button = { line = 27 }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpioInput {
+    #[serde(default = "default_gpiochip")]
+    pub gpiochip: PathBuf,
+    pub line: u32,
+    #[serde(default = "default_debounce")]
+    pub debounce: Dur,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -111,6 +174,59 @@ pub struct Reader {
     pub room: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
+    /// The project's own: where the reader is wired; without it badges arrive as events.
+    #[serde(default)]
+    pub input: Option<ReaderInput>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReaderInputKind {
+    /// Wiegand D0/D1 on two GPIO lines (`gpiochip`, `d0`, `d1`).
+    Wiegand,
+    /// A USB "keyboard wedge" reader that types the card number and Enter (`device`).
+    Keyboard,
+}
+
+/// How a card read becomes the `card` string of a badge event (and of the roster). A
+/// keyboard reader's typed decimal number N is split like a 26-bit Wiegand frame (facility
+/// = bits 16–23, card = bits 0–15), so one card reads alike at both kinds of reader.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardFormat {
+    /// The card number alone, in decimal without leading zeros: `"3456"`. The second
+    /// number printed on H10301 and EM4100 cards ("012,03456"), unique within one facility
+    /// code.
+    #[default]
+    Card,
+    /// Facility code and card number: `"12:3456"`, for sites mixing facility codes.
+    FacilityCard,
+    /// Keyboard readers only: the text exactly as typed (`"0000789888"`), for readers that
+    /// type something other than a decimal card id.
+    AsTyped,
+}
+
+/// `input = { kind = "wiegand", d0 = 5, d1 = 6 }` or
+/// `input = { kind = "keyboard", device = "/dev/input/by-id/…-event-kbd" }` on a reader.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReaderInput {
+    pub kind: ReaderInputKind,
+    /// Wiegand: the GPIO chip of `d0` and `d1`.
+    #[serde(default = "default_gpiochip")]
+    pub gpiochip: PathBuf,
+    /// Wiegand: line offset of DATA0 (green wire).
+    #[serde(default)]
+    pub d0: Option<u32>,
+    /// Wiegand: line offset of DATA1 (white wire).
+    #[serde(default)]
+    pub d1: Option<u32>,
+    /// How the card number is written (both kinds).
+    #[serde(default)]
+    pub card_format: CardFormat,
+    /// Keyboard: the evdev device; prefer the stable `/dev/input/by-id/…` link.
+    #[serde(default)]
+    pub device: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -119,6 +235,29 @@ pub enum SensorKind {
     /// Readings arrive as events (replay, tests, the simulator, an external feed).
     #[default]
     Virtual,
+    /// Sensirion SHT30/31/35 on I²C (`bus`, `address` 0x44 or 0x45).
+    Sht3x,
+    /// Sensirion SHT40/41/43/45 on I²C (`bus`, `address` 0x44, 0x45 or 0x46).
+    Sht4x,
+    /// Maxim DS18B20 on the kernel's 1-Wire bus (`w1_id`), temperature only.
+    Ds18b20,
+}
+
+impl SensorKind {
+    /// Whether the sensor sits on an I²C bus.
+    pub fn is_i2c(self) -> bool {
+        matches!(self, SensorKind::Sht3x | SensorKind::Sht4x)
+    }
+}
+
+/// I²C bus of hardware sensors when none is configured: the header's SDA1/SCL1 (pins 3, 5).
+pub const DEFAULT_I2C_BUS: &str = "/dev/i2c-1";
+
+/// Default address of SHT3x and SHT4x parts.
+pub const DEFAULT_I2C_ADDRESS: u8 = 0x44;
+
+fn default_poll() -> Dur {
+    Dur::secs(60)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -128,6 +267,33 @@ pub struct Sensor {
     pub room: String,
     #[serde(default)]
     pub kind: SensorKind,
+    /// `sht3x` / `sht4x`: the I²C bus device; default [`DEFAULT_I2C_BUS`].
+    #[serde(default)]
+    pub bus: Option<PathBuf>,
+    /// `sht3x` / `sht4x`: the 7-bit address (write it `0x44`); default 0x44.
+    #[serde(default)]
+    pub address: Option<u8>,
+    /// `ds18b20`: the 1-Wire slave id, e.g. `"28-0316a2791c2f"`.
+    #[serde(default)]
+    pub w1_id: Option<String>,
+    /// Hardware kinds: how often to read the sensor (keep it well under
+    /// `rules.sensor_stale_after`).
+    #[serde(default = "default_poll")]
+    pub poll: Dur,
+}
+
+impl Sensor {
+    /// The I²C bus of an I²C sensor, with its default.
+    pub fn i2c_bus(&self) -> PathBuf {
+        self.bus
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_I2C_BUS))
+    }
+
+    /// The I²C address of an I²C sensor, with its default.
+    pub fn i2c_address(&self) -> u8 {
+        self.address.unwrap_or(DEFAULT_I2C_ADDRESS)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -160,6 +326,10 @@ pub struct Staff {
     pub room: String,
     #[serde(default)]
     pub counts_in_ratio: Option<bool>,
+    /// The staff page PIN as an argon2 PHC string (`nursery-agent hash-pin`); without it
+    /// this member of staff cannot log in to the page.
+    #[serde(default)]
+    pub pin_hash: Option<String>,
 }
 
 impl Staff {
@@ -383,6 +553,24 @@ impl Default for Simulation {
             start: None,
         }
     }
+}
+
+/// `[outputs]`: alarm outputs, driven active-high (a transistor or relay board switching the
+/// buzzer / lamp). Both optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Outputs {
+    pub buzzer: Option<GpioOutput>,
+    pub light: Option<GpioOutput>,
+}
+
+/// `buzzer = { line = 18 }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpioOutput {
+    #[serde(default = "default_gpiochip")]
+    pub gpiochip: PathBuf,
+    pub line: u32,
 }
 
 fn de_tz<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {

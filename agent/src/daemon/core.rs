@@ -12,10 +12,14 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::alert::Transition;
+use chrono::DurationRound;
+
+use super::upstream;
+use crate::alert::{AlertState, AlertType, Transition};
 use crate::config::Config;
 use crate::event::{Event, EventKind};
 use crate::journal::{Journal, JournalError};
+use crate::outbox::{self, Kind};
 use crate::rules::Engine;
 
 type Dt = DateTime<Utc>;
@@ -50,6 +54,8 @@ pub enum Input {
     Time(Dt),
     /// An event from the staff page (an acknowledgement), answered once committed.
     Local { event: Event, reply: Option<Reply> },
+    /// A command from the platform, passed on by the uplink; answered on `command-results`.
+    Command(crate::uplink::Command),
 }
 
 /// A position in an input file, recorded in the journal's `meta` table under `key`.
@@ -91,6 +97,19 @@ pub struct Core {
     settle_to: Option<Dt>,
     /// This run's row in the journal's `runs` table.
     run: i64,
+    cfg: Config,
+    cap: outbox::Cap,
+    /// When the next telemetry snapshot is due (the next whole minute of the rules' clock).
+    telemetry_next: Option<Dt>,
+    /// The open `storage_pressure` alert, if any.
+    pressure: Option<(String, Dt)>,
+    /// Whether a batch since the last [`Core::take_enqueued`] put anything in the outbox.
+    enqueued: bool,
+    /// The uplink's figures, for the offline time in the daily summary.
+    uplink: Option<std::sync::Arc<crate::uplink::UplinkStatus>>,
+    offline_mark: u64,
+    /// When to look next for a day whose summary is due.
+    summary_check: Option<Dt>,
 }
 
 /// What opening the core found and did.
@@ -112,7 +131,11 @@ impl Core {
         now: impl FnOnce(&Journal, Option<Dt>) -> Dt,
     ) -> Result<Opened, CoreError> {
         let journal = Journal::open(&cfg.storage.dir)?;
+        outbox::migrate(journal.connection())?;
         let snapshot = journal.snapshot()?;
+        let pressure = journal
+            .meta(PRESSURE_KEY)?
+            .and_then(|v| serde_json::from_str::<(String, Dt)>(&v).ok());
         let restored = snapshot.is_some();
         let engine = match &snapshot {
             Some(snap) => Engine::restore(cfg, snap),
@@ -125,6 +148,14 @@ impl Core {
             stats: CoreStats::default(),
             settle_to: None,
             run: 0,
+            cfg: cfg.clone(),
+            cap: outbox::Cap::from_config(cfg),
+            telemetry_next: None,
+            pressure,
+            enqueued: false,
+            uplink: None,
+            offline_mark: 0,
+            summary_check: None,
         };
         let clock = core.engine.clock();
         let now = now(&core.journal, clock);
@@ -172,6 +203,7 @@ impl Core {
         let mut resume: Option<Resume> = None;
         let mut simulated: Option<(NaiveDate, u64)> = None;
         let mut replies = Vec::new();
+        let mut commands = Vec::new();
         if first.is_some() {
             self.run = batch.run_started(now)?;
         }
@@ -207,6 +239,10 @@ impl Core {
                     (event, None)
                 }
                 Input::Time(_) => continue,
+                Input::Command(cmd) => {
+                    commands.push(cmd);
+                    continue;
+                }
                 Input::Local { mut event, reply } => {
                     event.ts = Some(engine.local(engine.clock().map_or(now, |c| c.max(now))));
                     let result = engine.on_event(&event);
@@ -268,6 +304,105 @@ impl Core {
                 out.extend(engine.on_tick(settled));
             }
         }
+        // Upstream, in the same transaction: every transition, telemetry once a minute,
+        // command results. Under storage pressure the daemon itself raises a warning.
+        let clock = engine.clock().unwrap_or(now);
+        let tx = batch.transaction();
+        let facility = self.cfg.facility.id.as_str();
+        let mut pressure_seen: Option<bool> = None;
+        let mut note = |e: outbox::Enqueued| {
+            pressure_seen = Some(pressure_seen.unwrap_or(false) || e.pressure);
+        };
+        for t in &out {
+            let id = upstream::alert_message_id(t);
+            let body = upstream::alert_body(t);
+            note(outbox::enqueue(
+                tx,
+                facility,
+                Kind::Alert,
+                &id,
+                t.ts.to_utc(),
+                &body,
+                &self.cap,
+            )?);
+        }
+        let minute = |t: Dt| t.duration_trunc(chrono::Duration::minutes(1)).unwrap_or(t);
+        match self.telemetry_next {
+            Some(due) if clock >= due => {
+                let body = upstream::telemetry_body(&self.cfg, engine, clock);
+                note(outbox::enqueue_telemetry(tx, clock, &body, &self.cap)?);
+                self.telemetry_next = Some(minute(clock) + chrono::Duration::minutes(1));
+            }
+            Some(_) => {}
+            None => self.telemetry_next = Some(minute(clock) + chrono::Duration::minutes(1)),
+        }
+        for cmd in commands {
+            let (result, extra) = match &cmd {
+                crate::uplink::Command::Snapshot { .. } => {
+                    let body = upstream::telemetry_body(&self.cfg, engine, clock);
+                    note(outbox::enqueue_telemetry(tx, clock, &body, &self.cap)?);
+                    (Ok(()), Some(body))
+                }
+                crate::uplink::Command::ResendSummary { id, date } => {
+                    if clock < crate::summary::summary_due(&self.cfg, *date) {
+                        (Err(format!("the summary of {date} is not due yet")), None)
+                    } else {
+                        let extra = summary_extra(tx, &self.cfg, *date, 0)?;
+                        let body = crate::summary::daily_summary(&self.cfg, tx, *date, &extra)?;
+                        let msg = format!("summary:{date}:resend:{id}");
+                        note(outbox::enqueue(
+                            tx,
+                            facility,
+                            Kind::Summary,
+                            &msg,
+                            clock,
+                            &body,
+                            &self.cap,
+                        )?);
+                        (Ok(()), None)
+                    }
+                }
+            };
+            let mut body = outbox::command_result_body(
+                cmd.id(),
+                result.as_ref().map(|_| ()).map_err(String::as_str),
+            );
+            if let Some(snapshot) = extra {
+                body["snapshot"] = snapshot;
+            }
+            let msg = format!("command:{}", cmd.id());
+            note(outbox::enqueue(
+                tx,
+                facility,
+                Kind::CommandResult,
+                &msg,
+                clock,
+                &body,
+                &self.cap,
+            )?);
+        }
+        if let Some(p) = pressure_seen {
+            self.enqueued = true;
+            if let Some(t) = pressure_transition(engine, &mut self.pressure, p, clock) {
+                batch.transition(&t)?;
+                let id = upstream::alert_message_id(&t);
+                outbox::enqueue(
+                    tx,
+                    facility,
+                    Kind::Alert,
+                    &id,
+                    clock,
+                    &upstream::alert_body(&t),
+                    &self.cap,
+                )?;
+                let v = self
+                    .pressure
+                    .as_ref()
+                    .map(|p| serde_json::to_string(p).unwrap_or_default());
+                batch.set_meta(PRESSURE_KEY, v.as_deref().unwrap_or(""))?;
+                out.push(t);
+            }
+        }
         if let Some(r) = resume {
             batch.set_meta(&r.key, &r.value)?;
         }
@@ -280,7 +415,70 @@ impl Core {
         for (reply, result) in replies {
             let _ = reply.send(result);
         }
+        self.summarise_due_days()?;
         Ok(out)
+    }
+
+    /// Lets the daily summary count the uplink's offline time.
+    pub fn set_uplink_status(&mut self, status: std::sync::Arc<crate::uplink::UplinkStatus>) {
+        self.offline_mark = status.snapshot(Utc::now()).offline_total_secs;
+        self.uplink = Some(status);
+    }
+
+    /// Whether anything went into the outbox since the last call (the uplink is woken).
+    pub fn take_enqueued(&mut self) -> bool {
+        std::mem::take(&mut self.enqueued)
+    }
+
+    /// Puts in the outbox the summary of every day with activity whose summary is due
+    /// (`close + pickup_grace`) and not yet sent — today's on time, and those of days the
+    /// agent was down for at the next start. Each day once: the `summary:DATE` meta key
+    /// is set in the transaction that enqueues it.
+    fn summarise_due_days(&mut self) -> Result<(), CoreError> {
+        let Some(clock) = self.engine.clock() else {
+            return Ok(());
+        };
+        if self.summary_check.is_some_and(|c| clock < c) {
+            return Ok(());
+        }
+        let tz = self.cfg.facility.timezone;
+        let days = crate::summary::days_with_activity(self.journal.connection(), tz)?;
+        for date in days {
+            let key = format!("summary:{date}");
+            if crate::summary::summary_due(&self.cfg, date) > clock
+                || self.journal.meta(&key)?.is_some()
+            {
+                continue;
+            }
+            let offline = self.uplink.as_ref().map_or(0, |u| {
+                let total = u.snapshot(Utc::now()).offline_total_secs;
+                total.saturating_sub(std::mem::replace(&mut self.offline_mark, total))
+            });
+            let conn = self.journal.connection();
+            let extra = summary_extra(conn, &self.cfg, date, offline)?;
+            let body = crate::summary::daily_summary(&self.cfg, conn, date, &extra)?;
+            let batch = self.journal.batch()?;
+            let e = outbox::enqueue(
+                batch.transaction(),
+                &self.cfg.facility.id,
+                Kind::Summary,
+                &key,
+                clock,
+                &body,
+                &self.cap,
+            )?;
+            batch.set_meta(&key, &e.seq.map(|s| s.to_string()).unwrap_or_default())?;
+            batch.commit()?;
+            self.enqueued = true;
+            tracing::info!(%date, seq = ?e.seq, "daily summary queued for the platform");
+        }
+        let today = clock.with_timezone(&tz).date_naive();
+        let next = [today, today.succ_opt().unwrap_or(today)]
+            .into_iter()
+            .map(|d| crate::summary::summary_due(&self.cfg, d))
+            .find(|due| *due > clock);
+        self.summary_check = next;
+        Ok(())
     }
 
     /// When the rules next need the core, if nothing else happens first.
@@ -306,6 +504,56 @@ impl Core {
 }
 
 /// Parses a live line; the flag says whether it had no `ts` and was stamped with `now`.
+/// Meta key of the open `storage_pressure` alert.
+const PRESSURE_KEY: &str = "storage_pressure";
+
+/// Raises `storage_pressure` when the outbox is over its cap with nothing left to drop,
+/// and resolves it once it is not.
+fn pressure_transition(
+    engine: &Engine,
+    open: &mut Option<(String, Dt)>,
+    pressure: bool,
+    at: Dt,
+) -> Option<Transition> {
+    let state = match (pressure, open.is_some()) {
+        (true, false) => {
+            *open = Some((format!("P{}", at.format("%Y%m%dT%H%M%S%.3fZ")), at));
+            AlertState::Raised
+        }
+        (false, true) => AlertState::Resolved,
+        _ => return None,
+    };
+    let (id, _) = open.clone()?;
+    if state == AlertState::Resolved {
+        *open = None;
+    }
+    Some(Transition {
+        ts: engine.local(at),
+        alert_id: id,
+        alert_type: AlertType::StoragePressure,
+        severity: AlertType::StoragePressure.severity(),
+        state,
+        subject: "outbox".into(),
+        details: serde_json::Map::new(),
+    })
+}
+
+/// The summary's figures that are not in the journal: the outbox's for the day, and the
+/// link's offline time since the last summary.
+fn summary_extra(
+    conn: &rusqlite::Connection,
+    _cfg: &Config,
+    date: NaiveDate,
+    offline_seconds: u64,
+) -> rusqlite::Result<crate::summary::Extra> {
+    let day = outbox::day_stats(conn, date)?;
+    Ok(crate::summary::Extra {
+        offline_seconds,
+        largest_backlog: day.backlog_max,
+        telemetry_dropped: day.telemetry_dropped,
+    })
+}
+
 fn parse_line(engine: &Engine, text: &str, now: Dt) -> Result<(Event, bool), String> {
     if text.len() > MAX_LINE_BYTES {
         return Err(format!(

@@ -16,6 +16,7 @@
 pub mod core;
 pub mod feed;
 pub mod live;
+pub mod upstream;
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -68,6 +69,8 @@ pub enum RunError {
     Start(std::io::Error),
     #[error("the core thread stopped unexpectedly")]
     CorePanicked,
+    #[error("uplink: {0}")]
+    Uplink(crate::uplink::UplinkError),
 }
 
 /// Something that wants to hear about transitions once they are journalled.
@@ -96,7 +99,7 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<(), RunError> {
         .build()
         .map_err(RunError::Start)?;
     let cancel = CancellationToken::new();
-    runtime.spawn(stop_on_signal(cancel.clone()));
+    runtime.spawn(stop_on_signal(&runtime, cancel.clone()).map_err(RunError::Start)?);
 
     // Open the core, deciding the clock from what the journal remembers.
     let simulation = cfg.simulation.clone().filter(|s| s.enabled);
@@ -170,6 +173,59 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<(), RunError> {
         );
     }
 
+    // The uplink: store-and-forward from the outbox to the regulator's broker.
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let mut uplink_task = None;
+    if cfg.mqtt.enabled {
+        let settings =
+            crate::uplink::UplinkSettings::from_config(&cfg).map_err(RunError::Uplink)?;
+        let status = crate::uplink::UplinkStatus::new(Utc::now());
+        core.set_uplink_status(status.clone());
+        let (cmd_tx, mut cmd_rx) = tokio::sync::mpsc::channel::<crate::uplink::Command>(16);
+        println!(
+            "uplink: mqtt{}://{}:{} as {}",
+            if cfg.mqtt.tls.is_some() { "s" } else { "" },
+            cfg.mqtt.host,
+            cfg.mqtt.port,
+            cfg.mqtt.client_id.as_deref().unwrap_or(&cfg.facility.id)
+        );
+        let db = core.journal().path().to_path_buf();
+        let stop = cancel.clone();
+        let link = crate::uplink::run(settings, db, wake.clone(), cmd_tx, status, cancel.clone());
+        uplink_task = Some(runtime.spawn(async move {
+            let result = link.await;
+            if let Err(e) = &result {
+                // Network trouble is retried inside; an error here is not (the outbox
+                // cannot be read): stop, and let the supervisor restart the agent.
+                tracing::error!(error = %e, "uplink failed; stopping");
+                stop.cancel();
+            }
+            result
+        }));
+        // Commands from the platform go to the core like any other input.
+        let inputs = tx.clone();
+        runtime.spawn(async move {
+            while let Some(cmd) = cmd_rx.recv().await {
+                let inputs = inputs.clone();
+                let sent = tokio::task::spawn_blocking(move || inputs.send(Input::Command(cmd)));
+                if !matches!(sent.await, Ok(Ok(()))) {
+                    break;
+                }
+            }
+        });
+    } else {
+        println!("uplink: off ([mqtt] enabled = false); messages wait in the outbox");
+    }
+    // Wake the uplink after every commit that put something in the outbox.
+    let after_commit: Box<dyn FnMut(&mut Core) + Send> = {
+        let wake = wake.clone();
+        Box::new(move |core: &mut Core| {
+            if core.take_enqueued() {
+                wake.notify_one();
+            }
+        })
+    };
+
     let mut listeners: Vec<Listener> = vec![Box::new(move |t| println!("{}", console.line(t)))];
     let core_cancel = cancel.clone();
     let core_thread = std::thread::Builder::new()
@@ -184,11 +240,19 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<(), RunError> {
                 &core_cancel,
                 &mut listeners,
                 &mut publisher,
+                after_commit,
             )
         })
         .map_err(RunError::Start)?;
-    let result = core_thread.join().unwrap_or(Err(RunError::CorePanicked));
+    let mut result = core_thread.join().unwrap_or(Err(RunError::CorePanicked));
     cancel.cancel();
+    if let Some(task) = uplink_task {
+        // A clean shutdown publishes `offline` and disconnects; give it a moment.
+        match runtime.block_on(async { tokio::time::timeout(Duration::from_secs(3), task).await }) {
+            Ok(Ok(Err(e))) if result.is_ok() => result = Err(RunError::Uplink(e)),
+            _ => {}
+        }
+    }
     runtime.shutdown_timeout(Duration::from_secs(2));
     drop(lock);
     result
@@ -202,6 +266,7 @@ fn drive(
     cancel: &CancellationToken,
     listeners: &mut [Listener],
     publisher: &mut live::Publisher,
+    mut after_commit: Box<dyn FnMut(&mut Core) + Send>,
 ) -> Result<(), RunError> {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Under simulation the rules' time is the feed's: the latest simulated time received.
@@ -230,7 +295,7 @@ fn drive(
                 let t = match input {
                     Input::Time(t) => Some(*t),
                     Input::Simulated { event, .. } => event.utc(),
-                    Input::Line { .. } | Input::Local { .. } => None,
+                    Input::Line { .. } | Input::Local { .. } | Input::Command(_) => None,
                 };
                 feed_now = feed_now.max(t);
             }
@@ -264,6 +329,7 @@ fn drive(
                     l(t);
                 }
             }
+            after_commit(core);
             publisher.publish(core.engine_mut(), &transitions);
         }
         if stopping {
@@ -279,20 +345,23 @@ fn drive(
     }
 }
 
-async fn stop_on_signal(cancel: CancellationToken) {
+/// Installs the SIGTERM/SIGINT handlers now (so that a signal arriving a moment after
+/// start is already a clean shutdown), and returns the task that waits for them.
+fn stop_on_signal(
+    runtime: &tokio::runtime::Runtime,
+    cancel: CancellationToken,
+) -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop the agent with SIGKILL");
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
-        _ = int.recv() => tracing::info!("SIGINT: stopping"),
-    }
-    cancel.cancel();
+    let _guard = runtime.enter();
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+            _ = int.recv() => tracing::info!("SIGINT: stopping"),
+        }
+        cancel.cancel();
+    })
 }
 
 /// Which simulated day to feed, from which event, and where the simulated clock starts:

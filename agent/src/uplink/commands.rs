@@ -91,3 +91,76 @@ pub fn parse_command(payload: &[u8], max_bytes: usize) -> ParsedCommand {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn commands_are_classified_by_what_can_be_answered() {
+        let p = |s: &str| parse_command(s.as_bytes(), 4096);
+        assert_eq!(
+            p(r#"{"id":"a","command":"snapshot"}"#),
+            ParsedCommand::Valid(Command::Snapshot { id: "a".into() })
+        );
+        assert_eq!(
+            p(r#"{"id":"b","command":"resend_summary","date":"2026-03-02"}"#),
+            ParsedCommand::Valid(Command::ResendSummary {
+                id: "b".into(),
+                date: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()
+            })
+        );
+        for bad_date in [
+            "2026-3-2",
+            "2026-02-30",
+            "yesterday",
+            "2026-03-02T00:00:00Z",
+        ] {
+            let cmd = format!(r#"{{"id":"c","command":"resend_summary","date":"{bad_date}"}}"#);
+            assert!(
+                matches!(p(&cmd), ParsedCommand::Invalid { ref id, .. } if id == "c"),
+                "{bad_date}"
+            );
+        }
+        assert!(matches!(
+            p(r#"{"id":"d","command":"reboot"}"#),
+            ParsedCommand::Invalid { .. }
+        ));
+        assert!(matches!(p("{"), ParsedCommand::Unanswerable(_)));
+        assert!(matches!(
+            p(r#"{"command":"snapshot"}"#),
+            ParsedCommand::Unanswerable(_)
+        ));
+        assert!(matches!(p(r#"{"id":""}"#), ParsedCommand::Unanswerable(_)));
+        let long_id = format!(r#"{{"id":"{}","command":"snapshot"}}"#, "x".repeat(500));
+        assert!(matches!(p(&long_id), ParsedCommand::Unanswerable(_)));
+        let huge = format!(
+            r#"{{"id":"e","command":"snapshot","pad":"{}"}}"#,
+            "x".repeat(5000)
+        );
+        assert!(
+            matches!(p(&huge), ParsedCommand::Invalid { ref error, .. } if error.contains("too large"))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_payload_is_classified_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = parse_command(&bytes, 256);
+        }
+
+        #[test]
+        fn any_json_object_is_classified_without_panicking(
+            id in proptest::option::of(".{0,200}"),
+            command in proptest::option::of("(snapshot|resend_summary|.{0,20})"),
+            date in proptest::option::of(".{0,12}"),
+        ) {
+            let mut v = serde_json::Map::new();
+            if let Some(id) = id { v.insert("id".into(), id.into()); }
+            if let Some(c) = command { v.insert("command".into(), c.into()); }
+            if let Some(d) = date { v.insert("date".into(), d.into()); }
+            let bytes = serde_json::to_vec(&v).unwrap();
+            let _ = parse_command(&bytes, 4096);
+        }
+    }
+}

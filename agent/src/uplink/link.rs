@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, Outgoing, Packet, QoS};
@@ -19,9 +18,6 @@ use super::status::{StatusMessage, UplinkStatus};
 use super::store::{Store, StoreReply, StoreReq};
 use super::{UplinkError, PAGE, SHUTDOWN_GRACE};
 use crate::outbox::{Kind, PendingMessage, PendingTelemetry};
-
-// ---------------------------------------------------------------------------------------
-// The link task
 
 type PollFuture = Pin<Box<dyn Future<Output = (EventLoop, Result<Event, ConnectionError>)> + Send>>;
 
@@ -580,4 +576,3 @@ impl Uplink {
         tracing::info!("mqtt: disconnected");
     }
 }
-

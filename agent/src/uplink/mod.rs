@@ -98,4 +98,3 @@ pub enum UplinkError {
     #[error("mqtt client: {0}")]
     Client(String),
 }
-

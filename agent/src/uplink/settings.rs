@@ -95,7 +95,6 @@ impl std::fmt::Debug for UplinkSettings {
     }
 }
 
-
 fn read_file(what: &'static str, path: &std::path::Path) -> Result<Vec<u8>, UplinkError> {
     std::fs::read(path).map_err(|source| UplinkError::ReadFile {
         what,
@@ -262,3 +261,56 @@ impl UplinkSettings {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> UplinkSettings {
+        UplinkSettings {
+            host: "127.0.0.1".into(),
+            port: 1883,
+            client_id: "c".into(),
+            facility: "f".into(),
+            topic_prefix: "childcare/v1".into(),
+            tls: None,
+            credentials: Some(Credentials::new("agent", "hunter2")),
+            keep_alive: Duration::from_secs(30),
+            max_inflight: 64,
+            telemetry_qos: QoS::AtMostOnce,
+            command_max_bytes: 4096,
+            reconnect_min: Duration::from_secs(1),
+            reconnect_max: Duration::from_secs(60),
+            cap: Cap {
+                max_bytes: 1 << 20,
+                tz: chrono_tz::Asia::Shanghai,
+            },
+        }
+    }
+
+    #[test]
+    fn reconnect_delays_double_from_one_second_to_a_minute_with_jitter() {
+        let s = settings();
+        for (attempt, full) in [(0, 1), (1, 2), (2, 4), (5, 32), (6, 60), (30, 60)] {
+            for _ in 0..50 {
+                let d = s.backoff(attempt);
+                let full = Duration::from_secs(full);
+                assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn settings_never_show_the_password() {
+        let shown = format!("{:?}", settings());
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
+
+    #[test]
+    fn topics_sit_under_prefix_and_facility() {
+        let mut s = settings();
+        assert_eq!(s.topic("summaries/daily"), "childcare/v1/f/summaries/daily");
+        s.topic_prefix = String::new();
+        assert_eq!(s.topic("status"), "f/status");
+    }
+}

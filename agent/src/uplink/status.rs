@@ -116,4 +116,3 @@ impl StatusMessage {
         serde_json::to_string(self).unwrap_or_default()
     }
 }
-

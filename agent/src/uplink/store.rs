@@ -13,9 +13,6 @@ use super::commands::{parse_command, Command, ParsedCommand};
 use super::PAGE;
 use crate::outbox::{self, Cap, Kind, PendingMessage, PendingTelemetry};
 
-// ---------------------------------------------------------------------------------------
-// The store thread
-
 pub(super) enum StoreReq {
     Durable { epoch: u64, after: u64 },
     Telemetry { epoch: u64, before: i64 },
@@ -173,4 +170,3 @@ impl Store {
         Ok(())
     }
 }
-

@@ -1,0 +1,198 @@
+//! The live view as the page shows it to anyone on the network: room names, ids and
+//! counts, never a person's name (those come from `/api/names`, for staff only).
+
+use serde_json::{json, Map, Value};
+
+use crate::alert::{AlertType, Severity};
+use crate::config::{Config, Locale};
+use crate::daemon::live::LiveView;
+
+/// The page's language when the user has not chosen one.
+pub fn default_language(cfg: &Config) -> &'static str {
+    match cfg.facility.locale {
+        Locale::En => "en",
+        Locale::Zh | Locale::Bilingual => "zh",
+    }
+}
+
+fn room_name<'c>(cfg: &'c Config, id: &'c str) -> &'c str {
+    cfg.rooms
+        .iter()
+        .find(|r| r.id == id)
+        .map_or(id, |r| r.name.as_str())
+}
+
+/// A human name for an alert's subject when it is a place or a device; a child subject
+/// stays an id here.
+fn subject_name(cfg: &Config, alert: AlertType, subject: &str) -> Option<String> {
+    use AlertType::*;
+    match alert {
+        RatioBreach | UnsupervisedChildren | CapacityExceeded => cfg
+            .rooms
+            .iter()
+            .find(|r| r.id == subject)
+            .map(|r| r.name.clone()),
+        DoorForced | DoorHeldOpen => cfg
+            .doors
+            .iter()
+            .find(|d| d.id == subject)
+            .and_then(|d| d.name.clone()),
+        BadgeDenied => cfg
+            .readers
+            .iter()
+            .find(|r| r.id == subject)
+            .and_then(|r| r.name.clone()),
+        TemperatureHigh | TemperatureLow | HumidityHigh | HumidityLow | SensorStale
+        | SensorFault => cfg
+            .sensors
+            .iter()
+            .find(|s| s.id == subject)
+            .map(|s| room_name(cfg, &s.room).to_string()),
+        StoragePressure => None,
+        UnauthorizedPickup | ChildNotCheckedOut => None,
+    }
+}
+
+/// The public view: what `/api/view` returns and `/api/stream` sends.
+pub fn public(cfg: &Config, view: &LiveView) -> Value {
+    let bands: Vec<Value> = cfg
+        .facility
+        .ratio_preset
+        .bands()
+        .iter()
+        .map(|b| json!({ "from": b.from_months, "to": b.to_months, "ratio": b.ratio }))
+        .collect();
+    let rooms: Vec<Value> = view
+        .rooms
+        .iter()
+        .map(|r| {
+            // The room's climate: the first of its sensors with a reading.
+            let sensors: Vec<&str> = cfg
+                .sensors
+                .iter()
+                .filter(|s| s.room == r.room)
+                .map(|s| s.id.as_str())
+                .collect();
+            let reading = view
+                .sensors
+                .iter()
+                .filter(|s| sensors.contains(&s.sensor.as_str()))
+                .find(|s| s.celsius.is_some() || s.humidity.is_some());
+            let alerts: Vec<&str> = view
+                .alerts
+                .iter()
+                .filter(|a| a.subject == r.room && a.alert_type.severity() == Severity::Critical)
+                .map(|a| a.alert_type.as_str())
+                .collect();
+            let status = if !alerts.is_empty() {
+                "breach"
+            } else if r.counted_staff < r.required {
+                // Short, but not yet for the grace period.
+                "short"
+            } else if r.capacity.is_some_and(|c| r.children > c) {
+                "over"
+            } else {
+                "ok"
+            };
+            json!({
+                "id": r.room,
+                "name": room_name(cfg, &r.room),
+                "children": r.children,
+                "by_band": r.by_band,
+                "staff": r.counted_staff,
+                "staff_present": r.staff_present,
+                "required": r.required,
+                "capacity": r.capacity,
+                "status": status,
+                "celsius": reading.and_then(|s| s.celsius),
+                "humidity": reading.and_then(|s| s.humidity),
+                "sensor_stale": reading.is_some_and(|s| s.stale),
+            })
+        })
+        .collect();
+    let doors: Vec<Value> = view
+        .doors
+        .iter()
+        .map(|d| {
+            let name = cfg
+                .doors
+                .iter()
+                .find(|c| c.id == d.door)
+                .and_then(|c| c.name.clone());
+            json!({
+                "id": d.door,
+                "name": name,
+                "open": d.open,
+                "held": d.held.is_some(),
+                "forced": d.forced.is_some(),
+            })
+        })
+        .collect();
+    let alerts: Vec<Value> = view
+        .alerts
+        .iter()
+        .map(|a| {
+            json!({
+                "alert_id": a.alert_id,
+                "type": a.alert_type,
+                "severity": a.severity,
+                "subject": a.subject,
+                "subject_name": subject_name(cfg, a.alert_type, &a.subject),
+                "raised": a.raised,
+                "acknowledged": a.acknowledged.as_ref().map(|(by, at)| json!({ "by": by, "at": at })),
+            })
+        })
+        .collect();
+    json!({
+        "facility": cfg.facility.name,
+        "language": default_language(cfg),
+        "clock": view.clock,
+        "version": view.version,
+        "bands": bands,
+        "rooms": rooms,
+        "doors": doors,
+        "alerts": alerts,
+    })
+}
+
+/// A transition as the public may see it: an unknown card's number stays with staff.
+pub fn public_transition(mut t: Value) -> Value {
+    if let Some(details) = t.get_mut("details").and_then(Value::as_object_mut) {
+        details.remove("card");
+    }
+    t
+}
+
+/// Names for logged-in staff: children and staff by id, and who is in which room.
+pub fn names(cfg: &Config, view: &LiveView) -> Value {
+    let children: Map<String, Value> = cfg
+        .children
+        .iter()
+        .map(|c| (c.id.clone(), Value::from(c.name.clone())))
+        .collect();
+    let staff: Map<String, Value> = cfg
+        .staff
+        .iter()
+        .map(|s| (s.id.clone(), Value::from(s.name.clone())))
+        .collect();
+    let mut rooms: Map<String, Value> = cfg
+        .rooms
+        .iter()
+        .map(|r| (r.id.clone(), json!({ "children": [], "staff": [] })))
+        .collect();
+    for (person, room) in &view.occupancy {
+        let kind = if children.contains_key(person) {
+            "children"
+        } else {
+            "staff"
+        };
+        if let Some(list) = rooms
+            .get_mut(room)
+            .and_then(|r| r.get_mut(kind))
+            .and_then(Value::as_array_mut)
+        {
+            list.push(Value::from(person.clone()));
+        }
+    }
+    json!({ "children": children, "staff": staff, "rooms": rooms })
+}

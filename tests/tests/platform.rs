@@ -1,0 +1,222 @@
+//! The regulator's side: the real agent binary on the simulated nursery, a real mosquitto of
+//! our own, and a subscriber standing in for the platform. Outages, SIGKILL during a drain,
+//! the daily summary, and no personal data on the wire.
+
+#[path = "common/agent.rs"]
+mod agent;
+#[path = "common/broker.rs"]
+mod broker;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use agent::{demo_config, run, wait_for_clock, Agent};
+use broker::{free_port, Broker, Collector, Seen};
+use tokio::task::block_in_place;
+
+const LIMIT: Duration = Duration::from_secs(90);
+const DURABLE: [&str; 3] = ["/alerts", "/summaries/daily", "/command-results"];
+
+/// The demo nursery at `speed`, reporting to a broker on `port`.
+fn platform_config(dir: &Path, speed: f64, port: u16) -> PathBuf {
+    let path = demo_config(dir, speed);
+    set(&path, |doc| {
+        doc["mqtt"]["enabled"] = toml_edit::value(true);
+        doc["mqtt"]["port"] = toml_edit::value(i64::from(port));
+        doc["mqtt"]["reconnect_max"] = toml_edit::value("2s");
+    });
+    path
+}
+
+fn set(path: &Path, edit: impl FnOnce(&mut toml_edit::DocumentMut)) {
+    let mut doc: toml_edit::DocumentMut = std::fs::read_to_string(path).unwrap().parse().unwrap();
+    edit(&mut doc);
+    std::fs::write(path, doc.to_string()).unwrap();
+}
+
+fn durable(seen: &[Seen]) -> Vec<serde_json::Value> {
+    seen.iter()
+        .filter(|m| DURABLE.iter().any(|s| m.topic.ends_with(s)))
+        .map(Seen::json)
+        .collect()
+}
+
+/// Checks the durable stream: every seq from 1 to `upto` present, a seq seen twice always
+/// with the same id, and no seq beyond `upto`. Returns one envelope per seq.
+fn contiguous(envelopes: &[serde_json::Value], upto: u64) -> BTreeMap<u64, serde_json::Value> {
+    let mut by_seq: BTreeMap<u64, serde_json::Value> = BTreeMap::new();
+    for e in envelopes {
+        assert_eq!(e["schema"], "nursery-agent/1", "{e}");
+        let seq = e["seq"].as_u64().unwrap_or_else(|| panic!("no seq: {e}"));
+        if let Some(first) = by_seq.get(&seq) {
+            assert_eq!(
+                first["id"], e["id"],
+                "seq {seq} delivered twice with different ids"
+            );
+        }
+        by_seq.entry(seq).or_insert_with(|| e.clone());
+    }
+    let missing: Vec<u64> = (1..=upto).filter(|s| !by_seq.contains_key(s)).collect();
+    assert!(missing.is_empty(), "seq gaps: {missing:?}");
+    assert_eq!(by_seq.keys().next_back().copied().unwrap_or(0), upto);
+    by_seq
+}
+
+/// How many durable messages the agent has committed to its outbox.
+fn committed(config: &Path) -> u64 {
+    let cfg = nursery_agent::config::load(config).unwrap();
+    let conn = rusqlite::Connection::open(cfg.storage.dir.join("nursery-agent.db")).unwrap();
+    nursery_agent::outbox::stats(&conn).unwrap().next_seq - 1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_broker_outage_the_platform_receives_every_alert_and_the_day_s_summary_in_seq_order_and_never_a_name_or_card(
+) {
+    let mut broker = Broker::start();
+    let platform = Collector::start(broker.port, "childcare/v1/#").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = platform_config(dir.path(), 2000.0, broker.port);
+    let cfg = config.to_str().unwrap().to_string();
+
+    let agent = block_in_place(|| {
+        let agent = Agent::start(&config, &[]);
+        wait_for_clock(&config, "10:00", LIMIT);
+        broker.stop();
+        wait_for_clock(&config, "13:30", LIMIT);
+        broker.start_again();
+        wait_for_clock(&config, "18:30", LIMIT);
+        agent
+    });
+    // The summary of the day is due at close + pickup_grace (18:15).
+    let seen = platform
+        .wait_until(LIMIT, |seen| {
+            seen.iter().any(|m| m.topic.ends_with("/summaries/daily"))
+        })
+        .await;
+    let exit = block_in_place(|| agent.terminate(Duration::from_secs(10)));
+    assert!(exit.success(), "{exit:?}");
+
+    // Every transition the agent journalled reached the platform, once per message id.
+    let (_, live, _) = run(&["export", "--config", &cfg, "--transitions"]);
+    let upto = block_in_place(|| committed(&config));
+    let seen = platform
+        .wait_until(LIMIT, |seen| {
+            durable(seen).iter().filter_map(|e| e["seq"].as_u64()).max() == Some(upto)
+        })
+        .await
+        .into_iter()
+        .chain(seen)
+        .collect::<Vec<_>>();
+    let stream = contiguous(&durable(&seen), upto);
+    let alerts: Vec<&serde_json::Value> =
+        stream.values().filter(|e| e["kind"] == "alert").collect();
+    assert!(
+        live.lines().count() >= 10,
+        "the demo day's incidents:\n{live}"
+    );
+    assert_eq!(
+        alerts.len(),
+        live.lines().count(),
+        "one message per transition"
+    );
+    for (line, e) in live.lines().zip(&alerts) {
+        let t: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(e["body"]["alert_id"], t["alert_id"]);
+        assert_eq!(e["body"]["state"], t["state"]);
+        assert_eq!(e["body"]["ts"], t["ts"]);
+    }
+    let summary = stream
+        .values()
+        .find(|e| e["kind"] == "summary")
+        .expect("the day's summary");
+    assert_eq!(summary["body"]["date"], "2026-03-02", "{summary}");
+
+    // Nothing personal on the wire, on any topic.
+    let roster = nursery_agent::config::load(&config).unwrap();
+    let mut secrets: Vec<String> = Vec::new();
+    for s in &roster.staff {
+        secrets.push(s.name.clone());
+        secrets.extend(s.card.clone());
+    }
+    for c in &roster.children {
+        secrets.push(c.name.clone());
+        secrets.push(c.birth_date.to_string());
+    }
+    for g in &roster.guardians {
+        secrets.push(g.name.clone());
+        secrets.extend(g.card.clone());
+    }
+    assert!(secrets.len() > 100);
+    for m in &seen {
+        let text = String::from_utf8_lossy(&m.payload);
+        for s in &secrets {
+            assert!(
+                !text.contains(s.as_str()),
+                "{s:?} leaked on {}: {text}",
+                m.topic
+            );
+        }
+    }
+    let status = platform.on("/status");
+    assert_eq!(status.last().unwrap().json()["state"], "offline");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_with_sigkill_again_and_again_while_draining_a_backlog_the_agent_loses_no_committed_message_and_its_will_says_offline(
+) {
+    // A day's backlog built with no broker at all.
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = platform_config(dir.path(), 4000.0, port);
+    block_in_place(|| {
+        let agent = Agent::start(&config, &[]);
+        wait_for_clock(&config, "18:30", LIMIT);
+        agent.kill9();
+    });
+    let upto = block_in_place(|| committed(&config));
+    assert!(upto >= 10, "a backlog of alerts and the summary: {upto}");
+
+    // Time stands still from here: the backlog is all there is to send.
+    set(&config, |doc| {
+        doc["simulation"]["speed"] = toml_edit::value(0.001)
+    });
+    let _broker = Broker::start_with(port, &format!("listener {port} 127.0.0.1\n"));
+    let platform = Collector::start(port, "childcare/v1/#").await;
+    for pause in [150, 300, 600, 1200] {
+        block_in_place(|| {
+            let agent = Agent::start(&config, &[]);
+            std::thread::sleep(Duration::from_millis(pause));
+            agent.kill9();
+        });
+    }
+    // Each SIGKILL closed the connection without a DISCONNECT: the broker sent the will.
+    platform
+        .wait_until(LIMIT, |seen| {
+            seen.iter()
+                .any(|m| m.topic.ends_with("/status") && m.json()["state"] == "offline")
+        })
+        .await;
+    let agent = block_in_place(|| {
+        let mut agent = Agent::start(&config, &[]);
+        agent.wait_for_line("uplink:", LIMIT);
+        agent
+    });
+    let seen = platform
+        .wait_until(LIMIT, |seen| {
+            let seqs: std::collections::BTreeSet<u64> = durable(seen)
+                .iter()
+                .filter_map(|e| e["seq"].as_u64())
+                .collect();
+            seqs.len() as u64 == upto
+        })
+        .await;
+    let exit = block_in_place(|| agent.terminate(Duration::from_secs(10)));
+    assert!(exit.success(), "{exit:?}");
+    contiguous(&durable(&seen), upto);
+    assert_eq!(
+        block_in_place(|| committed(&config)),
+        upto,
+        "nothing new was produced"
+    );
+}
