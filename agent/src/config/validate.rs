@@ -24,6 +24,18 @@
 //!   `simulation.speed` is finite and above zero.
 //! - **Something to watch**: at least one room; a room's `capacity`, when given, is at least 1.
 //!
+//! - **Hardware** (the project's own keys): each sensor kind carries only its own keys
+//!   (`bus`/`address` for `sht3x`/`sht4x`, `w1_id` for `ds18b20`), addresses are 7-bit
+//!   addresses the part can answer at (0x03–0x77, and 0x44/0x45 for an SHT3x), a 1-Wire id
+//!   looks like `28-0316a2791c2f`, `poll` is above zero and shorter than
+//!   `rules.sensor_stale_after`; no two sensors share a bus address or a 1-Wire id; no GPIO
+//!   line (chip, offset) is used twice — door contacts, exit buttons, Wiegand D0/D1 and
+//!   outputs all count, and on the Pi's `/dev/gpiochip0` the I²C pins BCM 2/3 are taken by
+//!   `/dev/i2c-1` and BCM 4 by the 1-Wire bus when such sensors are configured; a Wiegand
+//!   reader names `d0` and `d1`, a keyboard reader its `device`, and no two readers share a
+//!   device. Whether the device files exist is *not* checked here — a board's configuration
+//!   must validate on a laptop — but by `hw::device_problems`, on the board.
+//!
 //! Not checked here: a birth date in the future (there is no clock at load time; the rules
 //! treat a child's age as of the day), unknown keys, presets and time zones (the shape pass
 //! rejects those).
@@ -50,6 +62,7 @@ pub(super) fn validate(cfg: &Config, doc: &Doc) -> Vec<(String, String)> {
     v.rooms(cfg);
     v.rules(cfg);
     v.services(cfg);
+    v.hardware(cfg);
     v.found
 }
 
@@ -446,6 +459,278 @@ impl Checks<'_> {
                     ),
                 );
             }
+        }
+    }
+}
+
+/// Lowest and highest 7-bit addresses a device may use: 0x00–0x02 and 0x78–0x7F are
+/// reserved by the I²C specification (UM10204 §3.1.12, table 4).
+const I2C_ADDRESSES: std::ops::RangeInclusive<u8> = 0x03..=0x77;
+
+/// The Raspberry Pi header lines that `/dev/i2c-1` and the default 1-Wire overlay
+/// (`dtoverlay=w1-gpio`, `gpiopin=4`) take for themselves.
+const PI_I2C1_LINES: [u32; 2] = [2, 3];
+const PI_W1_LINE: u32 = 4;
+
+/// Whether `id` is a w1_therm slave id: family code and 48-bit serial in lower-case hex,
+/// `28-0316a2791c2f`. Families: 10 DS18S20, 22 DS1822, 28 DS18B20, 3b DS1825, 42 DS28EA00.
+pub(crate) fn valid_w1_id(id: &str) -> bool {
+    let Some((family, serial)) = id.split_once('-') else {
+        return false;
+    };
+    let hex = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    ["10", "22", "28", "3b", "42"].contains(&family) && serial.len() == 12 && hex(serial)
+}
+
+impl Checks<'_> {
+    fn hardware(&mut self, cfg: &Config) {
+        use super::{ReaderInputKind, SensorKind};
+        use std::path::PathBuf;
+
+        // (bus, address) and w1 ids already taken, with the key that took them.
+        let mut addresses: HashMap<(PathBuf, u8), String> = HashMap::new();
+        let mut w1_ids: HashMap<String, String> = HashMap::new();
+        let mut uses_i2c1 = false;
+        let mut uses_w1 = false;
+        for (i, s) in cfg.sensors.iter().enumerate() {
+            let elem = self.doc.elem("sensors", i);
+            let kind = s.kind;
+            let name = match kind {
+                SensorKind::Virtual => "virtual",
+                SensorKind::Sht3x => "sht3x",
+                SensorKind::Sht4x => "sht4x",
+                SensorKind::Ds18b20 => "ds18b20",
+            };
+            let stray =
+                |key: &str| format!("{key} is not used by a sensor of kind \"{name}\"; remove it");
+            if !kind.is_i2c() {
+                if s.bus.is_some() {
+                    self.report(format!("{elem}.bus"), stray("bus"));
+                }
+                if s.address.is_some() {
+                    self.report(format!("{elem}.address"), stray("address"));
+                }
+            }
+            if kind != SensorKind::Ds18b20 && s.w1_id.is_some() {
+                self.report(format!("{elem}.w1_id"), stray("w1_id"));
+            }
+            if kind == SensorKind::Virtual {
+                continue;
+            }
+            self.positive(
+                &format!("{elem}.poll"),
+                s.poll,
+                "a sensor cannot be read continuously",
+            );
+            if s.poll >= cfg.rules.sensor_stale_after && !s.poll.0.is_zero() {
+                self.report(
+                    format!("{elem}.poll"),
+                    format!(
+                        "poll ({}) must be shorter than rules.sensor_stale_after ({}), or the sensor is stale between two readings",
+                        s.poll, cfg.rules.sensor_stale_after
+                    ),
+                );
+            }
+            if kind.is_i2c() {
+                let bus = s.i2c_bus();
+                let address = s.i2c_address();
+                let key = format!("{elem}.address");
+                let allowed: &[u8] = if kind == SensorKind::Sht3x {
+                    &[0x44, 0x45]
+                } else {
+                    &[0x44, 0x45, 0x46]
+                };
+                if !I2C_ADDRESSES.contains(&address) {
+                    self.report(
+                        &key,
+                        format!("address {address:#04x} is reserved by I2C (use 0x03 to 0x77)"),
+                    );
+                } else if !allowed.contains(&address) {
+                    let list: Vec<String> = allowed.iter().map(|a| format!("{a:#04x}")).collect();
+                    self.report(
+                        &key,
+                        format!(
+                            "a {} answers only at {}, not {address:#04x}",
+                            name,
+                            list.join(" or ")
+                        ),
+                    );
+                }
+                uses_i2c1 |= bus == std::path::Path::new(super::DEFAULT_I2C_BUS);
+                match addresses.get(&(bus.clone(), address)) {
+                    Some(other) => {
+                        let message = format!(
+                            "address {address:#04x} on {} is already used by {}",
+                            bus.display(),
+                            self.at(other)
+                        );
+                        self.report(key, message);
+                    }
+                    None => {
+                        addresses.insert((bus, address), key);
+                    }
+                }
+            } else {
+                uses_w1 = true;
+                let key = format!("{elem}.w1_id");
+                match &s.w1_id {
+                    None => self.report(
+                        key,
+                        "a ds18b20 needs its 1-Wire id, e.g. w1_id = \"28-0316a2791c2f\" (ls /sys/bus/w1/devices)",
+                    ),
+                    Some(id) if !valid_w1_id(id) => self.report(
+                        key,
+                        format!("invalid 1-Wire id `{id}` (expected family-serial in lower-case hex, e.g. \"28-0316a2791c2f\")"),
+                    ),
+                    Some(id) => match w1_ids.get(id) {
+                        Some(other) => {
+                            let message =
+                                format!("1-Wire id `{id}` is already used by {}", self.at(other));
+                            self.report(key, message);
+                        }
+                        None => {
+                            w1_ids.insert(id.clone(), key);
+                        }
+                    },
+                }
+            }
+        }
+
+        // Every GPIO line in use: (chip, offset, key).
+        let mut lines: Vec<(PathBuf, u32, String)> = Vec::new();
+        for (i, d) in cfg.doors.iter().enumerate() {
+            let elem = self.doc.elem("doors", i);
+            if let Some(c) = &d.contact {
+                lines.push((c.gpiochip.clone(), c.line, format!("{elem}.contact.line")));
+                self.debounce(&format!("{elem}.contact.debounce"), c.debounce);
+            }
+            if let Some(b) = &d.exit_button {
+                lines.push((
+                    b.gpiochip.clone(),
+                    b.line,
+                    format!("{elem}.exit_button.line"),
+                ));
+                self.debounce(&format!("{elem}.exit_button.debounce"), b.debounce);
+            }
+        }
+        let mut devices: HashMap<PathBuf, String> = HashMap::new();
+        for (i, r) in cfg.readers.iter().enumerate() {
+            let Some(input) = &r.input else { continue };
+            let elem = format!("{}.input", self.doc.elem("readers", i));
+            match input.kind {
+                ReaderInputKind::Wiegand => {
+                    for (name, line) in [("d0", input.d0), ("d1", input.d1)] {
+                        match line {
+                            Some(line) => {
+                                lines.push((input.gpiochip.clone(), line, format!("{elem}.{name}")))
+                            }
+                            None => self.report(
+                                format!("{elem}.{name}"),
+                                format!(
+                                    "a wiegand reader needs {name} (the GPIO line of DATA{})",
+                                    &name[1..]
+                                ),
+                            ),
+                        }
+                    }
+                    if input.device.is_some() {
+                        self.report(
+                            format!("{elem}.device"),
+                            "device is for kind = \"keyboard\"; a wiegand reader uses gpiochip, d0 and d1",
+                        );
+                    }
+                    if input.card_format == super::CardFormat::AsTyped {
+                        self.report(
+                            format!("{elem}.card_format"),
+                            "\"as_typed\" is for keyboard readers; a wiegand reader writes \"card\" or \"facility_card\"",
+                        );
+                    }
+                }
+                ReaderInputKind::Keyboard => {
+                    for (name, set) in [("d0", input.d0.is_some()), ("d1", input.d1.is_some())] {
+                        if set {
+                            self.report(
+                                format!("{elem}.{name}"),
+                                format!("{name} is for kind = \"wiegand\"; a keyboard reader uses device"),
+                            );
+                        }
+                    }
+                    let key = format!("{elem}.device");
+                    match &input.device {
+                        None => self.report(
+                            key,
+                            "a keyboard reader needs its device, e.g. \"/dev/input/by-id/usb-…-event-kbd\"",
+                        ),
+                        Some(dev) if dev.as_os_str().is_empty() => {
+                            self.report(key, "device must not be empty")
+                        }
+                        Some(dev) => match devices.get(dev) {
+                            Some(other) => {
+                                let message = format!(
+                                    "device {} is already used by {}",
+                                    dev.display(),
+                                    self.at(other)
+                                );
+                                self.report(key, message);
+                            }
+                            None => {
+                                devices.insert(dev.clone(), key);
+                            }
+                        },
+                    }
+                }
+            }
+        }
+        for (name, out) in [
+            ("buzzer", &cfg.outputs.buzzer),
+            ("light", &cfg.outputs.light),
+        ] {
+            if let Some(o) = out {
+                lines.push((o.gpiochip.clone(), o.line, format!("outputs.{name}.line")));
+            }
+        }
+
+        let pi_chip = std::path::Path::new(super::DEFAULT_GPIOCHIP);
+        let mut first: HashMap<(&PathBuf, u32), &str> = HashMap::new();
+        for (chip, line, key) in &lines {
+            let taken_by = if chip == pi_chip && uses_i2c1 && PI_I2C1_LINES.contains(line) {
+                Some("the I2C bus /dev/i2c-1 (BCM 2 = SDA1, BCM 3 = SCL1) that a sensor uses")
+            } else if chip == pi_chip && uses_w1 && *line == PI_W1_LINE {
+                Some("the 1-Wire bus (dtoverlay=w1-gpio, default BCM 4) that a ds18b20 uses")
+            } else {
+                None
+            };
+            if let Some(what) = taken_by {
+                self.report(key, format!("line {line} of {} is {what}", chip.display()));
+                continue;
+            }
+            match first.get(&(chip, *line)) {
+                Some(other) => {
+                    let message = format!(
+                        "line {line} of {} is already used by {}",
+                        chip.display(),
+                        self.at(other)
+                    );
+                    self.report(key, message);
+                }
+                None => {
+                    first.insert((chip, *line), key);
+                }
+            }
+        }
+    }
+
+    fn debounce(&mut self, key: &str, d: Dur) {
+        if d.0 > std::time::Duration::from_secs(1) {
+            self.report(
+                key,
+                format!(
+                    "debounce {d} is too long (at most 1s; 50ms suits reed switches and buttons)"
+                ),
+            );
         }
     }
 }

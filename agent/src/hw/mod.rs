@@ -1,0 +1,268 @@
+//! The Linux hardware layer: real sensors, contacts, buttons and card readers in, decoded
+//! events (contract section 3) out; buzzer and warning light out.
+//!
+//! | module | device | thread |
+//! |--------|--------|--------|
+//! | [`i2c`] | SHT3x / SHT4x on `/dev/i2c-N` (linux-embedded-hal `I2cdev`) | one per bus, which owns it |
+//! | [`w1`] | DS18B20 through the kernel's `w1_therm` sysfs files | one for all 1-Wire sensors |
+//! | [`gpio`] | door contacts, exit buttons, Wiegand D0/D1 on `/dev/gpiochipN` (gpiocdev), with kernel edge timestamps | one per chip |
+//! | [`evdev`] | USB keyboard-wedge card readers on `/dev/input/eventN` | one per reader |
+//! | [`outputs`](spawn_outputs) | buzzer / light on GPIO outputs, stepped through the firmware's `Alarm` | one |
+//! | [`systemd`] | `READY=1` / `WATCHDOG=1` | — |
+//!
+//! Every module keeps the decoding pure (a parser or a state machine fed with timestamps) and
+//! the I/O in a thin loop around it, so the tests run on recorded fixtures and mock buses.
+//! Hardware threads are plain `std` threads: every read here blocks, and none of it may run
+//! on the async runtime. Each loop checks the cancellation token at least every
+//! [`CANCEL_CHECK`] and returns when it is cancelled or when the receiving side is gone.
+//!
+//! Which devices a configuration needs (and whether they exist on this machine) is answered
+//! by [`device_problems`]; the configuration's own consistency (two sensors on one address,
+//! one GPIO line used twice) is checked when it is loaded.
+
+pub mod evdev;
+pub mod gpio;
+pub mod i2c;
+mod poll;
+pub mod systemd;
+pub mod w1;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::SyncSender;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Problem, ReaderInputKind, SensorKind};
+use crate::daemon::core::Input;
+use crate::event::{Event, EventKind};
+
+/// Longest a hardware thread goes without looking at the cancellation token.
+pub const CANCEL_CHECK: Duration = Duration::from_millis(200);
+
+/// Why the hardware layer could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HwError {
+    #[error("cannot open {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot request GPIO lines {lines:?} on {chip}: {source}")]
+    Gpio {
+        chip: PathBuf,
+        lines: Vec<u32>,
+        #[source]
+        source: gpiocdev::Error,
+    },
+    #[error("cannot start a hardware thread: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+/// Starts one thread per I²C bus, one for the 1-Wire sensors, one per GPIO chip with inputs
+/// and one per keyboard reader, each sending its decoded events to `tx` as
+/// [`Input::Line`] (with `ts` set to when the hardware saw it). Returns no thread when the
+/// configuration names no hardware.
+///
+/// Fails when a device cannot be opened, before any thread has started reading (threads
+/// already started see `cancel` when the caller cancels it).
+pub fn spawn(
+    cfg: &Config,
+    tx: SyncSender<Input>,
+    cancel: CancellationToken,
+) -> Result<Vec<JoinHandle<()>>, HwError> {
+    let tz = cfg.facility.timezone;
+    let sink = Sink { tx, tz };
+    let mut threads = Vec::new();
+    for (bus, sensors) in i2c::buses(cfg) {
+        threads.push(i2c::spawn_linux(
+            bus,
+            sensors,
+            sink.clone(),
+            cancel.clone(),
+        )?);
+    }
+    let w1 = w1::sensors(cfg);
+    if !w1.is_empty() {
+        threads.push(w1::spawn(
+            PathBuf::from(w1::W1_DEVICES),
+            w1,
+            sink.clone(),
+            cancel.clone(),
+        )?);
+    }
+    for (chip, inputs) in gpio::chips(cfg) {
+        threads.push(gpio::spawn(chip, inputs, sink.clone(), cancel.clone())?);
+    }
+    for reader in evdev::readers(cfg) {
+        threads.push(evdev::spawn(reader, sink.clone(), cancel.clone())?);
+    }
+    Ok(threads)
+}
+
+pub use gpio::{spawn_outputs, AlarmHandle};
+
+/// Where hardware threads deliver events: the daemon's input channel, with the facility's
+/// time zone for the `ts` offset.
+#[derive(Clone)]
+pub(crate) struct Sink {
+    tx: SyncSender<Input>,
+    tz: Tz,
+}
+
+impl Sink {
+    /// Sends the event that happened at `at`; false when the daemon has gone away, which
+    /// ends the calling thread.
+    pub(crate) fn send(&self, kind: EventKind, at: DateTime<Utc>) -> bool {
+        let event = Event::at(at.with_timezone(&self.tz).fixed_offset(), kind);
+        tracing::debug!(event = %event.to_json_line(), "hardware event");
+        self.tx
+            .send(Input::Line {
+                text: event.to_json_line(),
+                resume: None,
+            })
+            .is_ok()
+    }
+}
+
+/// Microseconds since the Unix epoch (CLOCK_REALTIME, the clock the GPIO requests stamp
+/// their edges with and evdev its events).
+pub(crate) fn realtime_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// The wall-clock moment of a realtime timestamp in microseconds.
+pub(crate) fn utc_from_us(us: u64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us as i64).unwrap_or_else(Utc::now)
+}
+
+/// Sleeps until `deadline` in slices of at most [`CANCEL_CHECK`]; false when cancelled.
+pub(crate) fn sleep_until(deadline: Instant, cancel: &CancellationToken) -> bool {
+    loop {
+        if cancel.is_cancelled() {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return true;
+        }
+        std::thread::sleep((deadline - now).min(CANCEL_CHECK));
+    }
+}
+
+/// Starts a named thread.
+pub(crate) fn thread(
+    name: String,
+    body: impl FnOnce() + Send + 'static,
+) -> Result<JoinHandle<()>, HwError> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(body)
+        .map_err(HwError::Thread)
+}
+
+/// The device files this configuration's hardware needs that are missing on this machine,
+/// each as a [`Problem`] on `file` naming the key that asked for it (no line: the file was
+/// parsed already). Empty for a configuration with virtual devices only.
+///
+/// `check-config` does not run this (a board's configuration must validate on a laptop);
+/// `run` should, before [`spawn`], so that a missing `/dev/i2c-1` (I²C not enabled in
+/// `config.txt`) is reported as such rather than as an open error.
+pub fn device_problems(cfg: &Config, file: &Path) -> Vec<Problem> {
+    device_problems_under(cfg, file, Path::new("/"))
+}
+
+/// [`device_problems`] with every device path taken relative to `root` (for tests).
+pub(crate) fn device_problems_under(cfg: &Config, file: &Path, root: &Path) -> Vec<Problem> {
+    let mut found: Vec<(String, PathBuf, &str)> = Vec::new();
+    for (i, s) in cfg.sensors.iter().enumerate() {
+        match s.kind {
+            SensorKind::Virtual => {}
+            SensorKind::Sht3x | SensorKind::Sht4x => found.push((
+                format!("sensors[{i}].bus"),
+                s.i2c_bus(),
+                "enable I2C (dtparam=i2c_arm=on in /boot/firmware/config.txt) and reboot",
+            )),
+            SensorKind::Ds18b20 => {
+                if let Some(id) = &s.w1_id {
+                    found.push((
+                        format!("sensors[{i}].w1_id"),
+                        Path::new(w1::W1_DEVICES).join(id).join("w1_slave"),
+                        "enable 1-Wire (dtoverlay=w1-gpio), check the wiring and the 4.7 kΩ pull-up, and compare with ls /sys/bus/w1/devices",
+                    ))
+                }
+            }
+        }
+    }
+    for (i, d) in cfg.doors.iter().enumerate() {
+        if let Some(c) = &d.contact {
+            found.push((
+                format!("doors[{i}].contact.gpiochip"),
+                c.gpiochip.clone(),
+                "see gpiodetect",
+            ));
+        }
+        if let Some(b) = &d.exit_button {
+            found.push((
+                format!("doors[{i}].exit_button.gpiochip"),
+                b.gpiochip.clone(),
+                "see gpiodetect",
+            ));
+        }
+    }
+    for (i, r) in cfg.readers.iter().enumerate() {
+        let Some(input) = &r.input else { continue };
+        match input.kind {
+            ReaderInputKind::Wiegand => found.push((
+                format!("readers[{i}].input.gpiochip"),
+                input.gpiochip.clone(),
+                "see gpiodetect",
+            )),
+            ReaderInputKind::Keyboard => {
+                if let Some(dev) = &input.device {
+                    found.push((
+                        format!("readers[{i}].input.device"),
+                        dev.clone(),
+                        "plug the reader in and see ls -l /dev/input/by-id",
+                    ));
+                }
+            }
+        }
+    }
+    for (name, out) in [
+        ("buzzer", &cfg.outputs.buzzer),
+        ("light", &cfg.outputs.light),
+    ] {
+        if let Some(o) = out {
+            found.push((
+                format!("outputs.{name}.gpiochip"),
+                o.gpiochip.clone(),
+                "see gpiodetect",
+            ));
+        }
+    }
+    let mut problems = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (key, path, hint) in found {
+        let on_disk = root.join(path.strip_prefix("/").unwrap_or(&path));
+        if on_disk.exists() || !seen.insert(path.clone()) {
+            continue;
+        }
+        problems.push(Problem {
+            file: file.to_path_buf(),
+            line: None,
+            key,
+            message: format!("device {} does not exist ({hint})", path.display()),
+        });
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests;
