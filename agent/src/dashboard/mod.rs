@@ -1,8 +1,39 @@
-//! The staff page (being written): served on `[dashboard] listen`.
+//! The staff page, served on `[dashboard] listen` on the nursery's own network.
+//!
+//! One page (`/`, and a read-only `/wall` for a wall display) and the JSON API behind it:
+//!
+//! | route | who | what |
+//! |---|---|---|
+//! | `GET /`, `GET /wall` | anyone | the page; every asset is compiled into the binary |
+//! | `GET /api/view` | anyone | rooms, doors and open alerts: ids, room names and counts, no personal names |
+//! | `GET /api/stream` | anyone | the same view as server-sent events (`view`), and each alert transition (`transition`) |
+//! | `GET /api/history` | anyone | today's alert transitions and each room's ratio samples |
+//! | `POST /api/login` | anyone, rate-limited | `{"staff","pin"}` → session cookie and CSRF token |
+//! | `GET /api/session` | staff | who is logged in, and the CSRF token |
+//! | `GET /api/names` | staff | names of children and staff, and who is in which room |
+//! | `POST /api/alerts/{id}/ack` | staff + CSRF | acknowledges an open alert, once journalled |
+//! | `POST /api/logout` | staff + CSRF | ends the session |
+//!
+//! Errors are JSON, `{"error": "..."}`, with a 4xx status for anything the client got
+//! wrong. The page talks only to the agent: nothing here goes upstream except what the
+//! core itself sends for an acknowledgement.
 
+mod api;
+pub mod auth;
+pub mod history;
+mod view;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -18,13 +49,147 @@ pub struct DashboardState {
     pub inputs: SyncSender<Input>,
 }
 
+/// Request bodies larger than this are refused with 413: a login is a few dozen bytes.
+pub const MAX_BODY_BYTES: usize = 4 * 1024;
+/// Live-update streams open at once; more are refused with 503 rather than growing memory.
+pub const MAX_STREAMS: usize = 64;
+
+/// Everything the handlers share.
+struct Inner {
+    cfg: Arc<Config>,
+    live: Live,
+    inputs: SyncSender<Input>,
+    sessions: auth::Sessions,
+    attempts: auth::Attempts,
+    /// One PIN verification at a time: each takes ~19 MiB on a board with 512 MiB.
+    verifying: Semaphore,
+    streams: Arc<Semaphore>,
+    ratios: history::Ratios,
+    shutdown: CancellationToken,
+    /// Staff id → index in `cfg.staff`.
+    staff: HashMap<String, usize>,
+}
+
+type App = Arc<Inner>;
+
 /// Serves the page on `listener` until `shutdown`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: DashboardState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let _ = (listener, state);
-    shutdown.cancelled().await;
-    Ok(())
+    let staff = state
+        .cfg
+        .staff
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.clone(), i))
+        .collect();
+    let ratios = history::Ratios::default();
+    let app: App = Arc::new(Inner {
+        cfg: state.cfg,
+        live: state.live.clone(),
+        inputs: state.inputs,
+        sessions: auth::Sessions::default(),
+        attempts: auth::Attempts::default(),
+        verifying: Semaphore::new(1),
+        streams: Arc::new(Semaphore::new(MAX_STREAMS)),
+        ratios: ratios.clone(),
+        shutdown: shutdown.clone(),
+        staff,
+    });
+    let sampler = tokio::spawn(history::sample(state.live, ratios, shutdown.clone()));
+    let result = axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+    .await;
+    shutdown.cancel();
+    let _ = sampler.await;
+    result
+}
+
+fn router(app: App) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/wall", get(page))
+        .route("/assets/app.js", get(script))
+        .route("/assets/app.css", get(style))
+        .route("/api/view", get(api::view))
+        .route("/api/stream", get(api::stream))
+        .route("/api/history", get(api::history))
+        .route("/api/login", post(api::login))
+        .route("/api/logout", post(api::logout))
+        .route("/api/session", get(api::session))
+        .route("/api/names", get(api::names))
+        .route("/api/alerts/{id}/ack", post(api::acknowledge))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(security_headers))
+        .with_state(app)
+}
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const APP_CSS: &str = include_str!("assets/app.css");
+
+async fn page() -> Response {
+    asset(INDEX_HTML, "text/html; charset=utf-8")
+}
+
+async fn script() -> Response {
+    asset(APP_JS, "text/javascript; charset=utf-8")
+}
+
+async fn style() -> Response {
+    asset(APP_CSS, "text/css; charset=utf-8")
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            // Assets change only with the binary; a reload after an upgrade must see them.
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn not_found() -> api::ApiError {
+    api::ApiError::new(StatusCode::NOT_FOUND, "no such page or API route")
+}
+
+async fn method_not_allowed() -> api::ApiError {
+    api::ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this route",
+    )
+}
+
+/// Headers that keep the page to itself: no framing, no foreign scripts, no sniffing, no
+/// referrer leaving the network.
+async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    res
 }

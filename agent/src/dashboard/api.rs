@@ -1,0 +1,396 @@
+//! The JSON API behind the page. Every handler answers a bad request with a 4xx and a
+//! JSON `{"error": ...}`; none of them can panic on what a client sends.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::auth::{self, Session};
+use super::{history, view, App};
+use crate::daemon::core::Input;
+use crate::event::{Event, EventKind};
+
+/// How long an acknowledgement may wait for the core to journal it.
+const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Keep-alive comments on idle streams, so that proxies and phones keep them open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// A 4xx/5xx answer with a JSON body.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(r: BytesRejection) -> ApiError {
+        let status = r.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!(
+                "request body too large (at most {} bytes)",
+                super::MAX_BODY_BYTES
+            )
+        } else {
+            format!("cannot read the request body: {}", r.body_text())
+        };
+        ApiError::new(status, message)
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The session behind the request's cookie, with its token.
+fn find_session(app: &App, headers: &HeaderMap) -> Option<(String, Session)> {
+    let token = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == auth::COOKIE)
+        .map(|(_, v)| v.to_string())?;
+    let s = app.sessions.get(&token, Instant::now())?;
+    Some((token, s))
+}
+
+fn require_session(app: &App, headers: &HeaderMap) -> ApiResult<(String, Session)> {
+    find_session(app, headers)
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "log in with your staff PIN first"))
+}
+
+/// For state-changing requests: a session and its CSRF token in `X-CSRF-Token`.
+fn require_csrf(app: &App, headers: &HeaderMap) -> ApiResult<(String, Session)> {
+    let (token, s) = require_session(app, headers)?;
+    let sent = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !auth::same(sent, &s.csrf) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "missing or wrong X-CSRF-Token for this session",
+        ));
+    }
+    Ok((token, s))
+}
+
+pub async fn view(State(app): State<App>) -> Json<Value> {
+    Json(view::public(&app.cfg, &app.live.view()))
+}
+
+/// Server-sent events: the view now and after every change (`view`), and every alert
+/// transition (`transition`). One small task per client, bounded; it ends with the client
+/// or at shutdown, so a graceful shutdown never waits on an open stream.
+pub async fn stream(State(app): State<App>) -> ApiResult<impl IntoResponse> {
+    let permit = app.streams.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many live pages open; close one and reload",
+        )
+    })?;
+    let (tx, rx) = mpsc::channel::<Result<SseEvent, Infallible>>(8);
+    let mut watch = app.live.watch();
+    let mut transitions = app.live.transitions();
+    let shutdown = app.shutdown.clone();
+    let cfg = app.cfg.clone();
+    tokio::spawn(async move {
+        let _permit = permit;
+        loop {
+            let current = watch.borrow_and_update().clone();
+            let data = view::public(&cfg, &current).to_string();
+            if tx
+                .send(Ok(SseEvent::default().event("view").data(data)))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tx.closed() => return,
+                    changed = watch.changed() => {
+                        if changed.is_err() { return; }
+                        break;
+                    }
+                    t = transitions.recv() => match t {
+                        Ok(t) => {
+                            let body = serde_json::to_value(&t).unwrap_or(Value::Null);
+                            let data = view::public_transition(body).to_string();
+                            let ev = SseEvent::default().event("transition").data(data);
+                            if tx.send(Ok(ev)).await.is_err() { return; }
+                        }
+                        // Missed some: the page re-reads the history on `resync`.
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            let ev = SseEvent::default().event("resync").data("{}");
+                            if tx.send(Ok(ev)).await.is_err() { return; }
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                }
+            }
+        }
+    });
+    Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+/// Today's alert timeline (from the journal) and ratio samples (from memory).
+pub async fn history(State(app): State<App>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    let staff = find_session(&app, &headers).is_some();
+    let clock = app
+        .live
+        .view()
+        .clock
+        .map_or_else(Utc::now, |c| c.with_timezone(&Utc));
+    let dir = app.cfg.storage.dir.clone();
+    let tz = app.cfg.facility.timezone;
+    let transitions =
+        tokio::task::spawn_blocking(move || history::transitions_of_day(dir, tz, clock))
+            .await
+            .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "history failed"))?
+            .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    let transitions: Vec<Value> = if staff {
+        transitions
+    } else {
+        transitions
+            .into_iter()
+            .map(view::public_transition)
+            .collect()
+    };
+    Ok(Json(json!({
+        "transitions": transitions,
+        "ratios": app.ratios.today(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    staff: String,
+    pin: String,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}")))
+}
+
+pub async fn login(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body?;
+    // A JSON content type cannot be sent cross-site without the browser asking first.
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the login as Content-Type: application/json",
+        ));
+    }
+    let login: Login = parse(&body)?;
+    if let Err(wait) = app.attempts.admit(peer.ip(), Instant::now()) {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many PIN attempts from this device; wait and try again",
+        );
+        e.retry_after = Some(wait.as_secs().max(1));
+        return Err(e);
+    }
+    let phc = app
+        .staff
+        .get(&login.staff)
+        .and_then(|&i| app.cfg.staff[i].pin_hash.clone());
+    let verified = {
+        let _turn = app
+            .verifying
+            .acquire()
+            .await
+            .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
+        let pin = login.pin.clone();
+        tokio::task::spawn_blocking(move || auth::verify_pin(&pin, phc.as_deref()))
+            .await
+            .unwrap_or(false)
+    };
+    if !verified {
+        tracing::warn!(staff = %login.staff, ip = %peer.ip(), "staff page: wrong staff id or PIN");
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "wrong staff id or PIN",
+        ));
+    }
+    let (token, s) = app.sessions.create(&login.staff, Instant::now());
+    tracing::info!(staff = %login.staff, ip = %peer.ip(), "staff page: logged in");
+    let cookie = format!(
+        "{}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        auth::COOKIE,
+        auth::SESSION_TTL.as_secs()
+    );
+    let mut res = Json(session_body(&app, &s)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+fn session_body(app: &App, s: &Session) -> Value {
+    let name = app
+        .staff
+        .get(&s.staff)
+        .map(|&i| app.cfg.staff[i].name.clone());
+    json!({ "staff": s.staff, "name": name, "csrf": s.csrf })
+}
+
+pub async fn session(State(app): State<App>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    let (_, s) = require_session(&app, &headers)?;
+    Ok(Json(session_body(&app, &s)))
+}
+
+pub async fn logout(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let (token, _) = require_csrf(&app, &headers)?;
+    body?;
+    app.sessions.remove(&token);
+    let cookie = format!(
+        "{}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
+        auth::COOKIE
+    );
+    let mut res = Json(json!({ "ok": true })).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+pub async fn names(State(app): State<App>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    require_session(&app, &headers)?;
+    Ok(Json(view::names(&app.cfg, &app.live.view())))
+}
+
+/// Alert ids the agent makes are short and plain; anything else is not one of ours.
+fn plausible_alert_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_:.".contains(&b))
+}
+
+pub async fn acknowledge(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let (_, s) = require_csrf(&app, &headers)?;
+    body?;
+    let unknown = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no open alert with id `{}`",
+                id.chars().take(128).collect::<String>()
+            ),
+        )
+    };
+    if !plausible_alert_id(&id) {
+        return Err(unknown());
+    }
+    let now = app.live.view();
+    let Some(open) = now.alerts.iter().find(|a| a.alert_id == id) else {
+        return Err(unknown());
+    };
+    if let Some((by, _)) = &open.acknowledged {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("alert already acknowledged by {by}"),
+        ));
+    }
+    // Any time will do: the core stamps local events with its own clock.
+    let ts = now.clock.unwrap_or_else(|| {
+        Utc::now()
+            .with_timezone(&app.cfg.facility.timezone)
+            .fixed_offset()
+    });
+    let event = Event::at(
+        ts,
+        EventKind::Acknowledge {
+            alert_id: id.clone(),
+            by: s.staff.clone(),
+        },
+    );
+    let (tx, rx) = oneshot::channel();
+    let busy = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the agent is busy; try again",
+        )
+    };
+    app.inputs
+        .try_send(Input::Local {
+            event,
+            reply: Some(tx),
+        })
+        .map_err(|_| busy())?;
+    match tokio::time::timeout(ACK_TIMEOUT, rx).await {
+        Ok(Ok(Ok(transitions))) => {
+            tracing::info!(alert = %id, staff = %s.staff, "staff page: alert acknowledged");
+            let at = transitions
+                .iter()
+                .find(|t| t.alert_id == id)
+                .map(|t| t.ts.to_rfc3339());
+            Ok(Json(json!({
+                "alert_id": id,
+                "acknowledged": { "by": s.staff, "at": at },
+            })))
+        }
+        Ok(Ok(Err(reason))) => Err(ApiError::new(StatusCode::CONFLICT, reason)),
+        Ok(Err(_)) => Err(busy()),
+        Err(_) => Err(ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "the acknowledgement was not confirmed in time; reload to see whether it was recorded",
+        )),
+    }
+}

@@ -1,0 +1,347 @@
+'use strict';
+// The staff page. Talks only to the agent that served it; builds every node with
+// textContent (never innerHTML), so nothing from the API can run as markup.
+
+const TEXT = {
+  zh: {
+    connecting: '连接中…', live: '实时', offline: '已断开，重连中…', alerts: '当前警报', noAlerts: '暂无警报',
+    rooms: '班级', doors: '门禁', today: '今日', timeline: '警报记录', login: '登录', logout: '退出',
+    loginTitle: '员工登录', staffId: '员工编号', pin: 'PIN 码', cancel: '取消', ack: '确认',
+    acked: '已确认', by: '', children: '幼儿', staff: '在岗', required: '需要', capacity: '容量',
+    ok: '师幼比正常', short: '人手不足（宽限期内）', breach: '师幼比不足', over: '超员', empty: '无幼儿',
+    open: '开', closed: '关', held: '长时间未关', forced: '被强行打开', ago: '前', s: '秒', m: '分钟', h: '小时',
+    raised: '发生', resolved: '解除', acknowledged: '已确认', tooMany: '尝试次数过多，请 {n} 秒后再试',
+    wrong: '员工编号或 PIN 码错误', ackDone: '已确认警报', failed: '操作失败：', months: '月', noData: '暂无数据',
+    loggedIn: '已登录：', wall: '只读显示屏'
+  },
+  en: {
+    connecting: 'connecting…', live: 'live', offline: 'disconnected, reconnecting…', alerts: 'Active alerts',
+    noAlerts: 'No alerts', rooms: 'Rooms', doors: 'Doors', today: 'Today', timeline: 'Alert timeline',
+    login: 'Log in', logout: 'Log out', loginTitle: 'Staff login', staffId: 'Staff id', pin: 'PIN', cancel: 'Cancel',
+    ack: 'Acknowledge', acked: 'Acknowledged', by: 'by ', children: 'children', staff: 'staff', required: 'required',
+    capacity: 'capacity', ok: 'in ratio', short: 'short (grace period)', breach: 'ratio breached', over: 'over capacity',
+    empty: 'no children', open: 'open', closed: 'closed', held: 'held open', forced: 'forced', ago: ' ago',
+    s: 's', m: 'min', h: 'h', raised: 'raised', resolved: 'resolved', acknowledged: 'acknowledged',
+    tooMany: 'Too many attempts; try again in {n} s', wrong: 'Wrong staff id or PIN', ackDone: 'Alert acknowledged',
+    failed: 'Failed: ', months: ' mo', noData: 'no data yet', loggedIn: 'Logged in: ', wall: 'wall display'
+  }
+};
+const TYPES = {
+  ratio_breach: ['师幼比不足', 'Staff ratio breached'], unsupervised_children: ['幼儿无人看护', 'Children unsupervised'],
+  capacity_exceeded: ['班级人数超额', 'Room over capacity'], door_forced: ['门被强行打开', 'Door forced'],
+  door_held_open: ['门长时间未关', 'Door held open'], badge_denied: ['未登记卡片', 'Unknown card'],
+  unauthorized_pickup: ['非监护人接走幼儿', 'Pick-up by a non-guardian'],
+  child_not_checked_out: ['幼儿未被接走', 'Child not picked up'], temperature_high: ['室温过高', 'Room too hot'],
+  temperature_low: ['室温过低', 'Room too cold'], humidity_high: ['湿度过高', 'Humidity too high'],
+  humidity_low: ['湿度过低', 'Humidity too low'], sensor_stale: ['传感器无数据', 'Sensor silent'],
+  sensor_fault: ['传感器故障', 'Sensor fault']
+};
+
+const wall = location.pathname === '/wall';
+let lang = localStorage.getItem('lang');
+let view = null, receivedAt = 0, me = null, names = null, pendingAck = null;
+let history = { transitions: [], ratios: [] };
+
+const $ = (id) => document.getElementById(id);
+const t = (k) => (TEXT[lang || 'zh'][k] ?? k);
+const typeName = (ty) => (TYPES[ty] ? TYPES[ty][lang === 'en' ? 1 : 0] : ty);
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  return e;
+}
+function svg(tag, attrs) {
+  const e = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  return e;
+}
+const hhmm = (iso) => (iso ? iso.slice(11, 16) : '');
+function personName(id) {
+  if (!names) return id;
+  return names.children[id] || names.staff[id] || id;
+}
+function subjectLabel(a) {
+  if (a.subject_name) return a.subject_name;
+  return personName(a.subject);
+}
+function nowMs() {
+  // The agent's clock, moved on by the time since the view arrived.
+  return view && view.clock ? Date.parse(view.clock) + (Date.now() - receivedAt) : Date.now();
+}
+function age(iso) {
+  const s = Math.max(0, Math.floor((nowMs() - Date.parse(iso)) / 1000));
+  const n = s < 60 ? s + t('s') : s < 3600 ? Math.floor(s / 60) + t('m') : Math.floor(s / 3600) + t('h') + (Math.floor(s / 60) % 60) + t('m');
+  return n + t('ago');
+}
+function toast(msg) {
+  const e = $('toast');
+  e.textContent = msg;
+  e.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { e.hidden = true; }, 3000);
+}
+function bandLabel(b) {
+  // Bands are [from, to) in completed months: 0–11 months, then 12–23, …
+  return b.to === null ? `${b.from}+${t('months')}` : `${b.from}–${b.to - 1}${t('months')}`;
+}
+
+function renderStatic() {
+  document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
+  document.querySelectorAll('[data-t]').forEach((e) => { e.textContent = t(e.dataset.t); });
+  $('lang').textContent = lang === 'en' ? '中文' : 'English';
+  $('login-btn').hidden = wall || !!me;
+  $('logout-btn').hidden = wall || !me;
+  $('who').textContent = wall ? t('wall') : me ? t('loggedIn') + (me.name || me.staff) : '';
+  document.body.classList.toggle('wall', wall);
+}
+
+function renderAlerts() {
+  const list = $('alerts');
+  list.replaceChildren();
+  $('no-alerts').hidden = view.alerts.length > 0;
+  for (const a of view.alerts) {
+    const li = el('li', `alert sev-${a.severity}${a.acknowledged ? ' acked' : ''}`);
+    li.dataset.alertId = a.alert_id;
+    li.dataset.type = a.type;
+    li.append(el('span', 'what', typeName(a.type)), el('span', 'subj', subjectLabel(a)));
+    li.append(el('span', 'age', age(a.raised)));
+    li.lastChild.dataset.raised = a.raised;
+    if (a.acknowledged) {
+      const who = wall ? a.acknowledged.by : personName(a.acknowledged.by);
+      li.append(el('span', 'ack', `${t('acked')} ${t('by')}${who} ${hhmm(localIso(a.acknowledged.at))}`));
+    } else if (!wall) {
+      const b = el('button', 'ack-btn', t('ack'));
+      b.type = 'button';
+      b.addEventListener('click', () => acknowledge(a.alert_id, b));
+      li.append(b);
+    }
+    list.append(li);
+  }
+}
+function localIso(iso) {
+  // Times from the API are UTC or carry the facility's offset; show the facility's local time.
+  if (!iso || !view || !view.clock) return iso;
+  const m = /([+-])(\d\d):(\d\d)$/.exec(view.clock);
+  if (!m) return iso;
+  const mins = (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
+  return new Date(Date.parse(iso) + mins * 60000).toISOString();
+}
+
+function renderRooms() {
+  const box = $('rooms');
+  box.replaceChildren();
+  for (const r of view.rooms) {
+    const st = r.children === 0 && r.status === 'ok' ? 'empty' : r.status;
+    const card = el('div', `room st-${st}`);
+    card.dataset.room = r.id;
+    card.dataset.status = r.status;
+    const h = el('h3');
+    h.append(el('span', null, r.name), el('span', 'status', t(st)));
+    const ratio = el('div', 'ratio', `${r.staff} / ${r.required}`);
+    ratio.append(el('small', null, ` ${t('staff')} / ${t('required')}`));
+    const facts = el('div', 'facts');
+    const bands = r.by_band.map((n, i) => (n ? `${bandLabel(view.bands[i] || { from: '?', to: null })}: ${n}` : null)).filter(Boolean);
+    facts.append(el('span', null, `${t('children')} ${r.children}${bands.length ? ' (' + bands.join(' · ') + ')' : ''}`));
+    if (r.capacity !== null) facts.append(el('span', null, `${t('capacity')} ${r.children}/${r.capacity}`));
+    if (r.celsius !== null) facts.append(el('span', null, `${r.celsius.toFixed(1)} °C`));
+    if (r.humidity !== null) facts.append(el('span', null, `${Math.round(r.humidity)} %RH`));
+    card.append(h, ratio, facts);
+    if (names && names.rooms[r.id]) {
+      const ul = el('ul', 'names');
+      const occ = names.rooms[r.id];
+      if (occ.staff.length) ul.append(el('li', null, occ.staff.map(personName).join('、')));
+      if (occ.children.length) ul.append(el('li', null, occ.children.map(personName).join('、')));
+      card.append(ul);
+    }
+    box.append(card);
+  }
+}
+
+function renderDoors() {
+  const box = $('doors');
+  box.replaceChildren();
+  for (const d of view.doors) {
+    const cls = d.forced ? 'forced' : d.held ? 'held' : d.open ? 'open' : '';
+    const state = d.forced ? t('forced') : d.held ? t('held') : d.open ? t('open') : t('closed');
+    const e = el('div', `door ${cls}`, `${d.name || d.id}: ${state}`);
+    e.dataset.door = d.id;
+    box.append(e);
+  }
+}
+
+function renderHistory() {
+  const ol = $('timeline');
+  ol.replaceChildren();
+  const items = history.transitions.slice(-100).reverse();
+  for (const tr of items) {
+    let text = `${hhmm(tr.ts)} ${typeName(tr.type)} · ${subjectName(tr)} · ${t(tr.state)}`;
+    if (tr.state === 'acknowledged' && tr.details && tr.details.by) text += ` ${t('by')}${wall ? tr.details.by : personName(tr.details.by)}`;
+    const li = el('li', `tr-${tr.state}`, text);
+    ol.append(li);
+  }
+  const charts = $('charts');
+  charts.replaceChildren();
+  if (!view) return;
+  const samples = history.ratios;
+  for (const r of view.rooms) {
+    const pts = samples.map((s) => [Date.parse(s.t), s.rooms.find((x) => x.room === r.id)]).filter((p) => p[1]);
+    const box = el('div', 'chart');
+    box.append(el('div', null, r.name));
+    if (pts.length < 2) {
+      box.append(el('div', 'muted', t('noData')));
+      charts.append(box);
+      continue;
+    }
+    const W = 300, H = 60, t0 = pts[0][0], t1 = Math.max(pts[pts.length - 1][0], t0 + 1);
+    const maxY = Math.max(1, ...pts.map((p) => Math.max(p[1].staff, p[1].required)));
+    const x = (tm) => ((tm - t0) / (t1 - t0)) * W;
+    const y = (v) => H - 2 - (v / maxY) * (H - 6);
+    const step = (key) => pts.map((p, i) => (i ? `H${x(p[0]).toFixed(1)}V${y(p[1][key]).toFixed(1)}` : `M0,${y(p[1][key]).toFixed(1)}`)).join('') + `H${W}`;
+    const s = svg('svg', { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img' });
+    pts.forEach((p, i) => {
+      if (p[1].staff < p[1].required) {
+        const end = i + 1 < pts.length ? x(pts[i + 1][0]) : W;
+        s.append(svg('rect', { class: 'gap', x: x(p[0]).toFixed(1), y: 0, width: Math.max(1, end - x(p[0])).toFixed(1), height: H }));
+      }
+    });
+    s.append(svg('path', { class: 'req', d: step('required') }), svg('path', { class: 'staff', d: step('staff') }));
+    box.append(s, el('div', 'muted', `${hhmm(samples[0].t)}–${hhmm(samples[samples.length - 1].t)}`));
+    charts.append(box);
+  }
+}
+function subjectName(tr) {
+  if (view) {
+    const room = view.rooms.find((r) => r.id === tr.subject);
+    if (room) return room.name;
+    const door = view.doors.find((d) => d.id === tr.subject);
+    if (door && door.name) return door.name;
+  }
+  return personName(tr.subject);
+}
+
+function render() {
+  renderStatic();
+  if (!view) return;
+  $('facility').textContent = view.facility;
+  document.title = view.facility;
+  $('clock').textContent = view.clock ? view.clock.slice(0, 10) + ' ' + view.clock.slice(11, 19) : '';
+  renderAlerts();
+  renderRooms();
+  renderDoors();
+  renderHistory();
+}
+
+async function api(path, opts = {}) {
+  const headers = { Accept: 'application/json' };
+  if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (me && opts.method === 'POST') headers['X-CSRF-Token'] = me.csrf;
+  const res = await fetch(path, { method: opts.method || 'GET', headers, body: opts.body, credentials: 'same-origin' });
+  let data = null;
+  try { data = await res.json(); } catch (e) { data = null; }
+  return { res, data };
+}
+
+async function loadHistory() {
+  const { res, data } = await api('/api/history');
+  if (res.ok && data) { history = data; renderHistory(); }
+}
+async function loadNames() {
+  if (!me) { names = null; return; }
+  const { res, data } = await api('/api/names');
+  names = res.ok ? data : null;
+}
+
+function connect() {
+  const es = new EventSource('/api/stream');
+  es.addEventListener('open', () => { $('conn').textContent = t('live'); $('conn').className = 'conn live'; $('conn').dataset.t = 'live'; });
+  es.addEventListener('error', () => { $('conn').textContent = t('offline'); $('conn').className = 'conn'; $('conn').dataset.t = 'offline'; });
+  es.addEventListener('view', async (e) => {
+    const next = JSON.parse(e.data);
+    if (!lang) lang = next.language || 'zh';
+    const occupancyChanged = !view || JSON.stringify(view.rooms) !== JSON.stringify(next.rooms);
+    view = next;
+    receivedAt = Date.now();
+    if (me && occupancyChanged) await loadNames();
+    render();
+  });
+  es.addEventListener('transition', (e) => {
+    history.transitions.push(JSON.parse(e.data));
+    if (history.transitions.length > 2000) history.transitions.shift();
+    renderHistory();
+  });
+  es.addEventListener('resync', loadHistory);
+}
+
+function openLogin() {
+  $('login-error').textContent = '';
+  $('pin').value = '';
+  $('login').showModal();
+  ($('staff').value ? $('pin') : $('staff')).focus();
+}
+async function submitLogin(ev) {
+  ev.preventDefault();
+  const btn = $('login-submit');
+  btn.disabled = true;
+  try {
+    const body = JSON.stringify({ staff: $('staff').value.trim(), pin: $('pin').value });
+    const { res, data } = await api('/api/login', { method: 'POST', body });
+    $('pin').value = '';
+    if (res.status === 429) {
+      $('login-error').textContent = t('tooMany').replace('{n}', res.headers.get('Retry-After') || '60');
+    } else if (!res.ok) {
+      $('login-error').textContent = res.status === 401 ? t('wrong') : t('failed') + (data && data.error);
+    } else {
+      me = data;
+      $('login').close();
+      await loadNames();
+      await loadHistory();
+      render();
+      if (pendingAck) { const id = pendingAck; pendingAck = null; await acknowledge(id); }
+    }
+  } finally {
+    btn.disabled = false;
+  }
+}
+async function acknowledge(id, button) {
+  if (!me) { pendingAck = id; openLogin(); return; }
+  if (button) button.disabled = true;
+  const { res, data } = await api(`/api/alerts/${encodeURIComponent(id)}/ack`, { method: 'POST', body: '{}' });
+  if (res.ok) {
+    toast(t('ackDone'));
+  } else if (res.status === 401) {
+    me = null; names = null; pendingAck = id; render(); openLogin();
+  } else {
+    toast(t('failed') + (data && data.error ? data.error : res.status));
+    if (button) button.disabled = false;
+  }
+}
+async function logout() {
+  await api('/api/logout', { method: 'POST', body: '{}' });
+  me = null; names = null;
+  render();
+}
+
+async function start() {
+  $('lang').addEventListener('click', () => {
+    lang = lang === 'en' ? 'zh' : 'en';
+    localStorage.setItem('lang', lang);
+    render();
+  });
+  $('login-btn').addEventListener('click', openLogin);
+  $('logout-btn').addEventListener('click', logout);
+  $('login-cancel').addEventListener('click', () => { pendingAck = null; $('login').close(); });
+  $('login-form').addEventListener('submit', submitLogin);
+  if (!wall) {
+    const { res, data } = await api('/api/session');
+    if (res.ok) { me = data; await loadNames(); }
+  }
+  renderStatic();
+  connect();
+  loadHistory();
+  setInterval(loadHistory, 60000);
+  setInterval(() => {
+    document.querySelectorAll('.alert .age').forEach((e) => { e.textContent = age(e.dataset.raised); });
+  }, 1000);
+}
+start();

@@ -1,0 +1,108 @@
+// Drives the staff page of a running agent in headless Chromium.
+//
+// Environment: DASHBOARD_URL (http://127.0.0.1:PORT), STAFF and PIN (a staff member who can
+// log in), OUT_DIR (where the screenshots go), CHROMIUM (default /usr/bin/chromium).
+//
+// Protocol with the Rust test that runs it (tests/tests/dashboard_browser.rs), one line
+// each on stdout: `READY` once the page is live and shows no alert — the test then feeds
+// the agent a ratio breach — and `DONE {json}` at the end. Any failure exits non-zero with
+// the reason on stderr.
+
+import { chromium } from 'playwright-core';
+import path from 'node:path';
+import fs from 'node:fs';
+
+const url = process.env.DASHBOARD_URL;
+const staff = process.env.STAFF;
+const pin = process.env.PIN;
+const out = process.env.OUT_DIR || '.';
+if (!url || !staff || !pin) {
+  console.error('DASHBOARD_URL, STAFF and PIN are required');
+  process.exit(2);
+}
+fs.mkdirSync(out, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ],
+});
+const result = {};
+try {
+  const context = await browser.newContext({ viewport: { width: 412, height: 915 }, locale: 'zh-CN' });
+  const page = await context.newPage();
+  const outside = [];
+  page.on('request', (r) => { if (!r.url().startsWith(url)) outside.push(r.url()); });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+
+  await page.goto(url + '/');
+  await page.locator('#conn.live').waitFor({ timeout: 10000 });
+  await page.locator('.room[data-room="infant"]').waitFor({ timeout: 10000 });
+  if (await page.locator('.alert').count() !== 0) throw new Error('an alert before any event');
+  // Chinese by default.
+  const heading = await page.locator('#alerts-section h2').textContent();
+  if (heading !== '当前警报') throw new Error(`default language heading: ${heading}`);
+  console.log('READY');
+
+  // The test now feeds the breach to the agent; it must show without a reload.
+  const t0 = Date.now();
+  const alert = page.locator('.alert[data-type="ratio_breach"]');
+  await alert.waitFor({ timeout: 5000 });
+  result.breach_seen_ms = Date.now() - t0;
+  const status = await page.locator('.room[data-room="infant"]').getAttribute('data-status');
+  if (status !== 'breach') throw new Error(`room status ${status}`);
+  const text = await alert.textContent();
+  if (!text.includes('师幼比不足') || !text.includes('乳儿班')) throw new Error(`alert text: ${text}`);
+  // Nobody is logged in: no child's name on the page.
+  if ((await page.content()).includes('小明')) throw new Error('a child name shown before login');
+
+  // Acknowledge: the button asks for the PIN first.
+  await alert.locator('button.ack-btn').click();
+  await page.locator('dialog#login[open]').waitFor({ timeout: 5000 });
+  await page.fill('#staff', staff);
+  await page.fill('#pin', pin);
+  await page.click('#login-submit');
+  const acked = page.locator('.alert.acked[data-type="ratio_breach"]');
+  await acked.waitFor({ timeout: 10000 });
+  const ackText = await acked.locator('.ack').textContent();
+  if (!ackText.includes('已确认')) throw new Error(`acknowledgement text: ${ackText}`);
+  result.acknowledged = ackText;
+  // Logged in: names appear.
+  await page.locator('.room[data-room="infant"] .names').waitFor({ timeout: 5000 });
+  if (!(await page.locator('.room[data-room="infant"] .names').textContent()).includes('小明')) {
+    throw new Error('logged-in staff do not see the children');
+  }
+  await page.locator('#timeline li.tr-acknowledged').first().waitFor({ timeout: 10000 });
+  await page.screenshot({ path: path.join(out, 'dashboard.png'), fullPage: true });
+
+  // English on request.
+  await page.click('#lang');
+  const en = await page.locator('#alerts-section h2').textContent();
+  if (en !== 'Active alerts') throw new Error(`English heading: ${en}`);
+  await page.screenshot({ path: path.join(out, 'dashboard-en.png'), fullPage: true });
+
+  // The wall display, in the same logged-in browser: no names, no buttons.
+  const wall = await context.newPage();
+  await wall.setViewportSize({ width: 1280, height: 800 });
+  await wall.goto(url + '/wall');
+  await wall.locator('.alert[data-type="ratio_breach"]').waitFor({ timeout: 10000 });
+  if (await wall.locator('button.ack-btn').count() !== 0) throw new Error('wall mode offers acknowledgement');
+  if (await wall.locator('#login-btn:visible').count() !== 0) throw new Error('wall mode offers login');
+  const wallHtml = await wall.content();
+  for (const name of ['小明', '王老师']) {
+    if (wallHtml.includes(name)) throw new Error(`wall mode shows ${name}`);
+  }
+  await wall.screenshot({ path: path.join(out, 'dashboard-wall.png') });
+
+  if (outside.length) throw new Error(`requests outside the agent: ${outside.join(', ')}`);
+  if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
+  console.log('DONE ' + JSON.stringify(result));
+} catch (e) {
+  console.error(String(e && e.stack ? e.stack : e));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
