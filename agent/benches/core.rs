@@ -116,7 +116,7 @@ fn day(cfg: &Config, n: usize) -> Vec<String> {
     while out.len() < n {
         i += 1;
         let body = match i % 8 {
-            0 | 1 | 2 | 3 => {
+            0..=3 => {
                 let s = &cfg.sensors[i % cfg.sensors.len().max(1)];
                 let c = 22.0 + (i % 70) as f64 / 10.0;
                 format!(

@@ -68,6 +68,9 @@ enum Command {
         #[arg(long)]
         date: Option<chrono::NaiveDate>,
     },
+    /// Read a staff PIN from stdin and print its argon2 hash (PHC string) for the roster's
+    /// `pin_hash`.
+    HashPin,
 }
 
 fn main() -> ExitCode {
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
             config,
             transitions,
         } => export(&config, transitions),
+        Command::HashPin => hash_pin(),
     }
 }
 
@@ -105,7 +109,10 @@ fn run(config: &std::path::Path, events: Option<PathBuf>) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let opts = nursery_agent::daemon::RunOptions { events };
+    let opts = nursery_agent::daemon::RunOptions {
+        events,
+        config_path: config.to_path_buf(),
+    };
     match nursery_agent::daemon::run(cfg, opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -216,10 +223,10 @@ fn simulate(config: &std::path::Path, seed: u64, date: Option<chrono::NaiveDate>
     let date = date
         .or(cfg.simulation.as_ref().and_then(|s| s.date))
         .unwrap_or_else(|| {
-        Utc::now()
-            .with_timezone(&cfg.facility.timezone)
-            .date_naive()
-    });
+            Utc::now()
+                .with_timezone(&cfg.facility.timezone)
+                .date_naive()
+        });
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for ev in nursery_agent::simulate::simulate_day(&cfg, seed, date) {
@@ -245,6 +252,24 @@ fn export(config: &std::path::Path, transitions: bool) -> ExitCode {
         Err(e) => {
             eprintln!("nursery-agent: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+fn hash_pin() -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("nursery-agent: cannot read the PIN from stdin: {e}");
+        return ExitCode::from(2);
+    }
+    match nursery_agent::dashboard::auth::hash_pin(line.trim_end_matches(['\r', '\n'])) {
+        Ok(phc) => {
+            println!("{phc}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("nursery-agent: {e}");
+            ExitCode::from(2)
         }
     }
 }

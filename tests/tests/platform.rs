@@ -220,3 +220,93 @@ async fn killed_with_sigkill_again_and_again_while_draining_a_backlog_the_agent_
         "nothing new was produced"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_can_ask_for_a_snapshot_and_a_summary_again_and_hostile_commands_get_errors_not_a_crash(
+) {
+    let broker = Broker::start();
+    let platform = Collector::start(broker.port, "childcare/v1/#").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = platform_config(dir.path(), 4000.0, broker.port);
+    let agent = block_in_place(|| {
+        let agent = Agent::start(&config, &[]);
+        wait_for_clock(&config, "18:30", LIMIT);
+        agent
+    });
+    platform
+        .wait_until(LIMIT, |seen| {
+            seen.iter().any(|m| m.topic.ends_with("/summaries/daily"))
+        })
+        .await;
+    let topic = "childcare/v1/310115-0042/commands";
+    let commands: Vec<Vec<u8>> = vec![
+        br#"{"id":"c1","command":"snapshot"}"#.to_vec(),
+        br#"{"id":"c2","command":"resend_summary","date":"2026-03-02"}"#.to_vec(),
+        b"{{{ not json".to_vec(),
+        br#"{"id":"c3","command":"reboot"}"#.to_vec(),
+        br#"{"id":"c4","command":"resend_summary","date":"2099-01-01"}"#.to_vec(),
+        br#"{"id":"c1","command":"snapshot"}"#.to_vec(),
+        format!(
+            r#"{{"id":"c5","command":"snapshot","pad":"{}"}}"#,
+            "x".repeat(100_000)
+        )
+        .into_bytes(),
+    ];
+    for c in commands {
+        platform
+            .client
+            .publish(topic, rumqttc::QoS::AtLeastOnce, false, c)
+            .await
+            .unwrap();
+    }
+    let results = |seen: &[Seen]| -> BTreeMap<String, Vec<serde_json::Value>> {
+        let mut m: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+        for s in seen
+            .iter()
+            .filter(|s| s.topic.ends_with("/command-results"))
+        {
+            let body = s.json()["body"].clone();
+            m.entry(body["command_id"].as_str().unwrap_or("").to_string())
+                .or_default()
+                .push(body);
+        }
+        m
+    };
+    let seen = platform
+        .wait_until(LIMIT, |seen| {
+            let r = results(seen);
+            ["c1", "c2", "c3", "c4", "c5"]
+                .iter()
+                .all(|id| r.contains_key(*id))
+        })
+        .await;
+    let r = results(&seen);
+    assert_eq!(
+        r["c1"].len(),
+        1,
+        "a repeated command id is not acted on twice: {r:?}"
+    );
+    assert_eq!(r["c1"][0]["ok"], true);
+    assert!(r["c1"][0]["snapshot"]["rooms"].is_array(), "{:?}", r["c1"]);
+    assert_eq!(r["c2"][0]["ok"], true, "{:?}", r["c2"]);
+    for id in ["c3", "c4", "c5"] {
+        assert_eq!(r[id][0]["ok"], false, "{id}: {:?}", r[id]);
+        assert!(r[id][0]["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+    let summaries: Vec<serde_json::Value> = seen
+        .iter()
+        .filter(|m| m.topic.ends_with("/summaries/daily"))
+        .map(Seen::json)
+        .collect();
+    let mut seqs: Vec<u64> = summaries.iter().filter_map(|s| s["seq"].as_u64()).collect();
+    seqs.dedup();
+    assert_eq!(
+        seqs.len(),
+        2,
+        "the summary once on time and once on request"
+    );
+    assert!(summaries.iter().all(|s| s["body"]["date"] == "2026-03-02"));
+    assert_ne!(summaries[0]["id"], summaries.last().unwrap()["id"]);
+    let exit = block_in_place(|| agent.terminate(Duration::from_secs(10)));
+    assert!(exit.success(), "the agent survived the commands: {exit:?}");
+}

@@ -35,7 +35,7 @@ pub struct LiveView {
 impl LiveView {
     pub fn of(engine: &mut Engine, version: u64) -> LiveView {
         let mut alerts = engine.open_alert_list();
-        alerts.sort_by(|a, b| (a.severity, a.raised).cmp(&(b.severity, b.raised)));
+        alerts.sort_by_key(|a| (a.severity, a.raised));
         LiveView {
             clock: engine.clock().map(|c| engine.local(c)),
             rooms: engine.rooms(),

@@ -52,6 +52,8 @@ pub const LOCK_FILE: &str = "nursery-agent.lock";
 pub struct RunOptions {
     /// `--events PATH`.
     pub events: Option<PathBuf>,
+    /// The configuration file, to name it in problems with hardware devices.
+    pub config_path: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +73,10 @@ pub enum RunError {
     CorePanicked,
     #[error("uplink: {0}")]
     Uplink(crate::uplink::UplinkError),
+    #[error("hardware devices missing:\n{0}")]
+    Devices(String),
+    #[error("hardware: {0}")]
+    Hardware(#[from] crate::hw::HwError),
 }
 
 /// Something that wants to hear about transitions once they are journalled.
@@ -91,6 +97,12 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<(), RunError> {
     })?;
     if lock.try_lock().is_err() {
         return Err(RunError::Locked(dir));
+    }
+
+    let missing = crate::hw::device_problems(&cfg, &opts.config_path);
+    if !missing.is_empty() {
+        let lines: Vec<String> = missing.iter().map(ToString::to_string).collect();
+        return Err(RunError::Devices(lines.join("\n")));
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -216,6 +228,38 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<(), RunError> {
     } else {
         println!("uplink: off ([mqtt] enabled = false); messages wait in the outbox");
     }
+    // The local alarm: while a critical alert is open and unacknowledged. Logged always;
+    // on the buzzer and light too where `[outputs]` names them.
+    runtime.spawn(crate::alarm::run(live.clone(), cancel.clone()));
+    let mut hw_threads = Vec::new();
+    if let Some((handle, thread)) = crate::hw::gpio::spawn_outputs(&cfg, cancel.clone())? {
+        hw_threads.push(thread);
+        let mut watch = live.watch();
+        let stop = cancel.clone();
+        runtime.spawn(async move {
+            let mut sounding = false;
+            loop {
+                let on =
+                    !crate::alarm::unacknowledged_critical(&watch.borrow_and_update()).is_empty();
+                if on != sounding {
+                    use crate::hw::gpio::Severity;
+                    handle.set(if on {
+                        Severity::Critical
+                    } else {
+                        Severity::Off
+                    });
+                    sounding = on;
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    changed = watch.changed() => if changed.is_err() { break },
+                }
+            }
+        });
+    }
+    // Sensors, doors and readers on the board.
+    hw_threads.extend(crate::hw::spawn(&cfg, tx.clone(), cancel.clone())?);
+
     // Wake the uplink after every commit that put something in the outbox.
     let after_commit: Box<dyn FnMut(&mut Core) + Send> = {
         let wake = wake.clone();
@@ -244,8 +288,13 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<(), RunError> {
             )
         })
         .map_err(RunError::Start)?;
+    crate::hw::systemd::notify_ready();
     let mut result = core_thread.join().unwrap_or(Err(RunError::CorePanicked));
+    crate::hw::systemd::notify_stopping();
     cancel.cancel();
+    for t in hw_threads {
+        let _ = t.join();
+    }
     if let Some(task) = uplink_task {
         // A clean shutdown publishes `offline` and disconnects; give it a moment.
         match runtime.block_on(async { tokio::time::timeout(Duration::from_secs(3), task).await }) {
@@ -272,7 +321,13 @@ fn drive(
     // Under simulation the rules' time is the feed's: the latest simulated time received.
     let simulated = matches!(clock, Clock::Simulated { .. });
     let mut feed_now = core.engine().clock();
+    let watchdog = crate::hw::systemd::watchdog_interval();
+    let mut last_watchdog = std::time::Instant::now();
     loop {
+        if watchdog.is_some_and(|every| last_watchdog.elapsed() >= every) {
+            crate::hw::systemd::notify_watchdog();
+            last_watchdog = std::time::Instant::now();
+        }
         let stopping = cancel.is_cancelled();
         let wait = core
             .next_due()
