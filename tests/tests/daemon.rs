@@ -125,3 +125,68 @@ fn killed_three_times_in_a_day_the_agent_loses_and_repeats_no_event_and_replay_o
     );
     assert_eq!(replayed, live);
 }
+
+/// Counts journalled events of `kind` (via `export`).
+fn journalled(config: &std::path::Path, kind: &str) -> usize {
+    let (st, out, err) = run(&["export", "--config", config.to_str().unwrap()]);
+    assert!(st.success(), "{err}");
+    out.lines()
+        .filter(|l| l.contains(&format!(r#""type":"{kind}""#)))
+        .count()
+}
+
+fn wait_for_journalled(config: &std::path::Path, kind: &str, n: usize) {
+    let end = std::time::Instant::now() + LIMIT;
+    while journalled(config, kind) < n {
+        assert!(
+            std::time::Instant::now() < end,
+            "only {} of {n} {kind} events journalled",
+            journalled(config, kind)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn an_events_file_is_followed_as_it_grows_and_after_a_sigkill_resumes_after_its_last_line_taken_in()
+{
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), 1.0);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
+    doc["simulation"]["enabled"] = toml_edit::value(false);
+    std::fs::write(&config, doc.to_string()).unwrap();
+    let events = dir.path().join("events.jsonl");
+    let press = "{\"type\":\"exit_button\",\"door\":\"entrance\"}\n";
+    let append = |s: &str| {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&events)
+            .unwrap();
+        f.write_all(s.as_bytes()).unwrap();
+    };
+    append(&press.repeat(200));
+    append("this is not an event\n");
+
+    let ev = events.to_str().unwrap();
+    let agent = Agent::start(&config, &["--events", ev]);
+    wait_for_journalled(&config, "exit_button", 200);
+    agent.kill9();
+
+    append(&press.repeat(100));
+    // A last line still being written is not taken until its newline arrives.
+    append("{\"type\":\"exit_button\",");
+    let mut agent = Agent::start(&config, &["--events", ev]);
+    agent.wait_for_line("events from", LIMIT);
+    wait_for_journalled(&config, "exit_button", 300);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(journalled(&config, "exit_button"), 300);
+    append("\"door\":\"garden\"}\n");
+    wait_for_journalled(&config, "exit_button", 301);
+    let exit = agent.terminate(Duration::from_secs(10));
+    assert!(exit.success(), "{exit:?}");
+    assert_eq!(journalled(&config, "exit_button"), 301, "every line once");
+    assert_eq!(journalled(&config, "agent_started"), 2);
+}

@@ -310,3 +310,62 @@ async fn the_platform_can_ask_for_a_snapshot_and_a_summary_again_and_hostile_com
     let exit = block_in_place(|| agent.terminate(Duration::from_secs(10)));
     assert!(exit.success(), "the agent survived the commands: {exit:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_full_outbox_and_no_broker_telemetry_is_dropped_and_counted_in_status_but_no_alert_is_lost(
+) {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = platform_config(dir.path(), 3000.0, port);
+    set(&config, |doc| {
+        doc["mqtt"]["outbox_max_bytes"] = toml_edit::value(16384)
+    });
+    block_in_place(|| {
+        let agent = Agent::start(&config, &[]);
+        wait_for_clock(&config, "16:00", LIMIT);
+        let exit = agent.terminate(Duration::from_secs(10));
+        assert!(exit.success(), "{exit:?}");
+    });
+    let cfg = nursery_agent::config::load(&config).unwrap();
+    let conn = rusqlite::Connection::open(cfg.storage.dir.join("nursery-agent.db")).unwrap();
+    let stats = nursery_agent::outbox::stats(&conn).unwrap();
+    drop(conn);
+    assert!(
+        stats.telemetry_dropped > 100,
+        "nine hours of minutes cannot fit in 16 KiB: {stats:?}"
+    );
+    let upto = stats.next_seq - 1;
+    assert!(upto >= 8, "the morning's alerts: {stats:?}");
+
+    set(&config, |doc| {
+        doc["simulation"]["speed"] = toml_edit::value(0.001)
+    });
+    let _broker = Broker::start_with(port, &format!("listener {port} 127.0.0.1\n"));
+    let platform = Collector::start(port, "childcare/v1/#").await;
+    let agent = block_in_place(|| Agent::start(&config, &[]));
+    let seen = platform
+        .wait_until(LIMIT, |seen| {
+            durable(seen).iter().filter_map(|e| e["seq"].as_u64()).max() == Some(upto)
+        })
+        .await;
+    contiguous(&durable(&seen), upto);
+    let status = platform.on("/status");
+    let online = status
+        .iter()
+        .map(Seen::json)
+        .find(|s| s["state"] == "online")
+        .unwrap();
+    assert_eq!(
+        online["telemetry_dropped"], stats.telemetry_dropped,
+        "{online}"
+    );
+    // What telemetry survived is the newest: sent newest first, ending at the morning's last.
+    let telemetry: Vec<serde_json::Value> =
+        platform.on("/telemetry").iter().map(Seen::json).collect();
+    assert!(!telemetry.is_empty());
+    assert!(
+        telemetry[0]["ts"].as_str().unwrap() >= telemetry.last().unwrap()["ts"].as_str().unwrap()
+    );
+    let exit = block_in_place(|| agent.terminate(Duration::from_secs(10)));
+    assert!(exit.success(), "{exit:?}");
+}

@@ -120,11 +120,28 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigErrors> {
     let mut cfg = load::parse_and_validate(text, origin)?;
     cfg.storage.dir = resolve_storage_dir(&cfg.storage.dir, origin);
+    // Secrets and certificates are files beside the configuration, like the storage.
+    if let Some(tls) = cfg.mqtt.tls.as_mut() {
+        tls.ca_file = resolve_storage_dir(&tls.ca_file, origin);
+        tls.cert_file = tls
+            .cert_file
+            .as_deref()
+            .map(|p| resolve_storage_dir(p, origin));
+        tls.key_file = tls
+            .key_file
+            .as_deref()
+            .map(|p| resolve_storage_dir(p, origin));
+    }
+    cfg.mqtt.password_file = cfg
+        .mqtt
+        .password_file
+        .as_deref()
+        .map(|p| resolve_storage_dir(p, origin));
     Ok(cfg)
 }
 
-/// A relative storage directory is relative to the directory containing the configuration
-/// file, made absolute so that a later change of working directory cannot move it.
+/// A relative path (the storage directory, TLS files, the password file) is relative to
+/// the directory containing the configuration file, made absolute so that a later change of working directory cannot move it.
 fn resolve_storage_dir(dir: &Path, origin: &Path) -> PathBuf {
     if dir.is_absolute() {
         return dir.to_path_buf();

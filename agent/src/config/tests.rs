@@ -982,3 +982,54 @@ fn an_unknown_key_in_a_door_contact_is_reported() {
         "{found:?}"
     );
 }
+
+#[test]
+fn mqtt_settings_that_cannot_work_are_reported_each_with_its_key() {
+    let text = format!(
+        "{}\n[mqtt]\nusername = \"\"\npassword_file = \"pw\"\nmax_inflight = 0\ntelemetry_qos = 2\noutbox_max_bytes = 10\nreconnect_min = \"5s\"\nreconnect_max = \"1s\"\ntls = {{ ca_file = \"ca.pem\", cert_file = \"c.pem\" }}\n",
+        MQTT_BASE
+    );
+    let err = parse(&text, std::path::Path::new("/etc/na/agent.toml")).unwrap_err();
+    let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+    for k in [
+        "mqtt.tls",
+        "mqtt.max_inflight",
+        "mqtt.telemetry_qos",
+        "mqtt.outbox_max_bytes",
+        "mqtt.reconnect_max",
+    ] {
+        assert!(keys.contains(&k), "{k} not in {keys:?}");
+    }
+    assert!(err.problems.iter().all(|p| p.line.is_some()), "{err}");
+}
+
+#[test]
+fn tls_and_password_files_are_found_beside_the_configuration() {
+    let text = format!(
+        "{}\n[mqtt]\nusername = \"agent\"\npassword_file = \"secrets/pw\"\ntls = {{ ca_file = \"ca.pem\" }}\n",
+        MQTT_BASE
+    );
+    let cfg = parse(&text, std::path::Path::new("/etc/na/agent.toml")).unwrap();
+    assert_eq!(
+        cfg.mqtt.password_file.as_deref(),
+        Some(std::path::Path::new("/etc/na/secrets/pw"))
+    );
+    assert_eq!(
+        cfg.mqtt.tls.unwrap().ca_file,
+        std::path::Path::new("/etc/na/ca.pem")
+    );
+}
+
+const MQTT_BASE: &str = r#"
+[facility]
+id = "f-1"
+name = "n"
+timezone = "Asia/Shanghai"
+ratio_preset = "cn-2019"
+open = "07:30"
+close = "18:00"
+
+[[rooms]]
+id = "r1"
+name = "r1"
+"#;

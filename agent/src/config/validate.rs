@@ -437,6 +437,55 @@ impl Checks<'_> {
                 "client_id must not be empty (leave it out to use the facility id)",
             );
         }
+        if let Some(tls) = &m.tls {
+            if tls.cert_file.is_some() != tls.key_file.is_some() {
+                self.report(
+                    "mqtt.tls",
+                    "a client certificate needs its key: give both `cert_file` and `key_file`, or neither",
+                );
+            }
+        }
+        if m.password_file.is_some() && m.username.is_none() {
+            self.report("mqtt.password_file", "a password needs a `username`");
+        }
+        if m.keep_alive.0.as_secs() > u64::from(u16::MAX)
+            || (m.keep_alive.0 > std::time::Duration::ZERO && m.keep_alive.0.as_secs() == 0)
+        {
+            self.report(
+                "mqtt.keep_alive",
+                "keep_alive must be 0 (off) or between 1s and 65535s",
+            );
+        }
+        if m.max_inflight == 0 || m.max_inflight > 65000 {
+            self.report(
+                "mqtt.max_inflight",
+                "max_inflight must be between 1 and 65000",
+            );
+        }
+        if m.telemetry_qos > 1 {
+            self.report("mqtt.telemetry_qos", "telemetry_qos must be 0 or 1");
+        }
+        if m.outbox_max_bytes < 16 * 1024 {
+            self.report(
+                "mqtt.outbox_max_bytes",
+                "outbox_max_bytes must be at least 16384 (16 KiB; the default is 64 MiB)",
+            );
+        }
+        if m.command_max_bytes == 0 || m.command_max_bytes > 256 * 1024 {
+            self.report(
+                "mqtt.command_max_bytes",
+                "command_max_bytes must be between 1 and 262144",
+            );
+        }
+        if m.reconnect_min.0.is_zero() {
+            self.report("mqtt.reconnect_min", "reconnect_min must be longer than 0s");
+        }
+        if m.reconnect_max.0 < m.reconnect_min.0 {
+            self.report(
+                "mqtt.reconnect_max",
+                "reconnect_max must not be shorter than reconnect_min",
+            );
+        }
         if cfg.dashboard.listen.parse::<SocketAddr>().is_err() {
             self.report(
                 "dashboard.listen",

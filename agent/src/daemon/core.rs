@@ -310,8 +310,10 @@ impl Core {
         let tx = batch.transaction();
         let facility = self.cfg.facility.id.as_str();
         let mut pressure_seen: Option<bool> = None;
+        let mut dropped = 0;
         let mut note = |e: outbox::Enqueued| {
             pressure_seen = Some(pressure_seen.unwrap_or(false) || e.pressure);
+            dropped += e.telemetry_dropped;
         };
         for t in &out {
             let id = upstream::alert_message_id(t);
@@ -381,6 +383,11 @@ impl Core {
                 &self.cap,
             )?);
         }
+        if dropped > 0 {
+            if let Some(u) = &self.uplink {
+                u.set_telemetry_dropped(u.telemetry_dropped() + dropped);
+            }
+        }
         if let Some(p) = pressure_seen {
             self.enqueued = true;
             if let Some(t) = pressure_transition(engine, &mut self.pressure, p, clock) {
@@ -422,6 +429,9 @@ impl Core {
     /// Lets the daily summary count the uplink's offline time.
     pub fn set_uplink_status(&mut self, status: std::sync::Arc<crate::uplink::UplinkStatus>) {
         self.offline_mark = status.snapshot(Utc::now()).offline_total_secs;
+        if let Ok(s) = outbox::stats(self.journal.connection()) {
+            status.set_telemetry_dropped(s.telemetry_dropped);
+        }
         self.uplink = Some(status);
     }
 

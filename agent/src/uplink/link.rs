@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, Outgoing, Packet, QoS};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
@@ -271,6 +271,12 @@ impl Uplink {
                         }
                         _ = wake.notified() => {
                             self.on_wake();
+                            // Telemetry dropped since the last status: say so, retained.
+                            let dropped = self.status.telemetry_dropped();
+                            if dropped != self.status.dropped_reported.load(Ordering::Relaxed) {
+                                let since = self.status.connected_since().unwrap_or_else(Utc::now);
+                                self.publish_online(&session, since)?;
+                            }
                             None
                         }
                     };
@@ -325,16 +331,31 @@ impl Uplink {
             .client
             .try_subscribe(self.topics.commands.clone(), QoS::AtLeastOnce)
             .map_err(|e| UplinkError::Client(e.to_string()))?;
+        self.publish_online(session, now)
+    }
+
+    /// Publishes the retained `online` status, with the telemetry dropped so far.
+    fn publish_online(
+        &mut self,
+        session: &Session,
+        since: DateTime<Utc>,
+    ) -> Result<(), UplinkError> {
+        let dropped = self.status.telemetry_dropped();
         session
             .client
             .try_publish(
                 self.topics.status.clone(),
                 QoS::AtLeastOnce,
                 true,
-                StatusMessage::new("online", now).to_json(),
+                StatusMessage::new("online", since)
+                    .with_dropped(dropped)
+                    .to_json(),
             )
             .map_err(|e| UplinkError::Client(e.to_string()))?;
         self.drain.awaiting_pkid.push_back(Sent::Status);
+        self.status
+            .dropped_reported
+            .store(dropped, Ordering::Relaxed);
         Ok(())
     }
 

@@ -21,6 +21,10 @@ pub struct UplinkStatus {
     connects: AtomicU64,
     pub(super) published: AtomicU64,
     pub(super) acknowledged: AtomicU64,
+    /// Telemetry messages dropped under storage pressure, in total (set by the core).
+    telemetry_dropped: AtomicU64,
+    /// The `telemetry_dropped` last put in a `status` message.
+    pub(super) dropped_reported: AtomicU64,
 }
 
 /// A copy of [`UplinkStatus`] at one moment.
@@ -50,7 +54,27 @@ impl UplinkStatus {
             connects: AtomicU64::new(0),
             published: AtomicU64::new(0),
             acknowledged: AtomicU64::new(0),
+            telemetry_dropped: AtomicU64::new(0),
+            dropped_reported: AtomicU64::new(0),
         })
+    }
+
+    /// The outbox's total of telemetry dropped under storage pressure; the link reports it
+    /// in its `status` message (republished when it changes).
+    pub fn set_telemetry_dropped(&self, total: u64) {
+        self.telemetry_dropped.store(total, Ordering::Relaxed);
+    }
+
+    pub fn telemetry_dropped(&self) -> u64 {
+        self.telemetry_dropped.load(Ordering::Relaxed)
+    }
+
+    /// When the current connection was made, if connected.
+    pub(super) fn connected_since(&self) -> Option<DateTime<Utc>> {
+        if !self.connected.load(Ordering::Relaxed) {
+            return None;
+        }
+        DateTime::from_timestamp_millis(self.since_ms.load(Ordering::Relaxed))
     }
 
     pub fn is_connected(&self) -> bool {
@@ -101,6 +125,9 @@ pub(super) struct StatusMessage {
     state: &'static str,
     version: &'static str,
     since: String,
+    /// Additive: telemetry dropped under storage pressure since the agent was installed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    telemetry_dropped: Option<u64>,
 }
 
 impl StatusMessage {
@@ -109,7 +136,13 @@ impl StatusMessage {
             state,
             version: env!("CARGO_PKG_VERSION"),
             since: outbox::rfc3339_utc(since),
+            telemetry_dropped: None,
         }
+    }
+
+    pub(super) fn with_dropped(mut self, dropped: u64) -> StatusMessage {
+        self.telemetry_dropped = Some(dropped);
+        self
     }
 
     pub(super) fn to_json(&self) -> String {
