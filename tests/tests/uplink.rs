@@ -354,6 +354,52 @@ async fn during_catch_up_alerts_go_first_and_telemetry_newest_first() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn during_catch_up_alerts_overtake_a_summary_queued_before_them_and_every_seq_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("nursery-agent.db");
+    let mut core = Core::open(&db, cap(64 << 20));
+    core.alerts(ids(0..2, "early"));
+    {
+        let tx = core.conn.transaction().unwrap();
+        outbox::enqueue(
+            &tx,
+            FACILITY,
+            Kind::Summary,
+            "summary:2026-03-02",
+            Utc::now(),
+            &serde_json::json!({"date": "2026-03-02"}),
+            &core.cap,
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    core.alerts(ids(0..5, "late"));
+    let broker = Broker::start();
+    let sub = Collector::start(broker.port, &format!("{PREFIX}/#")).await;
+    let up = spawn(settings(broker.port), db.clone(), core.wake.clone());
+    let seen = sub
+        .wait_until(WITHIN, |s| {
+            s.iter().filter(|m| !m.topic.ends_with("/status")).count() == 8
+        })
+        .await;
+    let data: Vec<&Seen> = seen
+        .iter()
+        .filter(|m| !m.topic.ends_with("/status"))
+        .collect();
+    assert!(data[..7].iter().all(|m| m.topic.ends_with("/alerts")));
+    assert!(data[7].topic.ends_with("/summaries/daily"));
+    assert_eq!(data[7].json()["seq"], 3, "the summary keeps its seq");
+    let mut seqs: Vec<u64> = data
+        .iter()
+        .map(|m| m.json()["seq"].as_u64().unwrap())
+        .collect();
+    seqs.sort();
+    assert_eq!(seqs, (1..=8).collect::<Vec<_>>());
+    up.shutdown.cancel();
+    up.task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_is_retained_online_and_the_will_says_offline_when_the_link_dies() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("nursery-agent.db");

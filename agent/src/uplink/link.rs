@@ -512,7 +512,7 @@ impl Uplink {
             if d.in_flight() >= window {
                 break;
             }
-            if let Some(m) = d.durable.pop_front() {
+            if let Some(m) = next_durable(&mut d.durable) {
                 let topic = Topics::of(m.kind, &self.topics).to_owned();
                 session
                     .client
@@ -595,5 +595,29 @@ impl Uplink {
             session.poll = poll_once(el);
         }
         tracing::info!("mqtt: disconnected");
+    }
+}
+
+/// The next durable message to send from the read-ahead buffer (up to two pages, in `seq`
+/// order): alerts first, then command results, then summaries, each in `seq` order. A
+/// backlog therefore delivers its alerts before the summary queued ahead of them, while
+/// every message still carries its own `seq` (the platform sees no gap once all arrive).
+fn next_durable(q: &mut VecDeque<PendingMessage>) -> Option<PendingMessage> {
+    let rank = |k: Kind| match k {
+        Kind::Alert => 0,
+        Kind::CommandResult => 1,
+        Kind::Summary => 2,
+    };
+    match q.front() {
+        None => None,
+        Some(m) if m.kind == Kind::Alert => q.pop_front(),
+        Some(_) => {
+            let best = q
+                .iter()
+                .enumerate()
+                .min_by_key(|(i, m)| (rank(m.kind), *i))
+                .map(|(i, _)| i)?;
+            q.remove(best)
+        }
     }
 }

@@ -31,10 +31,12 @@
 //!   read again from the outbox and re-sent (the same envelope: same `seq`, same `id`).
 //!   A publish is matched to its packet id by order (`Outgoing::Publish(pkid)` events come
 //!   in request order), and a PUBACK for that pkid deletes the row.
-//! - **Order.** The durable stream (alerts, summaries, command results) goes strictly in
-//!   `seq` order — the platform detects loss by gaps in `seq`, so reordering by type would
-//!   look like loss; summaries and command results are rare, so alerts are not held back.
-//!   Telemetry goes only once the durable stream has caught up, newest first.
+//! - **Order.** Every durable message keeps its `seq` (given at enqueue, contiguous), and
+//!   the outbox is read in `seq` order. Within what has been read ahead (up to two pages of
+//!   256), alerts go first, then command results, then summaries — so after an outage the
+//!   platform learns of the alerts before it gets the summary queued ahead of them; once all
+//!   have arrived there is no gap. Telemetry goes only once the durable stream has caught
+//!   up, newest first.
 //! - **Bounded memory.** At most `max_inflight` messages in flight and two pages buffered,
 //!   whatever the backlog on disk.
 //! - **Reconnects** back off exponentially from `reconnect_min` to `reconnect_max`, with
