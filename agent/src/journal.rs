@@ -158,9 +158,11 @@ impl Journal {
     /// Starts a batch: everything written through it commits together or not at all.
     pub fn batch(&mut self) -> Result<Batch<'_>, JournalError> {
         let path = self.path.clone();
+        // IMMEDIATE: take the write lock at the start, so a batch that reads before it
+        // writes (a summary) cannot fail when the uplink commits a delete meanwhile.
         let tx = self
             .conn
-            .transaction()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|source| JournalError::Sqlite { path, source })?;
         Ok(Batch { tx })
     }

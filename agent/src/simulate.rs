@@ -237,15 +237,17 @@ fn triangular(rng: &mut ChaCha8Rng, lo: usize, hi: usize) -> usize {
     if hi <= lo {
         return lo;
     }
-    let w = hi - lo;
-    lo + (rng.gen_range(0..=w) + rng.gen_range(0..=w)) / 2
+    // Sampled as u64, never usize: the same seed gives the same day on 32- and 64-bit
+    // boards (rand's usize sampling depends on the pointer width).
+    let w = (hi - lo) as u64;
+    lo + ((rng.gen_range(0..=w) + rng.gen_range(0..=w)) / 2) as usize
 }
 
 fn pick(rng: &mut ChaCha8Rng, lo: usize, hi: usize) -> usize {
     if hi <= lo {
         lo
     } else {
-        rng.gen_range(lo..=hi)
+        lo + rng.gen_range(0..=(hi - lo) as u64) as usize
     }
 }
 

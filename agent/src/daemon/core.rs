@@ -27,6 +27,10 @@ type Dt = DateTime<Utc>;
 /// Lines longer than this are rejected unread: no real event comes near it.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
+/// How far ahead of the agent's clock a live event's own `ts` may be (clock skew between
+/// a terminal and the board); further ahead, it is rejected.
+pub const FUTURE_TOLERANCE: chrono::Duration = chrono::Duration::seconds(60);
+
 /// The answer to a local command: its transitions once committed, or why it was refused.
 pub type Reply = tokio::sync::oneshot::Sender<Result<Vec<Transition>, String>>;
 
@@ -110,6 +114,10 @@ pub struct Core {
     offline_mark: u64,
     /// When to look next for a day whose summary is due.
     summary_check: Option<Dt>,
+    /// Ids of everyone on the roster: only these may name a person upstream.
+    person_ids: std::collections::HashSet<String>,
+    /// Answers to local commands of committed batches, not yet sent.
+    replies: Vec<(Reply, Result<Vec<Transition>, String>)>,
 }
 
 /// What opening the core found and did.
@@ -156,6 +164,14 @@ impl Core {
             uplink: None,
             offline_mark: 0,
             summary_check: None,
+            replies: Vec::new(),
+            person_ids: cfg
+                .staff
+                .iter()
+                .map(|p| p.id.clone())
+                .chain(cfg.children.iter().map(|p| p.id.clone()))
+                .chain(cfg.guardians.iter().map(|p| p.id.clone()))
+                .collect(),
         };
         let clock = core.engine.clock();
         let now = now(&core.journal, clock);
@@ -301,7 +317,11 @@ impl Core {
         }
         if let Some(settled) = self.settle_to {
             if engine.clock().is_none_or(|c| c < settled) {
-                out.extend(engine.on_tick(settled));
+                let ts = engine.on_tick(settled);
+                for t in &ts {
+                    batch.transition(t)?;
+                }
+                out.extend(ts);
             }
         }
         // Upstream, in the same transaction: every transition, telemetry once a minute,
@@ -317,7 +337,7 @@ impl Core {
         };
         for t in &out {
             let id = upstream::alert_message_id(t);
-            let body = upstream::alert_body(t);
+            let body = upstream::alert_body(t, &self.person_ids);
             note(outbox::enqueue(
                 tx,
                 facility,
@@ -399,7 +419,7 @@ impl Core {
                     Kind::Alert,
                     &id,
                     clock,
-                    &upstream::alert_body(&t),
+                    &upstream::alert_body(&t, &self.person_ids),
                     &self.cap,
                 )?;
                 let v = self
@@ -419,9 +439,8 @@ impl Core {
         batch.alive(self.run, engine.clock().unwrap_or(now))?;
         batch.snapshot(now, &engine.snapshot())?;
         batch.commit()?;
-        for (reply, result) in replies {
-            let _ = reply.send(result);
-        }
+        // Answered once the live view shows the batch (see `answer_replies`).
+        self.replies.extend(replies);
         self.summarise_due_days()?;
         Ok(out)
     }
@@ -433,6 +452,15 @@ impl Core {
             status.set_telemetry_dropped(s.telemetry_dropped);
         }
         self.uplink = Some(status);
+    }
+
+    /// Sends the answers to local commands (acknowledgements) of the batches committed so
+    /// far. The daemon calls it once the live view shows them, so that whoever asked sees
+    /// the effect of their command as soon as they have the answer.
+    pub fn answer_replies(&mut self) {
+        for (reply, result) in self.replies.drain(..) {
+            let _ = reply.send(result);
+        }
     }
 
     /// Whether anything went into the outbox since the last call (the uplink is woken).
@@ -574,7 +602,18 @@ fn parse_line(engine: &Engine, text: &str, now: Dt) -> Result<(Event, bool), Str
     let mut ev: Event = serde_json::from_str(text.trim())
         .map_err(|e| crate::event::ParseError::from(e).to_string())?;
     let stamped = ev.ts.is_none();
-    ev.ts.get_or_insert(engine.local(now));
+    let ts = *ev.ts.get_or_insert(engine.local(now));
+    // A clock running far ahead (a terminal with a wrong RTC) must not drag the rules'
+    // time with it: every timer would fire early and the day's summary go out half done.
+    if ts.to_utc() > now + FUTURE_TOLERANCE {
+        return Err(format!(
+            "`ts` {} is {} s ahead of the agent's clock ({}); more than {} s ahead is refused",
+            ts.to_rfc3339(),
+            (ts.to_utc() - now).num_seconds(),
+            engine.local(now).to_rfc3339(),
+            FUTURE_TOLERANCE.num_seconds()
+        ));
+    }
     Ok((ev, stamped))
 }
 

@@ -4,7 +4,7 @@
 //! for the journal instead of filling memory.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::SyncSender;
@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::core::{Input, Resume};
+use super::core::{Input, Resume, MAX_LINE_BYTES};
 use crate::clock::Clock;
 use crate::config::Config;
 
@@ -39,8 +39,8 @@ pub fn follow_events(
     } else {
         match std::fs::metadata(&path) {
             Ok(m) if m.file_type().is_fifo() => follow_fifo(&path, &tx, &cancel),
-            Ok(_) => follow_file(&path, resume_from, &tx, &cancel),
-            Err(e) => Err(e),
+            // A regular file, or one not there yet (followed once it appears).
+            _ => follow_file(&path, resume_from, &tx, &cancel),
         }
     };
     if let Err(e) = result {
@@ -52,23 +52,110 @@ pub fn follow_events(
 
 /// Reads lines until end of input. Returns false when the core has gone away.
 fn read_stream(
-    mut r: impl BufRead,
+    r: impl BufRead,
     tx: &SyncSender<Input>,
     cancel: &CancellationToken,
 ) -> std::io::Result<bool> {
-    let mut buf = Vec::new();
+    let mut lines = Lines::new(r);
     loop {
-        buf.clear();
-        if r.read_until(b'\n', &mut buf)? == 0 || cancel.is_cancelled() {
+        let text = match lines.next()? {
+            Got::Line(text, _) => text,
+            // The input ended: a last line without its newline is still a line.
+            Got::Eof => match lines.take_partial() {
+                Some(text) => text,
+                None => return Ok(true),
+            },
+        };
+        if cancel.is_cancelled() {
             return Ok(true);
         }
-        let text = String::from_utf8_lossy(&buf).trim().to_string();
         if text.is_empty() {
             continue;
         }
         if tx.send(Input::Line { text, resume: None }).is_err() {
             return Ok(false);
         }
+    }
+}
+
+/// Splits input into lines of at most [`MAX_LINE_BYTES`]: a longer line is not held in
+/// memory — its start is kept as a sample (which the core then rejects) and the rest is
+/// skipped up to its newline.
+struct Lines<R> {
+    r: R,
+    buf: Vec<u8>,
+    /// Bytes of an overlong line skipped so far.
+    skipped: usize,
+    /// The start of an overlong line, for the rejection.
+    sample: String,
+}
+
+enum Got {
+    /// A whole line (trimmed) and how many bytes it took, newline included.
+    Line(String, u64),
+    /// Nothing more for now; a line without its newline yet stays pending.
+    Eof,
+}
+
+impl<R: BufRead> Lines<R> {
+    fn new(r: R) -> Lines<R> {
+        Lines {
+            r,
+            buf: Vec::new(),
+            skipped: 0,
+            sample: String::new(),
+        }
+    }
+
+    fn next(&mut self) -> std::io::Result<Got> {
+        loop {
+            let room = (MAX_LINE_BYTES + 1).saturating_sub(self.buf.len()).max(1) as u64;
+            let n = (&mut self.r).take(room).read_until(b'\n', &mut self.buf)?;
+            if n == 0 {
+                return Ok(Got::Eof);
+            }
+            if self.buf.ends_with(b"\n") {
+                let taken = (self.skipped + self.buf.len()) as u64;
+                let text = if self.skipped > 0 {
+                    tracing::warn!(
+                        bytes = taken,
+                        "events: a line longer than {MAX_LINE_BYTES} bytes is rejected"
+                    );
+                    self.skipped = taken as usize;
+                    self.sample_text()
+                } else {
+                    String::from_utf8_lossy(&self.buf).trim().to_string()
+                };
+                self.buf.clear();
+                self.skipped = 0;
+                return Ok(Got::Line(text, taken));
+            }
+            if self.buf.len() > MAX_LINE_BYTES {
+                if self.skipped == 0 {
+                    self.sample = String::from_utf8_lossy(&self.buf[..200]).into_owned();
+                }
+                self.skipped += self.buf.len();
+                self.buf.clear();
+            }
+        }
+    }
+
+    fn sample_text(&mut self) -> String {
+        format!(
+            "{}… ({} bytes, longer than {MAX_LINE_BYTES})",
+            std::mem::take(&mut self.sample),
+            self.skipped
+        )
+    }
+
+    /// A pending line without its newline, taken as it is (at the end of a stream).
+    fn take_partial(&mut self) -> Option<String> {
+        if self.buf.is_empty() {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&self.buf).trim().to_string();
+        self.buf.clear();
+        Some(text)
     }
 }
 
@@ -108,7 +195,8 @@ impl Position {
 }
 
 /// Follows a regular file like `tail -F`: resumes after the last line the journal took
-/// in, waits for growth, starts over when the file is replaced or truncated. A last line
+/// in, waits for growth, starts over when the file is replaced or truncated (after reading
+/// what was appended to the old one), and waits for a missing file to appear. A last line
 /// without its newline is held until the newline arrives.
 fn follow_file(
     path: &Path,
@@ -118,8 +206,20 @@ fn follow_file(
 ) -> std::io::Result<()> {
     let key = events_key(path);
     let mut saved = resume_from.as_deref().and_then(Position::parse);
-    'reopen: while !cancel.is_cancelled() {
-        let mut file = File::open(path)?;
+    let mut warned = false;
+    while !cancel.is_cancelled() {
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                if !warned {
+                    tracing::warn!(path = %path.display(), error = %e, "events: cannot open; waiting for it");
+                    warned = true;
+                }
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+        };
+        warned = false;
         let meta = file.metadata()?;
         let mut pos = Position {
             dev: meta.dev(),
@@ -133,25 +233,28 @@ fn follow_file(
                 tracing::info!(path = %path.display(), offset = s.offset, "events: resuming after the last line taken in");
             }
         }
-        let mut reader = BufReader::new(file);
-        let mut buf = Vec::new();
+        let mut lines = Lines::new(BufReader::new(file));
+        let mut replaced = false;
         while !cancel.is_cancelled() {
-            let n = reader.read_until(b'\n', &mut buf)?;
-            if n == 0 || !buf.ends_with(b"\n") {
-                std::thread::sleep(POLL);
-                match std::fs::metadata(path) {
-                    Ok(m) if m.dev() == pos.dev && m.ino() == pos.ino && m.len() >= pos.offset => {}
-                    Ok(_) => {
-                        tracing::info!(path = %path.display(), "events: file replaced or truncated; reading it from the start");
-                        continue 'reopen;
-                    }
-                    Err(_) => {} // moved away and not yet recreated: keep the old one
+            let (text, taken) = match lines.next()? {
+                Got::Line(text, taken) => (text, taken),
+                Got::Eof if replaced => {
+                    tracing::info!(path = %path.display(), "events: file replaced or truncated; reading it from the start");
+                    break;
                 }
-                continue;
-            }
-            pos.offset += buf.len() as u64;
-            let text = String::from_utf8_lossy(&buf).trim().to_string();
-            buf.clear();
+                Got::Eof => {
+                    std::thread::sleep(POLL);
+                    // Replaced or truncated: read what is left of this one first.
+                    replaced = match std::fs::metadata(path) {
+                        Ok(m) => {
+                            !(m.dev() == pos.dev && m.ino() == pos.ino && m.len() >= pos.offset)
+                        }
+                        Err(_) => false, // moved away and not yet recreated: keep the old one
+                    };
+                    continue;
+                }
+            };
+            pos.offset += taken;
             if text.is_empty() {
                 continue;
             }
@@ -242,5 +345,43 @@ fn wait_until(
         if tx.send(Input::Time(now)).is_err() {
             return false;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(input: &[u8]) -> Vec<(String, u64)> {
+        let mut lines = Lines::new(input);
+        let mut out = Vec::new();
+        while let Got::Line(text, taken) = lines.next().unwrap() {
+            out.push((text, taken));
+        }
+        out
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_is_cut_to_a_sample_and_the_next_line_is_whole() {
+        let long = format!("{{\"type\":\"{}\"}}\n", "x".repeat(3 * MAX_LINE_BYTES));
+        let input = format!("{long}{{\"type\":\"exit_button\",\"door\":\"d\"}}\n");
+        let got = all(input.as_bytes());
+        assert_eq!(got.len(), 2);
+        assert!(got[0].0.len() < 400, "only a sample is kept");
+        assert!(got[0].0.contains("longer than"), "{}", got[0].0);
+        assert_eq!(
+            got[0].1,
+            long.len() as u64,
+            "every byte of it is accounted for"
+        );
+        assert_eq!(got[1].0, r#"{"type":"exit_button","door":"d"}"#);
+    }
+
+    #[test]
+    fn a_last_line_without_its_newline_stays_pending() {
+        let mut lines = Lines::new(&b"{\"a\":1}\n{\"b\""[..]);
+        assert!(matches!(lines.next().unwrap(), Got::Line(t, 8) if t == r#"{"a":1}"#));
+        assert!(matches!(lines.next().unwrap(), Got::Eof));
+        assert_eq!(lines.take_partial().as_deref(), Some(r#"{"b""#));
     }
 }

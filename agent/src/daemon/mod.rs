@@ -386,6 +386,7 @@ fn drive(
             }
             after_commit(core);
             publisher.publish(core.engine_mut(), &transitions);
+            core.answer_replies();
         }
         if stopping {
             let s = core.stats();

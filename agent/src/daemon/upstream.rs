@@ -5,7 +5,7 @@
 //! transitions carry ids and counts only, except `badge_denied`, whose `card` is kept on
 //! the device (journal, console, staff page) and goes upstream masked.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -14,15 +14,21 @@ use crate::alert::Transition;
 use crate::config::Config;
 use crate::rules::Engine;
 
-/// The body of an MQTT alert: the transition, with any card number masked.
-pub fn alert_body(t: &Transition) -> Value {
+/// The body of an MQTT alert: the transition, with any card number masked, and a `by`
+/// that is not a roster id (a pick-up terminal may send whatever the adult typed or
+/// showed) masked the same way.
+pub fn alert_body(t: &Transition, person_ids: &HashSet<String>) -> Value {
     let mut v = serde_json::to_value(t).expect("transitions always serialize");
-    if let Some(card) = v
-        .get_mut("details")
-        .and_then(|d| d.get_mut("card"))
-        .and_then(|c| c.as_str().map(str::to_owned))
-    {
+    let text = |v: &Value, k: &str| {
+        v["details"]
+            .get(k)
+            .and_then(|c| c.as_str().map(str::to_owned))
+    };
+    if let Some(card) = text(&v, "card") {
         v["details"]["card"] = Value::String(mask_card(&card));
+    }
+    if let Some(by) = text(&v, "by").filter(|b| !person_ids.contains(b)) {
+        v["details"]["by"] = Value::String(mask_card(&by));
     }
     v
 }
@@ -100,11 +106,32 @@ mod tests {
             subject: "entrance-reader".into(),
             details: serde_json::from_str(r#"{"card":"98765432"}"#).unwrap(),
         };
-        let body = alert_body(&t).to_string();
+        let body = alert_body(&t, &HashSet::new()).to_string();
         assert!(!body.contains("98765432"), "{body}");
         assert!(body.contains(r#""card":"******32""#), "{body}");
         assert_eq!(t.details["card"], "98765432");
         assert_eq!(alert_message_id(&t), "A1:raised");
+    }
+
+    #[test]
+    fn a_pick_up_by_someone_not_on_the_roster_goes_upstream_masked() {
+        let mut t = Transition {
+            ts: "2026-03-02T17:02:17+08:00".parse().unwrap(),
+            alert_id: "A2".into(),
+            alert_type: AlertType::UnauthorizedPickup,
+            severity: Severity::Critical,
+            state: AlertState::Raised,
+            subject: "c-31".into(),
+            details: serde_json::from_str(r#"{"by":"张三 13800138000"}"#).unwrap(),
+        };
+        let ids: HashSet<String> = ["g-026".to_string()].into();
+        let body = alert_body(&t, &ids).to_string();
+        assert!(
+            !body.contains("张三") && !body.contains("13800138000"),
+            "{body}"
+        );
+        t.details = serde_json::from_str(r#"{"by":"g-026"}"#).unwrap();
+        assert!(alert_body(&t, &ids).to_string().contains(r#""by":"g-026""#));
     }
 
     #[test]

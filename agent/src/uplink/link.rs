@@ -272,10 +272,15 @@ impl Uplink {
                         _ = wake.notified() => {
                             self.on_wake();
                             // Telemetry dropped since the last status: say so, retained.
+                            // Only with room in the window; otherwise at a later wake.
                             let dropped = self.status.telemetry_dropped();
-                            if dropped != self.status.dropped_reported.load(Ordering::Relaxed) {
+                            if dropped != self.status.dropped_reported.load(Ordering::Relaxed)
+                                && self.drain.in_flight() < self.settings.window()
+                            {
                                 let since = self.status.connected_since().unwrap_or_else(Utc::now);
-                                self.publish_online(&session, since)?;
+                                if let Err(e) = self.publish_online(&session, since) {
+                                    tracing::warn!(error = %e, "mqtt: status not republished");
+                                }
                             }
                             None
                         }
