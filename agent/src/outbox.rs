@@ -523,6 +523,14 @@ pub fn remember_command(conn: &Connection, id: &str, now: DateTime<Utc>) -> rusq
     Ok(true)
 }
 
+/// Whether a command id has been recorded as seen (see [`remember_command`]).
+pub fn command_seen(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM outbox_commands_seen WHERE id = ?1")?
+        .query_row([id], |_| Ok(()))
+        .optional()
+        .map(|r| r.is_some())
+}
+
 /// The `body` of a `command-results` message: `{"command_id","ok":true}` or
 /// `{"command_id","ok":false,"error"}`.
 pub fn command_result_body(command_id: &str, result: Result<(), &str>) -> serde_json::Value {

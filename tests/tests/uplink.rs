@@ -569,6 +569,46 @@ async fn hostile_commands_get_error_results_or_are_ignored_and_the_link_lives_on
     up.task.await.unwrap().unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_the_core_never_answered_before_a_crash_is_acted_on_when_the_platform_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("nursery-agent.db");
+    let core = Core::open(&db, cap(64 << 20));
+    let broker = Broker::start();
+    let sub = Collector::start(broker.port, &format!("{PREFIX}/#")).await;
+    let commands = format!("{PREFIX}/{FACILITY}/commands");
+    let s1 = br#"{"id":"s1","command":"snapshot"}"#.to_vec();
+    let expected = Some(Command::Snapshot { id: "s1".into() });
+
+    // The link passes s1 on; the agent dies before the core records an answer.
+    let mut up = spawn(settings(broker.port), db.clone(), core.wake.clone());
+    wait_for("connected", || up.status.is_connected()).await;
+    sub.client
+        .publish(&commands, QoS::AtLeastOnce, false, s1.clone())
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(WITHIN, up.commands.recv())
+        .await
+        .unwrap();
+    assert_eq!(got, expected);
+    up.task.abort();
+    let _ = up.task.await;
+
+    // After the restart, the platform's retry with the same id is not ignored.
+    let mut up = spawn(settings(broker.port), db.clone(), core.wake.clone());
+    wait_for("connected again", || up.status.is_connected()).await;
+    sub.client
+        .publish(&commands, QoS::AtLeastOnce, false, s1)
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(WITHIN, up.commands.recv())
+        .await
+        .unwrap();
+    assert_eq!(got, expected);
+    up.shutdown.cancel();
+    up.task.await.unwrap().unwrap();
+}
+
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files.
 struct Pki {
     ca: PathBuf,

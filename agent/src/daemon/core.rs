@@ -359,6 +359,11 @@ impl Core {
             None => self.telemetry_next = Some(minute(clock) + chrono::Duration::minutes(1)),
         }
         for cmd in commands {
+            // Recorded with its result, in this transaction: acted on once, and not lost.
+            if !outbox::remember_command(tx, cmd.id(), clock)? {
+                tracing::info!(command_id = %cmd.id().escape_debug(), "repeated command id, ignored");
+                continue;
+            }
             let (result, extra) = match &cmd {
                 crate::uplink::Command::Snapshot { .. } => {
                     let body = upstream::telemetry_body(&self.cfg, engine, clock);

@@ -160,6 +160,7 @@ pub async fn run(
         facility: settings.facility.clone(),
         cap: settings.cap,
         command_max_bytes: settings.command_max_bytes,
+        forwarded: Default::default(),
         replies: replies_tx,
     };
     let thread = std::thread::Builder::new()

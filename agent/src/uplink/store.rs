@@ -42,6 +42,33 @@ pub(super) struct Store {
     pub(super) cap: Cap,
     pub(super) command_max_bytes: usize,
     pub(super) replies: mpsc::UnboundedSender<StoreReply>,
+    /// Ids of valid commands passed to the core in this run. The core records an id as
+    /// seen in the transaction that enqueues its result, so a crash in between does not
+    /// swallow the command: the platform's retry with the same id is acted on.
+    pub(super) forwarded: ForwardedIds,
+}
+
+/// A bounded set of recent command ids.
+#[derive(Default)]
+pub(super) struct ForwardedIds {
+    order: std::collections::VecDeque<String>,
+    set: std::collections::HashSet<String>,
+}
+
+impl ForwardedIds {
+    /// False if `id` was already there.
+    fn insert(&mut self, id: &str) -> bool {
+        if !self.set.insert(id.to_owned()) {
+            return false;
+        }
+        self.order.push_back(id.to_owned());
+        if self.order.len() > outbox::COMMAND_IDS_REMEMBERED as usize {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
 }
 
 impl Store {
@@ -56,7 +83,7 @@ impl Store {
         Ok(conn)
     }
 
-    pub(super) fn run(self, requests: std::sync::mpsc::Receiver<StoreReq>) {
+    pub(super) fn run(mut self, requests: std::sync::mpsc::Receiver<StoreReq>) {
         let mut next: Option<StoreReq> = None;
         loop {
             let req = match next.take() {
@@ -114,7 +141,7 @@ impl Store {
         tx.commit()
     }
 
-    fn command(&self, payload: &[u8]) -> rusqlite::Result<()> {
+    fn command(&mut self, payload: &[u8]) -> rusqlite::Result<()> {
         let parsed = parse_command(payload, self.command_max_bytes);
         let id = match &parsed {
             ParsedCommand::Unanswerable(why) => {
@@ -124,9 +151,21 @@ impl Store {
             ParsedCommand::Valid(c) => c.id().to_owned(),
             ParsedCommand::Invalid { id, .. } => id.clone(),
         };
-        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let new = outbox::remember_command(&tx, &id, Utc::now())?;
-        tx.commit()?;
+        let new = match &parsed {
+            // Valid: the core remembers it with its result; here, only not twice at once.
+            ParsedCommand::Valid(_) => {
+                !outbox::command_seen(&self.conn, &id)? && self.forwarded.insert(&id)
+            }
+            _ => {
+                let tx = rusqlite::Transaction::new_unchecked(
+                    &self.conn,
+                    TransactionBehavior::Immediate,
+                )?;
+                let new = outbox::remember_command(&tx, &id, Utc::now())?;
+                tx.commit()?;
+                new
+            }
+        };
         if !new {
             tracing::info!(command_id = %id.escape_debug(), "repeated command id, ignored");
             return Ok(());
