@@ -71,6 +71,9 @@ struct Drain {
     telemetry_restart: bool,
     /// Telemetry published and not yet deleted, to skip when a pass restarts from the top.
     telemetry_out: HashSet<i64>,
+    /// Telemetry acknowledged since the last telemetry page was asked for: that page may
+    /// have been read before their deletion and must not send them again.
+    telemetry_acked_since_fetch: HashSet<i64>,
     /// Publishes handed to rumqttc, waiting for their packet id, in order.
     awaiting_pkid: VecDeque<Sent>,
     /// Publishes waiting for their PUBACK.
@@ -94,6 +97,7 @@ impl Drain {
             telemetry_done: false,
             telemetry_restart: false,
             telemetry_out: HashSet::new(),
+            telemetry_acked_since_fetch: HashSet::new(),
             awaiting_pkid: VecDeque::new(),
             awaiting_ack: HashMap::new(),
             acked_seqs: Vec::new(),
@@ -435,6 +439,7 @@ impl Uplink {
             Sent::Telemetry(id) => {
                 self.status.acknowledged.fetch_add(1, Ordering::Relaxed);
                 self.drain.telemetry_out.remove(&id);
+                self.drain.telemetry_acked_since_fetch.insert(id);
                 self.drain.acked_telemetry.push(id);
             }
             Sent::Status => {}
@@ -484,9 +489,11 @@ impl Uplink {
                     if let Some(last) = rows.last() {
                         d.telemetry_before = last.id;
                     }
-                    let out = &d.telemetry_out;
-                    d.telemetry
-                        .extend(rows.into_iter().filter(|t| !out.contains(&t.id)));
+                    let (out, acked) = (&d.telemetry_out, &d.telemetry_acked_since_fetch);
+                    d.telemetry.extend(
+                        rows.into_iter()
+                            .filter(|t| !out.contains(&t.id) && !acked.contains(&t.id)),
+                    );
                 }
             }
             StoreReply::Durable { .. } | StoreReply::Telemetry { .. } => {}
@@ -566,6 +573,8 @@ impl Uplink {
         {
             self.flush_acks();
             let d = &mut self.drain;
+            // Deletes flushed so far are done before this read (the store keeps order).
+            d.telemetry_acked_since_fetch.clear();
             d.telemetry_fetching = true;
             let _ = self.store.send(StoreReq::Telemetry {
                 epoch: d.epoch,
