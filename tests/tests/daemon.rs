@@ -171,7 +171,8 @@ fn an_events_file_is_followed_as_it_grows_and_after_a_sigkill_resumes_after_its_
     append("this is not an event\n");
 
     let ev = events.to_str().unwrap();
-    let agent = Agent::start(&config, &["--events", ev]);
+    let mut agent = Agent::start(&config, &["--events", ev]);
+    agent.wait_for_line("events from", LIMIT);
     wait_for_journalled(&config, "exit_button", 200);
     agent.kill9();
 
