@@ -98,7 +98,6 @@ pub struct Core {
     journal: Journal,
     engine: Engine,
     stats: CoreStats,
-    settle_to: Option<Dt>,
     /// This run's row in the journal's `runs` table.
     run: i64,
     cfg: Config,
@@ -154,7 +153,6 @@ impl Core {
             journal,
             engine,
             stats: CoreStats::default(),
-            settle_to: None,
             run: 0,
             cfg: cfg.clone(),
             cap: outbox::Cap::from_config(cfg),
@@ -177,7 +175,7 @@ impl Core {
         let now = now(&core.journal, clock);
         let at = clock.map_or(now, |c| c.max(now));
         let start = Event::at(core.engine.local(at), EventKind::AgentStarted);
-        let transitions = core.process(vec![], Some(start), at)?;
+        let transitions = core.process(vec![], Some(start), at, None)?;
         Ok(Opened {
             core,
             restored,
@@ -188,7 +186,7 @@ impl Core {
     /// Takes in a batch: every input is applied in order, timers fire up to `now`, and
     /// everything is committed in one transaction before the transitions are returned.
     pub fn ingest(&mut self, inputs: Vec<Input>, now: Dt) -> Result<Vec<Transition>, CoreError> {
-        self.process(inputs, None, now)
+        self.process(inputs, None, now, None)
     }
 
     /// As [`Core::ingest`], and then moves the rules' clock on to `settled` (at most `now`)
@@ -200,10 +198,7 @@ impl Core {
         now: Dt,
         settled: Dt,
     ) -> Result<Vec<Transition>, CoreError> {
-        self.settle_to = Some(settled.min(now));
-        let result = self.process(inputs, None, now);
-        self.settle_to = None;
-        result
+        self.process(inputs, None, now, Some(settled.min(now)))
     }
 
     fn process(
@@ -211,6 +206,7 @@ impl Core {
         inputs: Vec<Input>,
         first: Option<Event>,
         now: Dt,
+        settle_to: Option<Dt>,
     ) -> Result<Vec<Transition>, CoreError> {
         let mut out = Vec::new();
         let batch = self.journal.batch()?;
@@ -315,7 +311,7 @@ impl Core {
             }
             out.extend(ts);
         }
-        if let Some(settled) = self.settle_to {
+        if let Some(settled) = settle_to {
             if engine.clock().is_none_or(|c| c < settled) {
                 let ts = engine.on_tick(settled);
                 for t in &ts {
@@ -374,7 +370,7 @@ impl Core {
                     if clock < crate::summary::summary_due(&self.cfg, *date) {
                         (Err(format!("the summary of {date} is not due yet")), None)
                     } else {
-                        let extra = summary_extra(tx, &self.cfg, *date, 0)?;
+                        let extra = summary_extra(tx, *date, 0)?;
                         let body = crate::summary::daily_summary(&self.cfg, tx, *date, &extra)?;
                         let msg = format!("summary:{date}:resend:{id}");
                         note(outbox::enqueue(
@@ -498,7 +494,7 @@ impl Core {
                 total.saturating_sub(std::mem::replace(&mut self.offline_mark, total))
             });
             let conn = self.journal.connection();
-            let extra = summary_extra(conn, &self.cfg, date, offline)?;
+            let extra = summary_extra(conn, date, offline)?;
             let body = crate::summary::daily_summary(&self.cfg, conn, date, &extra)?;
             let batch = self.journal.batch()?;
             let e = outbox::enqueue(
@@ -585,7 +581,6 @@ fn pressure_transition(
 /// link's offline time since the last summary.
 fn summary_extra(
     conn: &rusqlite::Connection,
-    _cfg: &Config,
     date: NaiveDate,
     offline_seconds: u64,
 ) -> rusqlite::Result<crate::summary::Extra> {

@@ -315,23 +315,24 @@ impl Engine {
         self.s
             .open_alerts(&self.m)
             .into_iter()
-            .zip(self.s.open_alerts_acked())
-            .map(
-                |((alert_id, alert_type, subject, raised), (_, ack))| OpenAlert {
-                    alert_id,
-                    alert_type,
-                    severity: alert_type.severity(),
-                    subject,
-                    raised,
-                    acknowledged: ack,
-                },
-            )
+            .map(|(a, alert_type, subject)| OpenAlert {
+                alert_id: a.id,
+                alert_type,
+                severity: alert_type.severity(),
+                subject,
+                raised: a.raised,
+                acknowledged: a.ack,
+            })
             .collect()
     }
 
     /// Alerts raised and not yet resolved: (alert id, type, subject, raised at).
     pub fn open_alerts(&self) -> Vec<(String, AlertType, String, Dt)> {
-        self.s.open_alerts(&self.m)
+        self.s
+            .open_alerts(&self.m)
+            .into_iter()
+            .map(|(a, t, subject)| (a.id, t, subject, a.raised))
+            .collect()
     }
 
     pub fn local(&self, t: Dt) -> DateTime<FixedOffset> {
@@ -442,15 +443,19 @@ impl Engine {
                 if !matches!(self.m.people.get(by.as_str()), Some(Person::Staff(_))) {
                     return Err(unknown("member of staff", by));
                 }
-                let open = self.s.open_alerts_acked();
-                match open.iter().find(|(id, _)| id == alert_id) {
+                let open = self.s.open_alerts(&self.m);
+                match open
+                    .iter()
+                    .find(|(a, ..)| a.id == *alert_id)
+                    .map(|(a, ..)| &a.ack)
+                {
                     None => return Err(unknown("open alert", alert_id)),
-                    Some((_, Some((who, _)))) => {
+                    Some(Some((who, _))) => {
                         return Err(Rejection::Invalid(format!(
                             "alert `{alert_id}` is already acknowledged by `{who}`"
                         )))
                     }
-                    Some((_, None)) => Resolved::Acknowledge { alert_id, by },
+                    Some(None) => Resolved::Acknowledge { alert_id, by },
                 }
             }
         })

@@ -152,11 +152,12 @@ impl State {
         }
     }
 
-    pub fn open_alerts(&self, m: &Model) -> Vec<(String, AlertType, String, Dt)> {
+    /// Every open alert (with who acknowledged it, if anyone), its type and its subject.
+    pub fn open_alerts(&self, m: &Model) -> Vec<(Active, AlertType, String)> {
         let mut v = Vec::new();
         let mut push = |a: &Option<Active>, t: AlertType, subject: &str| {
             if let Some(a) = a {
-                v.push((a.id.clone(), t, subject.to_string(), a.raised));
+                v.push((a.clone(), t, subject.to_string()));
             }
         };
         for (r, s) in m.rooms.iter().zip(&self.rooms) {
@@ -237,36 +238,6 @@ impl State {
             }
         }
         None
-    }
-
-    /// Open alerts' acknowledgements, in the order of [`State::open_alerts`].
-    pub fn open_alerts_acked(&self) -> Vec<(String, Option<(String, Dt)>)> {
-        let mut v = Vec::new();
-        let mut push = |a: &Option<Active>| {
-            if let Some(a) = a {
-                v.push((a.id.clone(), a.ack.clone()));
-            }
-        };
-        for s in &self.rooms {
-            push(&s.ratio.alert);
-            push(&s.unsupervised.alert);
-            push(&s.capacity);
-        }
-        for s in &self.doors {
-            push(&s.forced);
-            push(&s.held);
-        }
-        for a in &self.not_picked_up {
-            push(a);
-        }
-        for s in &self.sensors {
-            for l in Limit::ALL {
-                push(&s.cond(l).alert);
-            }
-            push(&s.stale);
-            push(&s.fault);
-        }
-        v
     }
 }
 
