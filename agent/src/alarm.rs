@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::alert::Severity;
-use crate::daemon::live::{Live, LiveView};
+use crate::live::{Live, LiveView};
 
 /// How often the pattern is stepped while sounding (the critical pattern's edges are
 /// 100 ms apart).
@@ -130,8 +130,8 @@ pub async fn run_on<P: OutputPin<Error = Infallible>>(
 mod tests {
     use super::*;
     use crate::alert::AlertType;
-    use crate::daemon::live;
     use crate::event::{DoorState, Event, EventKind};
+    use crate::live;
     use crate::rules::Engine;
     use crate::rules::OpenAlert;
     use chrono::{Duration as Span, Utc};

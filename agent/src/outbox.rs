@@ -34,7 +34,7 @@
 //! Telemetry goes through [`enqueue_telemetry`] the same way. The daily summary reads
 //! [`day_stats`] (telemetry dropped, largest backlog) and [`stats`].
 //!
-//! The uplink (`crate::uplink`) reads pages and deletes acknowledged rows through its own
+//! The uplink reads pages and deletes acknowledged rows through its own
 //! connection ([`durable_after`], [`telemetry_before`], [`delete_acked`]).
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};

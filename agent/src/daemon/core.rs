@@ -18,6 +18,7 @@ use super::upstream;
 use crate::alert::{AlertState, AlertType, Transition};
 use crate::config::Config;
 use crate::event::{Event, EventKind};
+pub use crate::input::{Input, Reply, Resume};
 use crate::journal::{Journal, JournalError};
 use crate::outbox::{self, Kind};
 use crate::rules::Engine;
@@ -30,44 +31,6 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 /// How far ahead of the agent's clock a live event's own `ts` may be (clock skew between
 /// a terminal and the board); further ahead, it is rejected.
 pub const FUTURE_TOLERANCE: chrono::Duration = chrono::Duration::seconds(60);
-
-/// The answer to a local command: its transitions once committed, or why it was refused.
-pub type Reply = tokio::sync::oneshot::Sender<Result<Vec<Transition>, String>>;
-
-/// One thing for the core to take in.
-#[derive(Debug)]
-pub enum Input {
-    /// A raw line from `--events`, parsed (and stamped, when it has no `ts`) by the core,
-    /// so that a rejected line is journalled with its reason.
-    Line {
-        text: String,
-        /// For a regular file: where the next line starts, recorded with the batch so
-        /// a restart resumes exactly after the last line taken in.
-        resume: Option<Resume>,
-    },
-    /// The `index`-th event (1-based) of the simulated day `date`.
-    Simulated {
-        date: NaiveDate,
-        index: u64,
-        event: Event,
-    },
-    /// The simulated clock has reached this time and every simulated event before it has
-    /// been sent: the rules may fire timers up to it. (Under simulation the rules' time
-    /// comes from the feed, in order with its events, so a timer never fires ahead of an
-    /// event that was due first.)
-    Time(Dt),
-    /// An event from the staff page (an acknowledgement), answered once committed.
-    Local { event: Event, reply: Option<Reply> },
-    /// A command from the platform, passed on by the uplink; answered on `command-results`.
-    Command(crate::uplink::Command),
-}
-
-/// A position in an input file, recorded in the journal's `meta` table under `key`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resume {
-    pub key: String,
-    pub value: String,
-}
 
 /// Counters since the core was opened.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

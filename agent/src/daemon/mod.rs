@@ -15,7 +15,7 @@
 
 pub mod core;
 pub mod feed;
-pub mod live;
+
 pub mod upstream;
 
 use std::fs::File;
@@ -27,12 +27,14 @@ use std::time::Duration;
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, TimeZone, Utc};
 use tokio_util::sync::CancellationToken;
 
-use self::core::{Core, CoreError, Input};
+use self::core::{Core, CoreError};
 use self::feed::SimulationStart;
 use crate::alert::Transition;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::console::Console;
+use crate::input::Input;
+use crate::live;
 
 /// At most this many inputs go into one journal transaction.
 pub const MAX_BATCH: usize = 4096;

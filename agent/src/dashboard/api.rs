@@ -20,8 +20,8 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::auth::{self, Session};
 use super::{history, view, App};
-use crate::daemon::core::Input;
 use crate::event::{Event, EventKind};
+use crate::input::Input;
 
 /// How long an acknowledgement may wait for the core to journal it.
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);

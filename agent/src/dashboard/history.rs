@@ -12,8 +12,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::daemon::live::{Live, LiveView};
 use crate::journal::DB_FILE;
+use crate::live::{Live, LiveView};
 
 /// One sample per minute of the rules' clock: a whole day, and then some.
 const MAX_SAMPLES: usize = 26 * 60;

@@ -37,8 +37,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::daemon::core::Input;
-use crate::daemon::live::Live;
+use crate::input::Input;
+use crate::live::Live;
 
 /// What the page needs from the daemon.
 #[derive(Clone)]

@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use crate::alert::{AlertType, Severity};
 use crate::config::{Config, Locale};
-use crate::daemon::live::LiveView;
+use crate::live::LiveView;
 
 /// The page's language when the user has not chosen one.
 pub fn default_language(cfg: &Config) -> &'static str {

@@ -37,8 +37,8 @@ use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Problem, ReaderInputKind, SensorKind};
-use crate::daemon::core::Input;
 use crate::event::{Event, EventKind};
+use crate::input::Input;
 
 /// Longest a hardware thread goes without looking at the cancellation token.
 pub const CANCEL_CHECK: Duration = Duration::from_millis(200);

@@ -614,7 +614,7 @@ fn a_hardware_event_reaches_the_daemon_as_a_stamped_line_in_the_facility_time_zo
         at
     ));
     match rx.recv().unwrap() {
-        crate::daemon::core::Input::Line { text, resume } => {
+        crate::input::Input::Line { text, resume } => {
             assert_eq!(
                 text,
                 r#"{"ts":"2026-03-02T07:31:05+08:00","type":"exit_button","door":"entrance"}"#

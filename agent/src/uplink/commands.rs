@@ -4,25 +4,7 @@
 use chrono::NaiveDate;
 
 use super::MAX_COMMAND_ID;
-
-/// A platform command the core must carry out (contract section 6). Already checked:
-/// well-formed, known, with an id never seen before.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// Enqueue the daily summary of `date` again (a new message: new id, new seq).
-    ResendSummary { id: String, date: NaiveDate },
-    /// Publish a telemetry snapshot now.
-    Snapshot { id: String },
-}
-
-impl Command {
-    /// The command's id, for its `command_id` in the result.
-    pub fn id(&self) -> &str {
-        match self {
-            Command::ResendSummary { id, .. } | Command::Snapshot { id } => id,
-        }
-    }
-}
+pub use crate::input::Command;
 
 /// What a `commands` payload turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,70 @@
+//! What flows into the core: the messages the feeds, the hardware layer, the staff page and
+//! the uplink send to the one thread that owns the journal and the rules.
+//!
+//! A leaf module: it names the messages and imports none of the parts that send or
+//! receive them, so `hw`, `dashboard`, `uplink` and `daemon` all depend on it and never on
+//! each other.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::alert::Transition;
+use crate::event::Event;
+
+type Dt = DateTime<Utc>;
+
+/// The answer to a local command: its transitions once committed, or why it was refused.
+pub type Reply = tokio::sync::oneshot::Sender<Result<Vec<Transition>, String>>;
+
+/// One thing for the core to take in.
+#[derive(Debug)]
+pub enum Input {
+    /// A raw line from `--events`, parsed (and stamped, when it has no `ts`) by the core,
+    /// so that a rejected line is journalled with its reason.
+    Line {
+        text: String,
+        /// For a regular file: where the next line starts, recorded with the batch so
+        /// a restart resumes exactly after the last line taken in.
+        resume: Option<Resume>,
+    },
+    /// The `index`-th event (1-based) of the simulated day `date`.
+    Simulated {
+        date: NaiveDate,
+        index: u64,
+        event: Event,
+    },
+    /// The simulated clock has reached this time and every simulated event before it has
+    /// been sent: the rules may fire timers up to it. (Under simulation the rules' time
+    /// comes from the feed, in order with its events, so a timer never fires ahead of an
+    /// event that was due first.)
+    Time(Dt),
+    /// An event from the staff page (an acknowledgement), answered once committed.
+    Local { event: Event, reply: Option<Reply> },
+    /// A command from the platform, passed on by the uplink; answered on `command-results`.
+    Command(Command),
+}
+
+/// A position in an input file, recorded in the journal's `meta` table under `key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    pub key: String,
+    pub value: String,
+}
+
+/// A platform command the core must carry out (contract section 6). Already checked:
+/// well-formed, known, with an id never seen before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Enqueue the daily summary of `date` again (a new message: new id, new seq).
+    ResendSummary { id: String, date: NaiveDate },
+    /// Publish a telemetry snapshot now.
+    Snapshot { id: String },
+}
+
+impl Command {
+    /// The command's id, for its `command_id` in the result.
+    pub fn id(&self) -> &str {
+        match self {
+            Command::ResendSummary { id, .. } | Command::Snapshot { id } => id,
+        }
+    }
+}
