@@ -12,6 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use axum_extra::extract::cookie::CookieJar;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -19,6 +20,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::auth::{self, Session};
+use super::session::{self, CsrfChecked, LoggedIn};
 use super::{history, view, App};
 use crate::event::{Event, EventKind};
 use crate::input::Input;
@@ -73,41 +75,6 @@ impl From<BytesRejection> for ApiError {
 }
 
 type ApiResult<T> = Result<T, ApiError>;
-
-/// The session behind the request's cookie, with its token.
-fn find_session(app: &App, headers: &HeaderMap) -> Option<(String, Session)> {
-    let token = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == auth::COOKIE)
-        .map(|(_, v)| v.to_string())?;
-    let s = app.sessions.get(&token, Instant::now())?;
-    Some((token, s))
-}
-
-fn require_session(app: &App, headers: &HeaderMap) -> ApiResult<(String, Session)> {
-    find_session(app, headers)
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "log in with your staff PIN first"))
-}
-
-/// For state-changing requests: a session and its CSRF token in `X-CSRF-Token`.
-fn require_csrf(app: &App, headers: &HeaderMap) -> ApiResult<(String, Session)> {
-    let (token, s) = require_session(app, headers)?;
-    let sent = headers
-        .get("x-csrf-token")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !auth::same(sent, &s.csrf) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "missing or wrong X-CSRF-Token for this session",
-        ));
-    }
-    Ok((token, s))
-}
 
 pub async fn view(State(app): State<App>) -> Json<Value> {
     Json(view::public(&app.cfg, &app.live.view()))
@@ -170,8 +137,8 @@ pub async fn stream(State(app): State<App>) -> ApiResult<impl IntoResponse> {
 }
 
 /// Today's alert timeline (from the journal) and ratio samples (from memory).
-pub async fn history(State(app): State<App>, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    let staff = find_session(&app, &headers).is_some();
+pub async fn history(State(app): State<App>, who: Option<LoggedIn>) -> ApiResult<Json<Value>> {
+    let staff = who.is_some();
     let clock = app
         .live
         .view()
@@ -213,9 +180,10 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
 pub async fn login(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Response> {
+) -> ApiResult<(CookieJar, Json<Value>)> {
     let body = body?;
     // A JSON content type cannot be sent cross-site without the browser asking first.
     let json = headers
@@ -261,16 +229,10 @@ pub async fn login(
     }
     let (token, s) = app.sessions.create(&login.staff, Instant::now());
     tracing::info!(staff = %login.staff, ip = %peer.ip(), "staff page: logged in");
-    let cookie = format!(
-        "{}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        auth::COOKIE,
-        auth::SESSION_TTL.as_secs()
-    );
-    let mut res = Json(session_body(&app, &s)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    Ok(res)
+    Ok((
+        jar.add(session::cookie(token)),
+        Json(session_body(&app, &s)),
+    ))
 }
 
 fn session_body(app: &App, s: &Session) -> Value {
@@ -281,33 +243,23 @@ fn session_body(app: &App, s: &Session) -> Value {
     json!({ "staff": s.staff, "name": name, "csrf": s.csrf })
 }
 
-pub async fn session(State(app): State<App>, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    let (_, s) = require_session(&app, &headers)?;
-    Ok(Json(session_body(&app, &s)))
+pub async fn session(State(app): State<App>, who: LoggedIn) -> Json<Value> {
+    Json(session_body(&app, &who.session))
 }
 
 pub async fn logout(
     State(app): State<App>,
-    headers: HeaderMap,
+    CsrfChecked(who): CsrfChecked,
+    jar: CookieJar,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Response> {
-    let (token, _) = require_csrf(&app, &headers)?;
+) -> ApiResult<(CookieJar, Json<Value>)> {
     body?;
-    app.sessions.remove(&token);
-    let cookie = format!(
-        "{}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
-        auth::COOKIE
-    );
-    let mut res = Json(json!({ "ok": true })).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    Ok(res)
+    app.sessions.remove(&who.token);
+    Ok((session::removed(jar), Json(json!({ "ok": true }))))
 }
 
-pub async fn names(State(app): State<App>, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    require_session(&app, &headers)?;
-    Ok(Json(view::names(&app.cfg, &app.live.view())))
+pub async fn names(State(app): State<App>, _staff: LoggedIn) -> Json<Value> {
+    Json(view::names(&app.cfg, &app.live.view()))
 }
 
 /// Alert ids the agent makes are short and plain; anything else is not one of ours.
@@ -320,12 +272,12 @@ fn plausible_alert_id(id: &str) -> bool {
 
 pub async fn acknowledge(
     State(app): State<App>,
-    headers: HeaderMap,
+    CsrfChecked(who): CsrfChecked,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let (_, s) = require_csrf(&app, &headers)?;
     body?;
+    let s = who.session;
     let unknown = || {
         ApiError::new(
             StatusCode::NOT_FOUND,

@@ -4,9 +4,10 @@
 //! - PINs are stored in the roster only as argon2 PHC strings (`nursery-agent hash-pin`).
 //!   Verifying one costs tens of milliseconds and ~19 MiB, so it runs on the blocking pool,
 //!   one at a time, and only after the per-address rate limit has let the attempt through.
-//! - A login gives a random session token (cookie `HttpOnly; SameSite=Strict; Path=/`) and a
-//!   separate random CSRF token that the page sends back in `X-CSRF-Token` with every
-//!   state-changing request. Sessions live in memory: a restart logs everyone out.
+//! - A login gives a random session token (cookie `HttpOnly; SameSite=Strict; Path=/`, see
+//!   `session.rs`) and a separate random CSRF token that the page sends back in
+//!   `X-CSRF-Token` with every state-changing request. Both are compared in constant time.
+//!   Sessions live in memory: a restart logs everyone out.
 //! - Every table here is bounded, so a flood of logins or addresses cannot grow memory.
 
 use std::collections::{HashMap, VecDeque};
@@ -18,6 +19,7 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use rand::RngCore;
+use subtle::ConstantTimeEq;
 
 /// Name of the session cookie.
 pub const COOKIE: &str = "nursery_session";
@@ -86,15 +88,17 @@ pub fn token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Compares without stopping at the first difference.
+/// Whether two secrets are equal, in time that depends on their lengths only (`subtle`):
+/// a guesser cannot learn from the answer's timing how many leading characters were right.
 pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
+/// The first characters of a session token name its table entry; the entry keeps the
+/// whole token and the request's token is compared with it by [`same`]. So the lookup's
+/// timing (a hash map's) can tell at most this public part; the other 48 hex characters
+/// (192 bits) are only ever compared in constant time.
+const LOOKUP_LEN: usize = 16;
 #[derive(Debug, Clone)]
 pub struct Session {
     pub staff: String,
@@ -102,10 +106,15 @@ pub struct Session {
     pub expires: Instant,
 }
 
-/// Logged-in staff, by session token.
+/// Logged-in staff, by the lookup part of their session token.
 #[derive(Default)]
 pub struct Sessions {
-    inner: Mutex<HashMap<String, Session>>,
+    inner: Mutex<HashMap<String, Entry>>,
+}
+
+struct Entry {
+    token: String,
+    session: Session,
 }
 
 impl Sessions {
@@ -116,41 +125,57 @@ impl Sessions {
             csrf: token(),
             expires: now + SESSION_TTL,
         };
-        let key = token();
         let mut map = self.lock();
-        map.retain(|_, s| s.expires > now);
+        map.retain(|_, e| e.session.expires > now);
         while map.len() >= MAX_SESSIONS {
             let oldest = map
                 .iter()
-                .min_by_key(|(_, s)| s.expires)
+                .min_by_key(|(_, e)| e.session.expires)
                 .map(|(k, _)| k.clone());
             match oldest {
                 Some(k) => map.remove(&k),
                 None => break,
             };
         }
-        map.insert(key.clone(), session.clone());
+        // 64 random bits of lookup: a repeat is all but impossible, and then drawn again.
+        let key = loop {
+            let key = token();
+            if !map.contains_key(&key[..LOOKUP_LEN]) {
+                break key;
+            }
+        };
+        let entry = Entry {
+            token: key.clone(),
+            session: session.clone(),
+        };
+        map.insert(key[..LOOKUP_LEN].to_string(), entry);
         (key, session)
     }
 
     /// The live session behind `token`, if any.
     pub fn get(&self, token: &str, now: Instant) -> Option<Session> {
+        let lookup = token.get(..LOOKUP_LEN)?;
         let mut map = self.lock();
-        match map.get(token) {
-            Some(s) if s.expires > now => Some(s.clone()),
-            Some(_) => {
-                map.remove(token);
-                None
-            }
-            None => None,
+        let entry = map.get(lookup).filter(|e| same(&e.token, token))?;
+        if entry.session.expires > now {
+            return Some(entry.session.clone());
+        }
+        map.remove(lookup);
+        None
+    }
+
+    /// Ends the session behind `token` (nothing happens for a token that is not one).
+    pub fn remove(&self, token: &str) {
+        let Some(lookup) = token.get(..LOOKUP_LEN) else {
+            return;
+        };
+        let mut map = self.lock();
+        if map.get(lookup).is_some_and(|e| same(&e.token, token)) {
+            map.remove(lookup);
         }
     }
 
-    pub fn remove(&self, token: &str) {
-        self.lock().remove(token);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         // A panic while holding the lock cannot leave the map half-updated in a way that
         // matters (each operation is one insert or remove), so carry on with it.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -245,9 +270,27 @@ mod tests {
     }
 
     #[test]
+    fn a_token_with_the_right_lookup_part_but_a_wrong_secret_is_no_session() {
+        let s = Sessions::default();
+        let t0 = Instant::now();
+        let (key, _) = s.create("s-01", t0);
+        let mut forged = key[..LOOKUP_LEN].to_string();
+        forged.push_str(&"0".repeat(key.len() - LOOKUP_LEN));
+        assert!(s.get(&forged, t0).is_none());
+        assert!(s.get(&key[..LOOKUP_LEN], t0).is_none());
+        assert!(s.get("", t0).is_none());
+        assert!(s.get("短", t0).is_none());
+        // Nor can it end the real session.
+        s.remove(&forged);
+        assert!(s.get(&key, t0).is_some());
+    }
+
+    #[test]
     fn comparison_needs_equal_strings() {
         assert!(same("abc", "abc"));
         assert!(!same("abc", "abd"));
         assert!(!same("abc", "ab"));
+        assert!(!same("", "a"));
+        assert!(same("", ""));
     }
 }

@@ -21,6 +21,7 @@
 mod api;
 pub mod auth;
 pub mod history;
+mod session;
 mod view;
 
 use std::collections::HashMap;
