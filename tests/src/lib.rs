@@ -1,1 +1,14 @@
-//! Integration tests live in `tests/`.
+//! Helpers for the workspace-level integration tests in `tests/tests/`, included one way:
+//! `use nursery_agent_tests::{agent, broker, page};`.
+//!
+//! - [`agent`]: the real `nursery-agent` binary as a process (start, wait for a line,
+//!   `kill -9`, SIGTERM, `status`).
+//! - [`broker`]: a real Mosquitto on a free loopback port, and a subscriber that records.
+//! - [`page`]: a one-room nursery fed through `--events`, and a small HTTP/SSE client for
+//!   the staff page.
+//!
+//! Rosters and event lines come from the workspace's one test kit, `nursery-testkit`.
+
+pub mod agent;
+pub mod broker;
+pub mod page;

@@ -1,12 +1,11 @@
 //! The configuration files shipped in `config/` are valid, and `check-config` says so — or,
 //! for a broken file, lists every problem with its file and line and exits 2.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{agent_bin, workspace_dir};
+use nursery_agent_tests::agent::{binary as agent_bin, workspace as workspace_dir};
+use nursery_testkit::{Raw, Room, Roster, Staff};
 
 /// Every `*.toml` directly in `<workspace>/config/`, sorted.
 fn shipped_configs() -> Vec<PathBuf> {
@@ -55,36 +54,23 @@ fn every_shipped_config_file_is_valid() {
 }
 
 /// Four mistakes of different kinds: syntax-level shape (unknown key), a bad value, a
-/// dangling reference and a semantic rule.
-const BROKEN: &str = r#"[facility]
-id = "310115-0042"
-name = "Sunflower"
-timezone = "Asia/Shanghai"
-ratio_preset = "cn-2019"
-open = "07:30"
-close = "18:00"
-
-[[rooms]]
-id = "infant"
-name = "Infants"
-capacty = 10
-
-[[staff]]
-id = "s-01"
-name = "Wang"
-role = "caregiver"
-room = "babies"
-
-[rules]
-ratio_grace = "a minute"
-temperature = { min_c = 28.0, max_c = 18.0 }
-"#;
+/// dangling reference and a semantic rule. The kit writes one key per line, so the lines
+/// below are where each mistake stands.
+fn broken() -> String {
+    Roster::new()
+        .facility("310115-0042", "Sunflower")
+        .room(Room::new("infant", "Infants").set("capacty", 10))
+        .staff(Staff::caregiver("s-01", "Wang", "babies"))
+        .rule("ratio_grace", "a minute")
+        .rule("temperature", Raw("{ min_c = 28.0, max_c = 18.0 }"))
+        .toml()
+}
 
 #[test]
 fn a_broken_config_makes_check_config_exit_2_and_print_every_problem_with_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("broken.toml");
-    std::fs::write(&file, BROKEN).unwrap();
+    std::fs::write(&file, broken()).unwrap();
 
     let out = Command::new(agent_bin())
         .arg("check-config")
@@ -114,4 +100,37 @@ fn a_broken_config_makes_check_config_exit_2_and_print_every_problem_with_its_li
     // The library says the same, problem for problem.
     let err = nursery_agent::config::load(&file).unwrap_err();
     assert_eq!(err.to_string(), stderr.trim_end());
+}
+
+/// The kit's rosters are what the agent's own loader accepts, so a test built on them
+/// tests the agent and not a typo in the roster.
+#[test]
+fn the_test_kit_s_rosters_are_valid_configurations() {
+    let dir = tempfile::tempdir().unwrap();
+    let sunflower = Roster::sunflower()
+        .children("infant", &["2025-06-15", "2025-06-15", "2025-03-02"])
+        .children("toddler", &["2024-09-01"])
+        .write(dir.path());
+    let cfg = nursery_agent::config::load(&sunflower).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.facility.name, "向日葵托育园");
+    assert_eq!(
+        (
+            cfg.rooms.len(),
+            cfg.doors.len(),
+            cfg.readers.len(),
+            cfg.sensors.len()
+        ),
+        (2, 2, 3, 1)
+    );
+    assert_eq!(
+        (cfg.staff.len(), cfg.children.len(), cfg.guardians.len()),
+        (4, 4, 2)
+    );
+    assert_eq!(cfg.children[3].room, "toddler");
+
+    let page = nursery_agent_tests::page::write_config(dir.path());
+    let cfg = nursery_agent::config::load(&page).unwrap_or_else(|e| panic!("{e}"));
+    assert!(cfg.staff[0].pin_hash.is_some() && cfg.staff[1].pin_hash.is_none());
+    assert_eq!(cfg.storage.dir, dir.path().join("state"));
+    assert!(!cfg.mqtt.enabled);
 }

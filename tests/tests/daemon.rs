@@ -1,11 +1,8 @@
 //! The real daemon on the simulated nursery: crashes, restarts, and what its journal says.
 
-#[path = "common/agent.rs"]
-mod agent;
-
 use std::time::Duration;
 
-use agent::{demo_config, run, status, wait_for_clock, Agent};
+use nursery_agent_tests::agent::{demo_config, run, status, wait_for_clock, Agent};
 
 /// Simulated seconds per real second: the demo day in about fifteen seconds.
 const FAST: f64 = 3000.0;

@@ -1,13 +1,9 @@
 //! The staff page over HTTP, against the real binary: what it serves, how fast it is told,
 //! and who may change what.
 
-#[path = "common/agent.rs"]
-mod agent;
-mod dashboard_support;
-
 use std::time::{Duration, Instant};
 
-use dashboard_support::{EventStream, Nursery, PIN};
+use nursery_agent_tests::page::{EventStream, Nursery, PIN};
 
 const JSON: (&str, &str) = ("Content-Type", "application/json");
 

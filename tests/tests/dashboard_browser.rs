@@ -5,17 +5,14 @@
 //! is missing) and Chromium at `/usr/bin/chromium` (or `$CHROMIUM`). It is skipped, loudly,
 //! only when node itself is missing. Screenshots go to `<target>/test-output/`.
 
-#[path = "common/agent.rs"]
-mod agent;
-mod dashboard_support;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use dashboard_support::{Nursery, PIN};
+use nursery_agent_tests::agent;
+use nursery_agent_tests::page::{Nursery, PIN};
 
 /// Kills the browser driver if the test fails half-way.
 struct Driver(Child);

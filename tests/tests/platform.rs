@@ -2,17 +2,12 @@
 //! our own, and a subscriber standing in for the platform. Outages, SIGKILL during a drain,
 //! the daily summary, and no personal data on the wire.
 
-#[path = "common/agent.rs"]
-mod agent;
-#[path = "common/broker.rs"]
-mod broker;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use agent::{demo_config, run, wait_for_clock, Agent};
-use broker::{free_port, Broker, Collector, Seen};
+use nursery_agent_tests::agent::{demo_config, run, wait_for_clock, Agent};
+use nursery_agent_tests::broker::{free_port, Broker, Collector, Seen};
 use tokio::task::block_in_place;
 
 const LIMIT: Duration = Duration::from_secs(90);

@@ -2,18 +2,16 @@
 //! in `seq` order through outages, the storage cap, status and last will, hostile commands,
 //! and mutual TLS.
 
-#[path = "common/broker.rs"]
-mod broker;
-
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use broker::{Broker, Collector, Seen};
 use chrono::Utc;
 use nursery_agent::outbox::{self, Cap, Kind};
 use nursery_agent::uplink::{self, Command, TlsMaterial, UplinkSettings, UplinkStatus};
+use nursery_agent_tests::broker::{self, Broker, Collector, Seen};
+use nursery_testkit::{Room, Roster};
 use rumqttc::QoS;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, Notify};
@@ -720,41 +718,20 @@ fn settings_from_config_read_the_secret_files_and_never_print_the_password() {
     let pki = make_pki(dir.path());
     let pw = dir.path().join("password");
     std::fs::write(&pw, "s3cr3t-p4ss\n").unwrap();
-    let text = format!(
-        r#"
-[facility]
-id = "{FACILITY}"
-name = "t"
-timezone = "Asia/Shanghai"
-ratio_preset = "cn-2019"
-open = "07:30"
-close = "18:00"
-
-[[rooms]]
-id = "infant"
-name = "乳儿班"
-
-[mqtt]
-host = "broker.example"
-port = 8883
-username = "agent"
-password_file = "{}"
-max_inflight = 32
-outbox_max_bytes = 1048576
-telemetry_qos = 1
-
-[mqtt.tls]
-ca_file = "{}"
-cert_file = "{}"
-key_file = "{}"
-"#,
-        pw.display(),
-        pki.ca.display(),
-        pki.client_cert.display(),
-        pki.client_key.display()
-    );
-    let file = dir.path().join("agent.toml");
-    std::fs::write(&file, &text).unwrap();
+    let file = Roster::new()
+        .facility(FACILITY, "t")
+        .room(Room::new("infant", "乳儿班"))
+        .set("mqtt", "host", "broker.example")
+        .set("mqtt", "port", 8883)
+        .set("mqtt", "username", "agent")
+        .set("mqtt", "password_file", &pw)
+        .set("mqtt", "max_inflight", 32)
+        .set("mqtt", "outbox_max_bytes", 1048576)
+        .set("mqtt", "telemetry_qos", 1)
+        .set("mqtt.tls", "ca_file", &pki.ca)
+        .set("mqtt.tls", "cert_file", &pki.client_cert)
+        .set("mqtt.tls", "key_file", &pki.client_key)
+        .write(dir.path());
     let cfg = nursery_agent::config::load(&file).expect("a valid configuration");
     let s = UplinkSettings::from_config(&cfg).unwrap();
     assert_eq!(s.client_id, FACILITY);

@@ -1,7 +1,5 @@
 //! Running the real `nursery-agent` binary from integration tests.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -13,17 +11,22 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The `nursery-agent` binary built beside this test (`target/<profile>/nursery-agent`).
+/// The `nursery-agent` binary of the same build as this test.
+///
+/// A test package cannot use `CARGO_BIN_EXE_*` of another package, so the path is derived
+/// from the test executable itself, which lives in `<target>/<profile>/deps/`; this also
+/// follows a custom `CARGO_TARGET_DIR`.
 pub fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
+    let exe = std::env::current_exe().expect("the test executable's path");
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
-        .expect("test executable lives in target/<profile>/deps");
-    let bin = profile_dir.join("nursery-agent");
+        .expect("the test executable lives in <target>/<profile>/deps/");
+    let bin = profile_dir.join(format!("nursery-agent{}", std::env::consts::EXE_SUFFIX));
     assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p nursery-agent` first (scripts/test does)",
+        bin.is_file(),
+        "{} not found: run `cargo build -p nursery-agent` first (same profile and target dir \
+         as the tests; scripts/test does)",
         bin.display()
     );
     bin

@@ -1,10 +1,6 @@
 //! A real mosquitto for the MQTT tests: started on a free loopback port from a generated
 //! configuration in a temporary directory, stopped and restarted on demand, killed on drop.
 //! Plus a subscriber that records every message it sees.
-//!
-//! Include it with `#[path = "common/broker.rs"] mod broker;`.
-
-#![allow(dead_code)]
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -1,103 +1,60 @@
 //! For the staff page tests: a one-room nursery, events fed through `--events`, and a
 //! minimal HTTP/1.1 client (enough for JSON requests and one server-sent events stream).
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{Duration as Days, Utc};
+use nursery_testkit::{ev, Child, Door, Guardian, Reader, Room, Roster, Sensor, Staff};
 
 use crate::agent::Agent;
 
-/// PIN of `s-01` in [`write_config`]'s roster (the demo's hash for 1234).
-pub const PIN: &str = "1234";
-const PIN_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$/3wN1wh3k2D0gmT4hm9jbg$gZhKevQ5zhOzGFNmKaI/CqnJCq/RQuaaEThjZOuxwQA";
+/// PIN of `s-01` in [`roster`].
+pub use nursery_testkit::PIN;
+
+/// The babies of [`roster`], `c-01` to `c-04`.
+pub const CHILDREN: [&str; 4] = ["小明", "小红", "小刚", "小丽"];
 
 /// One infant room, one caregiver with a PIN (`s-01`), one without (`s-02`), four babies
-/// about three months old on today's date, ratio grace 0 s. Returns the config's path.
-pub fn write_config(dir: &Path) -> PathBuf {
+/// about three months old on today's date, ratio grace 0 s, open round the clock, no
+/// uplink, the page on a free port, storage in `dir/state`.
+pub fn roster(dir: &Path) -> Roster {
     let today = Utc::now()
         .with_timezone(&chrono_tz::Asia::Shanghai)
         .date_naive();
-    let born = today - Days::days(100);
-    let mut children = String::new();
-    for (i, name) in ["小明", "小红", "小刚", "小丽"].iter().enumerate() {
-        children.push_str(&format!(
-            "[[children]]\nid = \"c-0{n}\"\nname = \"{name}\"\nbirth_date = \"{born}\"\n\
-             room = \"infant\"\nguardians = [\"g-01\"]\n\n",
-            n = i + 1
-        ));
+    let born = (today - Days::days(100)).to_string();
+    let mut roster = Roster::new()
+        .facility("test-0001", "测试托育园")
+        .hours("00:00", "23:59")
+        .room(Room::new("infant", "乳儿班").capacity(10))
+        .door(Door::new("entrance").name("大门"))
+        .reader(Reader::attendance("attendance-reader"))
+        .sensor(Sensor::new("t-infant", "infant").kind("virtual"))
+        .staff(
+            Staff::caregiver("s-01", "王老师", "infant")
+                .card("10001")
+                .pin_hash(nursery_testkit::PIN_HASH),
+        )
+        .staff(Staff::caregiver("s-02", "李老师", "infant").card("10002"));
+    for (i, name) in CHILDREN.iter().enumerate() {
+        let id = format!("c-0{}", i + 1);
+        roster = roster.child(Child::new(&id, name, &born, "infant").guardians(["g-01"]));
     }
-    let text = format!(
-        r#"[facility]
-id = "test-0001"
-name = "测试托育园"
-timezone = "Asia/Shanghai"
-ratio_preset = "cn-2019"
-open = "00:00"
-close = "23:59"
+    roster
+        .guardian(Guardian::new("g-01", "张女士").card("20001"))
+        .rule("ratio_grace", "0s")
+        .rule("sensor_stale_after", "6h")
+        .rule("pickup_grace", "6h")
+        .mqtt_off()
+        .storage(&dir.join("state"))
+        .listen("127.0.0.1:0")
+}
 
-[[rooms]]
-id = "infant"
-name = "乳儿班"
-capacity = 10
-
-[[doors]]
-id = "entrance"
-name = "大门"
-
-[[readers]]
-id = "attendance-reader"
-purpose = "attendance"
-
-[[sensors]]
-id = "t-infant"
-room = "infant"
-kind = "virtual"
-
-[[staff]]
-id = "s-01"
-name = "王老师"
-card = "10001"
-role = "caregiver"
-room = "infant"
-pin_hash = "{PIN_HASH}"
-
-[[staff]]
-id = "s-02"
-name = "李老师"
-card = "10002"
-role = "caregiver"
-room = "infant"
-
-{children}[[guardians]]
-id = "g-01"
-name = "张女士"
-card = "20001"
-
-[rules]
-ratio_grace = "0s"
-sensor_stale_after = "6h"
-pickup_grace = "6h"
-
-[mqtt]
-enabled = false
-
-[storage]
-dir = "{state}"
-
-[dashboard]
-listen = "127.0.0.1:0"
-"#,
-        state = dir.join("state").display()
-    );
-    let path = dir.join("agent.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+/// Writes [`roster`] as `dir/agent.toml`; returns its path.
+pub fn write_config(dir: &Path) -> PathBuf {
+    roster(dir).write(dir)
 }
 
 /// A running agent of [`write_config`] with its events file and its page's port.
@@ -131,31 +88,22 @@ impl Nursery {
     }
 
     /// Appends event lines (without `ts`: the agent stamps them on arrival).
-    pub fn feed(&self, lines: &[&str]) {
+    pub fn feed<S: AsRef<str>>(&self, lines: &[S]) {
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(&self.events)
             .unwrap();
-        let mut text = String::new();
-        for l in lines {
-            text.push_str(l);
-            text.push('\n');
-        }
-        f.write_all(text.as_bytes()).unwrap();
+        f.write_all(ev::log(lines).as_bytes()).unwrap();
         f.flush().unwrap();
     }
 
     /// One caregiver and four babies: required 2, counted 1 — a ratio breach at once.
     pub fn cause_ratio_breach(&self) {
-        let mut lines =
-            vec![r#"{"type":"attendance","person":"s-01","action":"check_in"}"#.to_string()];
+        let mut lines = vec![ev::check_in(ev::NOW, "s-01")];
         for c in 1..=4 {
-            lines.push(format!(
-                r#"{{"type":"attendance","person":"c-0{c}","action":"check_in"}}"#
-            ));
+            lines.push(ev::check_in(ev::NOW, &format!("c-0{c}")));
         }
-        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-        self.feed(&refs);
+        self.feed(&lines);
     }
 
     pub fn request(
@@ -198,6 +146,13 @@ impl Nursery {
         );
         assert_eq!(r.status, 200, "login: {}", r.body);
         let cookie = r.header("set-cookie").expect("a session cookie");
+        // No script may read the session, and no other site's page may send it.
+        for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+            assert!(
+                cookie.split("; ").any(|a| a == attribute),
+                "{attribute} missing from the session cookie: {cookie}"
+            );
+        }
         let pair = cookie.split(';').next().unwrap().to_string();
         let csrf = r.json()["csrf"].as_str().unwrap().to_string();
         (pair, csrf)
