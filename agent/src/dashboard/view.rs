@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 use crate::alert::{AlertType, Severity};
 use crate::config::{Config, Locale};
 use crate::live::LiveView;
+use crate::rules::{DoorFigures, OpenAlert, RoomFigures};
 
 /// The page's language when the user has not chosen one.
 pub fn default_language(cfg: &Config) -> &'static str {
@@ -62,87 +63,9 @@ pub fn public(cfg: &Config, view: &LiveView) -> Value {
         .iter()
         .map(|b| json!({ "from": b.from_months, "to": b.to_months, "ratio": b.ratio }))
         .collect();
-    let rooms: Vec<Value> = view
-        .rooms
-        .iter()
-        .map(|r| {
-            // The room's climate: the first of its sensors with a reading.
-            let sensors: Vec<&str> = cfg
-                .sensors
-                .iter()
-                .filter(|s| s.room == r.room)
-                .map(|s| s.id.as_str())
-                .collect();
-            let reading = view
-                .sensors
-                .iter()
-                .filter(|s| sensors.contains(&s.sensor.as_str()))
-                .find(|s| s.celsius.is_some() || s.humidity.is_some());
-            let alerts: Vec<&str> = view
-                .alerts
-                .iter()
-                .filter(|a| a.subject == r.room && a.alert_type.severity() == Severity::Critical)
-                .map(|a| a.alert_type.as_str())
-                .collect();
-            let status = if !alerts.is_empty() {
-                "breach"
-            } else if r.counted_staff < r.required {
-                // Short, but not yet for the grace period.
-                "short"
-            } else if r.capacity.is_some_and(|c| r.children > c) {
-                "over"
-            } else {
-                "ok"
-            };
-            json!({
-                "id": r.room,
-                "name": room_name(cfg, &r.room),
-                "children": r.children,
-                "by_band": r.by_band,
-                "staff": r.counted_staff,
-                "staff_present": r.staff_present,
-                "required": r.required,
-                "capacity": r.capacity,
-                "status": status,
-                "celsius": reading.and_then(|s| s.celsius),
-                "humidity": reading.and_then(|s| s.humidity),
-                "sensor_stale": reading.is_some_and(|s| s.stale),
-            })
-        })
-        .collect();
-    let doors: Vec<Value> = view
-        .doors
-        .iter()
-        .map(|d| {
-            let name = cfg
-                .doors
-                .iter()
-                .find(|c| c.id == d.door)
-                .and_then(|c| c.name.clone());
-            json!({
-                "id": d.door,
-                "name": name,
-                "open": d.open,
-                "held": d.held.is_some(),
-                "forced": d.forced.is_some(),
-            })
-        })
-        .collect();
-    let alerts: Vec<Value> = view
-        .alerts
-        .iter()
-        .map(|a| {
-            json!({
-                "alert_id": a.alert_id,
-                "type": a.alert_type,
-                "severity": a.severity,
-                "subject": a.subject,
-                "subject_name": subject_name(cfg, a.alert_type, &a.subject),
-                "raised": a.raised,
-                "acknowledged": a.acknowledged.as_ref().map(|(by, at)| json!({ "by": by, "at": at })),
-            })
-        })
-        .collect();
+    let rooms: Vec<Value> = view.rooms.iter().map(|r| room(cfg, view, r)).collect();
+    let doors: Vec<Value> = view.doors.iter().map(|d| door(cfg, d)).collect();
+    let alerts: Vec<Value> = view.alerts.iter().map(|a| alert(cfg, a)).collect();
     json!({
         "facility": cfg.facility.name,
         "language": default_language(cfg),
@@ -152,6 +75,77 @@ pub fn public(cfg: &Config, view: &LiveView) -> Value {
         "rooms": rooms,
         "doors": doors,
         "alerts": alerts,
+    })
+}
+
+/// One room's card: its figures, its status in one word and its climate.
+fn room(cfg: &Config, view: &LiveView, r: &RoomFigures) -> Value {
+    // The room's climate: the first of its sensors with a reading.
+    let sensors: Vec<&str> = cfg
+        .sensors
+        .iter()
+        .filter(|s| s.room == r.room)
+        .map(|s| s.id.as_str())
+        .collect();
+    let reading = view
+        .sensors
+        .iter()
+        .filter(|s| sensors.contains(&s.sensor.as_str()))
+        .find(|s| s.celsius.is_some() || s.humidity.is_some());
+    let critical = view
+        .alerts
+        .iter()
+        .any(|a| a.subject == r.room && a.alert_type.severity() == Severity::Critical);
+    let status = if critical {
+        "breach"
+    } else if r.counted_staff < r.required {
+        // Short, but not yet for the grace period.
+        "short"
+    } else if r.capacity.is_some_and(|c| r.children > c) {
+        "over"
+    } else {
+        "ok"
+    };
+    json!({
+        "id": r.room,
+        "name": room_name(cfg, &r.room),
+        "children": r.children,
+        "by_band": r.by_band,
+        "staff": r.counted_staff,
+        "staff_present": r.staff_present,
+        "required": r.required,
+        "capacity": r.capacity,
+        "status": status,
+        "celsius": reading.and_then(|s| s.celsius),
+        "humidity": reading.and_then(|s| s.humidity),
+        "sensor_stale": reading.is_some_and(|s| s.stale),
+    })
+}
+
+fn door(cfg: &Config, d: &DoorFigures) -> Value {
+    let name = cfg
+        .doors
+        .iter()
+        .find(|c| c.id == d.door)
+        .and_then(|c| c.name.clone());
+    json!({
+        "id": d.door,
+        "name": name,
+        "open": d.open,
+        "held": d.held.is_some(),
+        "forced": d.forced.is_some(),
+    })
+}
+
+fn alert(cfg: &Config, a: &OpenAlert) -> Value {
+    json!({
+        "alert_id": a.alert_id,
+        "type": a.alert_type,
+        "severity": a.severity,
+        "subject": a.subject,
+        "subject_name": subject_name(cfg, a.alert_type, &a.subject),
+        "raised": a.raised,
+        "acknowledged": a.acknowledged.as_ref().map(|(by, at)| json!({ "by": by, "at": at })),
     })
 }
 
