@@ -25,3 +25,4 @@ pub mod simulate;
 pub mod status;
 pub mod summary;
 pub mod uplink;
+pub mod wire;

@@ -25,25 +25,32 @@
 //! let batch = journal.batch()?;
 //! batch.transition(&t)?;
 //! let e = outbox::enqueue(batch.transaction(), &cfg.facility.id, Kind::Alert,
-//!                         &t.alert_id_and_state_unique_id, t.ts.to_utc(), &t.to_json(), &cap)?;
+//!                         &message_id, t.ts.to_utc(), &alert_body /* a wire type */, &cap)?;
 //! if e.pressure { /* raise storage_pressure */ }
 //! batch.commit()?;
-//! wake.notify_one();                                       // the uplink's Arc<Notify>
+//! wake.notify_one();                                       // the sender's Arc<Notify>
 //! ```
 //! `id` must be unique per message (a resent summary is a new message: new id, new seq).
 //! Telemetry goes through [`enqueue_telemetry`] the same way. The daily summary reads
 //! [`day_stats`] (telemetry dropped, largest backlog) and [`stats`].
 //!
-//! The uplink reads pages and deletes acknowledged rows through its own
-//! connection ([`durable_after`], [`telemetry_before`], [`delete_acked`]).
+//! Whoever sends the messages reads pages and deletes acknowledged rows through its own
+//! connection ([`durable_after`], [`telemetry_before`], [`delete_acked`]). The shapes of the
+//! messages are in [`crate::wire`]; the outbox stores them as the JSON text to publish.
+//!
+//! # Errors
+//! [`migrate`], [`enqueue`] and [`enqueue_telemetry`] can fail for reasons of their own
+//! (a newer schema, a body that does not serialize) and return [`OutboxError`]; the other
+//! functions only run SQL and return `rusqlite::Error` as it came.
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::Serialize;
 
-/// The `schema` field of every envelope.
-pub const ENVELOPE_SCHEMA: &str = "nursery-agent/1";
+/// Re-exported: the outbox stores and counts by them, and callers have long named them here.
+pub use crate::wire::{rfc3339_utc, Kind, ENVELOPE_SCHEMA};
+use crate::wire::{CommandResult, Envelope};
 
 /// How many command ids are remembered to ignore repeats.
 pub const COMMAND_IDS_REMEMBERED: i64 = 1024;
@@ -88,41 +95,22 @@ const MIGRATIONS: &[&str] = &[
      );",
 ];
 
-/// What a durable message is; decides its topic and the envelope's `kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Alert,
-    Summary,
-    CommandResult,
-}
-
-impl Kind {
-    /// The envelope's `kind` field and the `kind` column.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Alert => "alert",
-            Kind::Summary => "summary",
-            Kind::CommandResult => "command_result",
-        }
-    }
-
-    /// The topic under `{topic_prefix}/{facility}/` (contract section 6).
-    pub fn topic_suffix(self) -> &'static str {
-        match self {
-            Kind::Alert => "alerts",
-            Kind::Summary => "summaries/daily",
-            Kind::CommandResult => "command-results",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "alert" => Some(Kind::Alert),
-            "summary" => Some(Kind::Summary),
-            "command_result" => Some(Kind::CommandResult),
-            _ => None,
-        }
-    }
+/// Why the outbox could not do what was asked. Callers say which outbox (the message says
+/// what went wrong).
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error(
+        "outbox schema version {found} is newer than this agent knows ({known}); refusing to touch it"
+    )]
+    SchemaTooNew { found: usize, known: usize },
+    #[error("the {what} body does not serialize to JSON: {source}")]
+    Encode {
+        /// The message's kind (`alert`, `summary`, `command_result`) or `telemetry`.
+        what: &'static str,
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
 }
 
 /// The storage limit, and the time zone that decides which local day a drop is counted on.
@@ -178,7 +166,7 @@ pub struct DayStats {
     pub backlog_max: u64,
 }
 
-/// A durable row read by the uplink.
+/// A durable row, as read by the sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingMessage {
     pub seq: u64,
@@ -186,42 +174,24 @@ pub struct PendingMessage {
     pub payload: String,
 }
 
-/// A telemetry row read by the uplink.
+/// A telemetry row, as read by the sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingTelemetry {
     pub id: i64,
     pub payload: String,
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    schema: &'a str,
-    facility: &'a str,
-    seq: u64,
-    id: &'a str,
-    kind: &'a str,
-    created_at: String,
-    body: &'a serde_json::Value,
-}
-
-fn sql_err(msg: String) -> rusqlite::Error {
-    rusqlite::Error::SqliteFailure(
-        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
-        Some(msg),
-    )
-}
-
 /// Brings the outbox tables up to date. Idempotent; call once at start, outside any open
 /// transaction (it opens its own, one per migration). Refuses a database whose outbox schema
 /// is newer than this agent knows.
-pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+pub fn migrate(conn: &Connection) -> Result<(), OutboxError> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS outbox_schema (version INTEGER NOT NULL)")?;
     let version = schema_version(conn)?;
     if version > MIGRATIONS.len() {
-        return Err(sql_err(format!(
-            "outbox schema version {version} is newer than this agent knows ({}); refusing to touch it",
-            MIGRATIONS.len()
-        )));
+        return Err(OutboxError::SchemaTooNew {
+            found: version,
+            known: MIGRATIONS.len(),
+        });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
@@ -252,24 +222,27 @@ pub fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
     Ok(v.unwrap_or(0).max(0) as usize)
 }
 
-/// The envelope's `created_at`: UTC, `Z`, fractional seconds only when there are some.
-pub fn rfc3339_utc(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
-}
-
 /// Appends a durable message (alert, summary, command result). Call it inside the caller's
 /// open transaction (the journal's batch) so the message commits with what caused it.
 ///
-/// `id` must be unique per message; `body` is the contract's body (section 4 for an alert).
+/// `id` must be unique per message; `body` is the contract's body: a [`crate::wire`] type
+/// (an [`AlertBody`](crate::wire::AlertBody), a [`CommandResult`], the daily summary) or any
+/// other `Serialize` value, written inside an [`Envelope`].
 pub fn enqueue(
     conn: &Connection,
     facility: &str,
     kind: Kind,
     id: &str,
     created_at: DateTime<Utc>,
-    body: &serde_json::Value,
+    body: &(impl Serialize + ?Sized),
     cap: &Cap,
-) -> rusqlite::Result<Enqueued> {
+) -> Result<Enqueued, OutboxError> {
+    let encode = |source| OutboxError::Encode {
+        what: kind.as_str(),
+        source,
+    };
+    // The body first: one that does not serialize takes no seq and writes nothing.
+    let body = serde_json::value::to_raw_value(body).map_err(encode)?;
     let seq: i64 = conn
         .prepare_cached(
             "UPDATE outbox_state SET next_seq = next_seq + 1 WHERE id = 1 RETURNING next_seq - 1",
@@ -281,11 +254,11 @@ pub fn enqueue(
         facility,
         seq,
         id,
-        kind: kind.as_str(),
-        created_at: rfc3339_utc(created_at),
-        body,
+        kind,
+        created_at,
+        body: &*body,
     })
-    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    .map_err(encode)?;
     let size = payload.len() as i64;
     conn.prepare_cached(
         "INSERT INTO outbox (seq, id, kind, created_ms, payload, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -307,16 +280,20 @@ pub fn enqueue(
     Ok(e)
 }
 
-/// Appends a room snapshot to telemetry (outside the seq stream). `body` is published as is
-/// on `{prefix}/{facility}/telemetry`. May drop older telemetry, or this very row when it is
-/// the oldest left, to stay under the cap.
+/// Appends a room snapshot to telemetry (outside the seq stream). `body` (a
+/// [`Telemetry`](crate::wire::Telemetry), or any `Serialize` value) is published as is on
+/// `{prefix}/{facility}/telemetry`. May drop older telemetry, or this very row when it is the
+/// oldest left, to stay under the cap.
 pub fn enqueue_telemetry(
     conn: &Connection,
     created_at: DateTime<Utc>,
-    body: &serde_json::Value,
+    body: &(impl Serialize + ?Sized),
     cap: &Cap,
-) -> rusqlite::Result<Enqueued> {
-    let payload = body.to_string();
+) -> Result<Enqueued, OutboxError> {
+    let payload = serde_json::to_string(body).map_err(|source| OutboxError::Encode {
+        what: "telemetry",
+        source,
+    })?;
     let size = payload.len() as i64;
     conn.prepare_cached(
         "INSERT INTO outbox_telemetry (created_ms, payload, size) VALUES (?1, ?2, ?3)",
@@ -327,7 +304,7 @@ pub fn enqueue_telemetry(
          WHERE id = 1",
     )?
     .execute([size])?;
-    after_insert(conn, created_at, cap)
+    Ok(after_insert(conn, created_at, cap)?)
 }
 
 /// Enforces the cap (oldest telemetry first) and records the backlog high-water marks.
@@ -532,12 +509,12 @@ pub fn command_seen(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
 }
 
 /// The `body` of a `command-results` message: `{"command_id","ok":true}` or
-/// `{"command_id","ok":false,"error"}`.
-pub fn command_result_body(command_id: &str, result: Result<(), &str>) -> serde_json::Value {
-    match result {
-        Ok(()) => serde_json::json!({ "command_id": command_id, "ok": true }),
-        Err(e) => serde_json::json!({ "command_id": command_id, "ok": false, "error": e }),
-    }
+/// `{"command_id","error","ok":false}` (see [`CommandResult`]).
+pub fn command_result_body<'a>(
+    command_id: &'a str,
+    result: Result<(), &'a str>,
+) -> CommandResult<'a> {
+    CommandResult::new(command_id, result)
 }
 
 #[cfg(test)]
@@ -742,5 +719,95 @@ mod tests {
             .unwrap();
         assert_eq!(n, COMMAND_IDS_REMEMBERED);
         assert!(remember_command(&conn, "c1", at(1)).unwrap());
+    }
+
+    #[test]
+    fn command_results_and_envelopes_are_byte_for_byte_what_the_platform_received_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(dir.path());
+        let c = cap(u64::MAX);
+        let ms: DateTime<Utc> = "2026-03-02T01:16:00.123Z".parse().unwrap();
+        let bodies = [
+            command_result_body("cmd-1", Ok(())),
+            command_result_body("cmd-2", Err("the summary of 2026-03-03 is not due yet")),
+        ];
+        for (i, b) in bodies.iter().enumerate() {
+            let id = format!("command:cmd-{}", i + 1);
+            enqueue(&conn, "310115-0042", Kind::CommandResult, &id, ms, b, &c).unwrap();
+        }
+        // A body that is still a `serde_json::Value` goes in the same envelope.
+        let summary = serde_json::json!({"date": "2026-03-02"});
+        enqueue(
+            &conn,
+            "310115-0042",
+            Kind::Summary,
+            "summary:2026-03-02",
+            ms,
+            &summary,
+            &c,
+        )
+        .unwrap();
+        enqueue(
+            &conn,
+            "310115-0042",
+            Kind::Alert,
+            "A1:raised",
+            at(1),
+            &summary,
+            &c,
+        )
+        .unwrap();
+        let payloads: Vec<String> = durable_after(&conn, 0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.payload)
+            .collect();
+        // Captured from the agent before the envelope's body was generic and the result typed.
+        assert_eq!(
+            payloads,
+            [
+                r#"{"schema":"nursery-agent/1","facility":"310115-0042","seq":1,"id":"command:cmd-1","kind":"command_result","created_at":"2026-03-02T01:16:00.123Z","body":{"command_id":"cmd-1","ok":true}}"#,
+                r#"{"schema":"nursery-agent/1","facility":"310115-0042","seq":2,"id":"command:cmd-2","kind":"command_result","created_at":"2026-03-02T01:16:00.123Z","body":{"command_id":"cmd-2","error":"the summary of 2026-03-03 is not due yet","ok":false}}"#,
+                r#"{"schema":"nursery-agent/1","facility":"310115-0042","seq":3,"id":"summary:2026-03-02","kind":"summary","created_at":"2026-03-02T01:16:00.123Z","body":{"date":"2026-03-02"}}"#,
+                r#"{"schema":"nursery-agent/1","facility":"310115-0042","seq":4,"id":"A1:raised","kind":"alert","created_at":"2026-03-02T01:00:00Z","body":{"date":"2026-03-02"}}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_body_that_does_not_serialize_is_an_error_that_names_it_and_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(dir.path());
+        let c = cap(u64::MAX);
+        // JSON objects need string keys.
+        let bad: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        let err = enqueue(&conn, "f", Kind::Summary, "s", at(1), &bad, &c).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                OutboxError::Encode {
+                    what: "summary",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("summary body"), "{err}");
+        let err = enqueue_telemetry(&conn, at(1), &bad, &c).unwrap_err();
+        assert!(matches!(
+            err,
+            OutboxError::Encode {
+                what: "telemetry",
+                ..
+            }
+        ));
+        assert_eq!(
+            stats(&conn).unwrap(),
+            OutboxStats {
+                next_seq: 1,
+                ..Default::default()
+            }
+        );
+        assert!(durable_after(&conn, 0, 10).unwrap().is_empty());
     }
 }

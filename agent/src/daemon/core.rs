@@ -48,6 +48,8 @@ pub enum CoreError {
     Journal(#[from] JournalError),
     #[error("journal write failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("outbox: {0}")]
+    Outbox(#[from] outbox::OutboxError),
     #[error("configuration cannot drive the rules: {0}")]
     Rules(String),
 }
@@ -354,7 +356,7 @@ impl Core {
                 result.as_ref().map(|_| ()).map_err(String::as_str),
             );
             if let Some(snapshot) = extra {
-                body["snapshot"] = snapshot;
+                body.snapshot = Some(snapshot);
             }
             let msg = format!("command:{}", cmd.id());
             note(outbox::enqueue(

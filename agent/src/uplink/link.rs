@@ -14,10 +14,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::commands::Command;
 use super::settings::UplinkSettings;
-use super::status::{StatusMessage, UplinkStatus};
+use super::status::UplinkStatus;
 use super::store::{Store, StoreReply, StoreReq};
 use super::{UplinkError, PAGE, SHUTDOWN_GRACE};
 use crate::outbox::{Kind, PendingMessage, PendingTelemetry};
+use crate::wire::{self, LinkState, Status};
 
 type PollFuture = Pin<Box<dyn Future<Output = (EventLoop, Result<Event, ConnectionError>)> + Send>>;
 
@@ -112,6 +113,8 @@ impl Drain {
 
 struct Uplink {
     settings: UplinkSettings,
+    /// Failed connection attempts since the last CONNACK: how long to back off.
+    attempt: u32,
     status: Arc<UplinkStatus>,
     commands: mpsc::Sender<Command>,
     store: std::sync::mpsc::Sender<StoreReq>,
@@ -152,7 +155,7 @@ pub async fn run(
     let path = db_path.clone();
     let conn = tokio::task::spawn_blocking(move || Store::open(&path))
         .await
-        .map_err(|e| UplinkError::Store(e.to_string()))?
+        .map_err(UplinkError::OpenAborted)?
         .map_err(|source| UplinkError::Open {
             path: db_path.clone(),
             source,
@@ -170,25 +173,31 @@ pub async fn run(
     let thread = std::thread::Builder::new()
         .name("uplink-store".into())
         .spawn(move || store.run(req_rx))
-        .map_err(|e| UplinkError::Store(format!("cannot start the store thread: {e}")))?;
+        .map_err(UplinkError::StoreThread)?;
 
     let topics = Topics {
-        status: settings.topic("status"),
-        commands: settings.topic("commands"),
-        telemetry: settings.topic("telemetry"),
+        status: settings.topic(wire::STATUS_TOPIC),
+        commands: settings.topic(wire::COMMANDS_TOPIC),
+        telemetry: settings.topic(wire::TELEMETRY_TOPIC),
         alerts: settings.topic(Kind::Alert.topic_suffix()),
         summaries: settings.topic(Kind::Summary.topic_suffix()),
         command_results: settings.topic(Kind::CommandResult.topic_suffix()),
     };
     let mut up = Uplink {
         settings,
+        attempt: 0,
         status,
         commands,
         store: req_tx,
         drain: Drain::new(0),
         topics,
     };
-    let result = up.run(&wake, &mut replies, &shutdown).await;
+    let mut signals = Signals {
+        wake: &wake,
+        replies: &mut replies,
+        shutdown: &shutdown,
+    };
+    let result = up.run(&mut signals).await;
     up.flush_acks();
     drop(up);
     // Let the store thread commit the last deletes before returning.
@@ -196,17 +205,19 @@ pub async fn run(
     result
 }
 
+/// What the link waits on besides its connection.
+struct Signals<'a> {
+    /// The core enqueued something.
+    wake: &'a Notify,
+    replies: &'a mut mpsc::UnboundedReceiver<StoreReply>,
+    shutdown: &'a CancellationToken,
+}
+
 impl Uplink {
-    async fn run(
-        &mut self,
-        wake: &Notify,
-        replies: &mut mpsc::UnboundedReceiver<StoreReply>,
-        shutdown: &CancellationToken,
-    ) -> Result<(), UplinkError> {
-        let mut attempt: u32 = 0;
+    async fn run(&mut self, signals: &mut Signals<'_>) -> Result<(), UplinkError> {
         let mut link = self.connect();
         loop {
-            if shutdown.is_cancelled() {
+            if signals.shutdown.is_cancelled() {
                 if let Link::Connected(session) = link {
                     self.goodbye(session).await;
                 }
@@ -214,110 +225,139 @@ impl Uplink {
                 return Ok(());
             }
             link = match link {
-                Link::BackingOff { until } => {
-                    tokio::select! {
-                        _ = shutdown.cancelled() => Link::BackingOff { until },
-                        _ = tokio::time::sleep_until(until) => self.connect(),
-                        r = replies.recv() => {
-                            self.reply(r, None)?;
-                            Link::BackingOff { until }
-                        }
-                        _ = wake.notified() => Link::BackingOff { until },
-                    }
-                }
-                Link::Connecting(mut session) => {
-                    tokio::select! {
-                        _ = shutdown.cancelled() => Link::Connecting(session),
-                        (el, r) = &mut session.poll => match r {
-                            Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                                session.poll = poll_once(el);
-                                attempt = 0;
-                                self.on_connected(&session)?;
-                                self.fill(&session)?;
-                                Link::Connected(session)
-                            }
-                            Ok(_) => {
-                                session.poll = poll_once(el);
-                                Link::Connecting(session)
-                            }
-                            Err(e) => {
-                                let delay = self.settings.backoff(attempt);
-                                attempt = attempt.saturating_add(1);
-                                tracing::warn!(
-                                    "mqtt: cannot connect to {}:{}: {e}; retrying in {:.1}s",
-                                    self.settings.host,
-                                    self.settings.port,
-                                    delay.as_secs_f64()
-                                );
-                                Link::BackingOff { until: tokio::time::Instant::now() + delay }
-                            }
-                        },
-                        r = replies.recv() => {
-                            self.reply(r, None)?;
-                            Link::Connecting(session)
-                        }
-                        _ = wake.notified() => Link::Connecting(session),
-                    }
-                }
-                Link::Connected(mut session) => {
-                    let lost = tokio::select! {
-                        _ = shutdown.cancelled() => None,
-                        (el, r) = &mut session.poll => match r {
-                            Ok(ev) => {
-                                session.poll = poll_once(el);
-                                self.on_event(ev);
-                                None
-                            }
-                            Err(e) => Some(e),
-                        },
-                        r = replies.recv() => {
-                            self.reply(r, Some(&session))?;
-                            None
-                        }
-                        _ = wake.notified() => {
-                            self.on_wake();
-                            // Telemetry dropped since the last status: say so, retained.
-                            // Only with room in the window; otherwise at a later wake.
-                            let dropped = self.status.telemetry_dropped();
-                            if dropped != self.status.dropped_reported.load(Ordering::Relaxed)
-                                && self.drain.in_flight() < self.settings.window()
-                            {
-                                let since = self.status.connected_since().unwrap_or_else(Utc::now);
-                                if let Err(e) = self.publish_online(&session, since) {
-                                    tracing::warn!(error = %e, "mqtt: status not republished");
-                                }
-                            }
-                            None
-                        }
-                    };
-                    match lost {
-                        None => {
-                            self.fill(&session)?;
-                            self.flush_acks();
-                            Link::Connected(session)
-                        }
-                        Some(e) => {
-                            self.flush_acks();
-                            self.on_disconnected();
-                            let delay = self.settings.backoff(attempt);
-                            attempt = attempt.saturating_add(1);
-                            tracing::warn!(
-                                "mqtt: connection lost: {e}; reconnecting in {:.1}s",
-                                delay.as_secs_f64()
-                            );
-                            Link::BackingOff {
-                                until: tokio::time::Instant::now() + delay,
-                            }
-                        }
-                    }
-                }
+                Link::BackingOff { until } => self.back_off(until, signals).await?,
+                Link::Connecting(session) => self.connecting(session, signals).await?,
+                Link::Connected(session) => self.connected(session, signals).await?,
             };
+        }
+    }
+
+    /// One wait while backing off: until the delay is over (then a new attempt), a store
+    /// reply, a wake (ignored until connected) or shutdown.
+    async fn back_off(
+        &mut self,
+        until: tokio::time::Instant,
+        signals: &mut Signals<'_>,
+    ) -> Result<Link, UplinkError> {
+        tokio::select! {
+            _ = signals.shutdown.cancelled() => Ok(Link::BackingOff { until }),
+            _ = tokio::time::sleep_until(until) => Ok(self.connect()),
+            r = signals.replies.recv() => {
+                self.reply(r, None)?;
+                Ok(Link::BackingOff { until })
+            }
+            _ = signals.wake.notified() => Ok(Link::BackingOff { until }),
+        }
+    }
+
+    /// One wait while connecting: the next event (CONNACK: connected; an error: back off),
+    /// a store reply, a wake or shutdown.
+    async fn connecting(
+        &mut self,
+        mut session: Session,
+        signals: &mut Signals<'_>,
+    ) -> Result<Link, UplinkError> {
+        tokio::select! {
+            _ = signals.shutdown.cancelled() => Ok(Link::Connecting(session)),
+            (el, r) = &mut session.poll => match r {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    session.poll = poll_once(el);
+                    self.attempt = 0;
+                    self.on_connected(&session)?;
+                    self.fill(&session)?;
+                    Ok(Link::Connected(session))
+                }
+                Ok(_) => {
+                    session.poll = poll_once(el);
+                    Ok(Link::Connecting(session))
+                }
+                Err(e) => {
+                    let delay = self.next_delay();
+                    tracing::warn!(
+                        "mqtt: cannot connect to {}:{}: {e}; retrying in {:.1}s",
+                        self.settings.host,
+                        self.settings.port,
+                        delay.as_secs_f64()
+                    );
+                    Ok(Link::BackingOff { until: tokio::time::Instant::now() + delay })
+                }
+            },
+            r = signals.replies.recv() => {
+                self.reply(r, None)?;
+                Ok(Link::Connecting(session))
+            }
+            _ = signals.wake.notified() => Ok(Link::Connecting(session)),
+        }
+    }
+
+    /// One wait while connected: the next event, a store reply, a wake or shutdown; then
+    /// publish what the window allows. A connection error: back off.
+    async fn connected(
+        &mut self,
+        mut session: Session,
+        signals: &mut Signals<'_>,
+    ) -> Result<Link, UplinkError> {
+        let lost = tokio::select! {
+            _ = signals.shutdown.cancelled() => None,
+            (el, r) = &mut session.poll => match r {
+                Ok(ev) => {
+                    session.poll = poll_once(el);
+                    self.on_event(ev);
+                    None
+                }
+                Err(e) => Some(e),
+            },
+            r = signals.replies.recv() => {
+                self.reply(r, Some(&session))?;
+                None
+            }
+            _ = signals.wake.notified() => {
+                self.on_wake();
+                self.report_dropped(&session);
+                None
+            }
+        };
+        let Some(e) = lost else {
+            self.fill(&session)?;
+            self.flush_acks();
+            return Ok(Link::Connected(session));
+        };
+        self.flush_acks();
+        self.on_disconnected();
+        let delay = self.next_delay();
+        tracing::warn!(
+            "mqtt: connection lost: {e}; reconnecting in {:.1}s",
+            delay.as_secs_f64()
+        );
+        Ok(Link::BackingOff {
+            until: tokio::time::Instant::now() + delay,
+        })
+    }
+
+    /// The delay before the next attempt, growing with each failure.
+    fn next_delay(&mut self) -> std::time::Duration {
+        let delay = self.settings.backoff(self.attempt);
+        self.attempt = self.attempt.saturating_add(1);
+        delay
+    }
+
+    /// Telemetry dropped since the last status: say so, retained. Only with room in the
+    /// window; otherwise at a later wake.
+    fn report_dropped(&mut self, session: &Session) {
+        let dropped = self.status.telemetry_dropped();
+        if dropped != self.status.dropped_reported.load(Ordering::Relaxed)
+            && self.drain.in_flight() < self.settings.window()
+        {
+            let since = self.status.connected_since().unwrap_or_else(Utc::now);
+            if let Err(e) = self.publish_online(session, since) {
+                tracing::warn!(error = %e, "mqtt: status not republished");
+            }
         }
     }
 
     /// A fresh client and event loop: nothing carried over from an earlier session.
     fn connect(&mut self) -> Link {
-        let will = StatusMessage::new("offline", Utc::now());
+        let will = Status::new(LinkState::Offline, Utc::now());
         let (client, el) = AsyncClient::new(
             self.settings.mqtt_options(&will),
             self.settings.window() + 8,
@@ -339,8 +379,7 @@ impl Uplink {
         self.drain = Drain::new(self.drain.epoch + 1);
         session
             .client
-            .try_subscribe(self.topics.commands.clone(), QoS::AtLeastOnce)
-            .map_err(|e| UplinkError::Client(e.to_string()))?;
+            .try_subscribe(self.topics.commands.clone(), QoS::AtLeastOnce)?;
         self.publish_online(session, now)
     }
 
@@ -351,17 +390,14 @@ impl Uplink {
         since: DateTime<Utc>,
     ) -> Result<(), UplinkError> {
         let dropped = self.status.telemetry_dropped();
-        session
-            .client
-            .try_publish(
-                self.topics.status.clone(),
-                QoS::AtLeastOnce,
-                true,
-                StatusMessage::new("online", since)
-                    .with_dropped(dropped)
-                    .to_json(),
-            )
-            .map_err(|e| UplinkError::Client(e.to_string()))?;
+        session.client.try_publish(
+            self.topics.status.clone(),
+            QoS::AtLeastOnce,
+            true,
+            Status::new(LinkState::Online, since)
+                .with_dropped(dropped)
+                .to_json(),
+        )?;
         self.drain.awaiting_pkid.push_back(Sent::Status);
         self.status
             .dropped_reported
@@ -527,10 +563,12 @@ impl Uplink {
             }
             if let Some(m) = next_durable(&mut d.durable) {
                 let topic = Topics::of(m.kind, &self.topics).to_owned();
-                session
-                    .client
-                    .try_publish(topic, QoS::AtLeastOnce, false, m.payload.into_bytes())
-                    .map_err(|e| UplinkError::Client(e.to_string()))?;
+                session.client.try_publish(
+                    topic,
+                    QoS::AtLeastOnce,
+                    false,
+                    m.payload.into_bytes(),
+                )?;
                 d.awaiting_pkid.push_back(Sent::Durable(m.seq));
                 continue;
             }
@@ -541,15 +579,12 @@ impl Uplink {
             let Some(t) = d.telemetry.pop_front() else {
                 break;
             };
-            session
-                .client
-                .try_publish(
-                    self.topics.telemetry.clone(),
-                    self.settings.telemetry_qos,
-                    false,
-                    t.payload.into_bytes(),
-                )
-                .map_err(|e| UplinkError::Client(e.to_string()))?;
+            session.client.try_publish(
+                self.topics.telemetry.clone(),
+                self.settings.telemetry_qos,
+                false,
+                t.payload.into_bytes(),
+            )?;
             d.telemetry_out.insert(t.id);
             d.awaiting_pkid.push_back(Sent::Telemetry(t.id));
         }
@@ -589,7 +624,7 @@ impl Uplink {
 
     /// Clean shutdown: retained `offline`, then DISCONNECT (so the will is not sent).
     async fn goodbye(&mut self, mut session: Session) {
-        let offline = StatusMessage::new("offline", Utc::now()).to_json();
+        let offline = Status::new(LinkState::Offline, Utc::now()).to_json();
         let queued = session
             .client
             .try_publish(self.topics.status.clone(), QoS::AtLeastOnce, true, offline)

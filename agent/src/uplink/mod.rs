@@ -13,6 +13,7 @@
 //! ```
 //! The core answers each [`Command`] it receives by enqueueing a `Kind::CommandResult`
 //! with `outbox::command_result_body(cmd.id(), Ok(()))` (or `Err("…")`), in its own batch.
+//! What is published is in [`crate::wire`]; the link sends the outbox's rows as they are.
 //! Commands the uplink rejects itself (malformed, unknown, too large, bad date) never reach
 //! the core: the uplink enqueues their error results. A repeated command id is ignored.
 //! `run` applies the outbox migrations itself (idempotent), so it can start before or after
@@ -61,6 +62,8 @@ mod store;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::outbox::OutboxError;
+
 pub use commands::{parse_command, Command, ParsedCommand};
 pub use link::run;
 pub use settings::{Credentials, TlsMaterial, UplinkSettings};
@@ -78,6 +81,7 @@ const MAX_COMMAND_ID: usize = 128;
 /// How long a clean shutdown waits for `offline` and DISCONNECT to go out.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
+/// Why the link stopped, or could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum UplinkError {
     #[error("mqtt: cannot read {what} {path}: {source}")]
@@ -86,17 +90,31 @@ pub enum UplinkError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("mqtt: {0}")]
-    Invalid(String),
-    #[error("outbox database {path}: {source}")]
-    Open {
+    #[error("mqtt: {what} {path} is not a PEM file")]
+    NotPem { what: &'static str, path: PathBuf },
+    #[error("mqtt: mqtt.tls.cert_file and mqtt.tls.key_file go together")]
+    CertWithoutKey,
+    #[error("mqtt: mqtt.password_file {path} is not UTF-8")]
+    PasswordNotUtf8 {
         path: PathBuf,
-        source: rusqlite::Error,
+        source: std::str::Utf8Error,
     },
+    #[error("mqtt: mqtt.password_file needs mqtt.username")]
+    PasswordWithoutUsername,
+    #[error(
+        "mqtt: mqtt.topic_prefix and facility.id must not contain '+', '#' (nor '/' in the id)"
+    )]
+    TopicWildcards,
+    #[error("outbox database {path}: {source}")]
+    Open { path: PathBuf, source: OutboxError },
+    #[error("outbox: opening the database did not finish: {0}")]
+    OpenAborted(#[source] tokio::task::JoinError),
+    #[error("outbox: cannot start the store thread: {0}")]
+    StoreThread(#[source] std::io::Error),
     #[error("outbox: {0}")]
-    Store(String),
+    Store(#[source] OutboxError),
     #[error("the outbox thread stopped unexpectedly")]
     StoreGone,
     #[error("mqtt client: {0}")]
-    Client(String),
+    Client(#[from] rumqttc::ClientError),
 }

@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use rumqttc::{LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
 
-use super::status::StatusMessage;
 use super::{UplinkError, MAX_INCOMING_PACKET, MAX_OUTGOING_PACKET};
 use crate::config::Config;
 use crate::outbox::Cap;
+use crate::wire::{self, Status};
 
 /// Everything the link needs, read from the configuration once (files included).
 #[derive(Clone)]
@@ -108,10 +108,10 @@ fn pem_with(bytes: &[u8], what: &'static str, path: &std::path::Path) -> Result<
     if text.contains("-----BEGIN ") {
         Ok(())
     } else {
-        Err(UplinkError::Invalid(format!(
-            "{what} {} is not a PEM file",
-            path.display()
-        )))
+        Err(UplinkError::NotPem {
+            what,
+            path: path.to_path_buf(),
+        })
     }
 }
 
@@ -135,11 +135,7 @@ impl UplinkSettings {
                         Some((cert, key))
                     }
                     (None, None) => None,
-                    _ => {
-                        return Err(UplinkError::Invalid(
-                            "mqtt.tls.cert_file and mqtt.tls.key_file go together".into(),
-                        ))
-                    }
+                    _ => return Err(UplinkError::CertWithoutKey),
                 };
                 Some(TlsMaterial { ca, client })
             }
@@ -147,8 +143,10 @@ impl UplinkSettings {
         let credentials = match (&m.username, &m.password_file) {
             (Some(u), Some(p)) => {
                 let raw = read_file("mqtt.password_file", p)?;
-                let pw = String::from_utf8(raw).map_err(|_| {
-                    UplinkError::Invalid(format!("mqtt.password_file {} is not UTF-8", p.display()))
+                // The error keeps only the position: its bytes are the password.
+                let pw = String::from_utf8(raw).map_err(|e| UplinkError::PasswordNotUtf8 {
+                    path: p.clone(),
+                    source: e.utf8_error(),
                 })?;
                 Some(Credentials::new(
                     u.clone(),
@@ -156,19 +154,12 @@ impl UplinkSettings {
                 ))
             }
             (Some(u), None) => Some(Credentials::new(u.clone(), String::new())),
-            (None, Some(_)) => {
-                return Err(UplinkError::Invalid(
-                    "mqtt.password_file needs mqtt.username".into(),
-                ))
-            }
+            (None, Some(_)) => return Err(UplinkError::PasswordWithoutUsername),
             (None, None) => None,
         };
         let prefix = m.topic_prefix.trim_end_matches('/').to_owned();
         if prefix.contains(['+', '#']) || cfg.facility.id.contains(['+', '#', '/']) {
-            return Err(UplinkError::Invalid(
-                "mqtt.topic_prefix and facility.id must not contain '+', '#' (nor '/' in the id)"
-                    .into(),
-            ));
+            return Err(UplinkError::TopicWildcards);
         }
         let client_id = m
             .client_id
@@ -210,7 +201,7 @@ impl UplinkSettings {
         usize::from(self.max_inflight.clamp(1, 65_000))
     }
 
-    pub(super) fn mqtt_options(&self, will: &StatusMessage) -> MqttOptions {
+    pub(super) fn mqtt_options(&self, will: &Status) -> MqttOptions {
         let id = if self.client_id.trim().is_empty() || self.client_id.starts_with(' ') {
             format!("nursery-agent-{}", self.facility)
         } else {
@@ -231,7 +222,7 @@ impl UplinkSettings {
         o.set_request_channel_capacity(self.window() + 8);
         o.set_max_packet_size(MAX_INCOMING_PACKET, MAX_OUTGOING_PACKET);
         o.set_last_will(LastWill::new(
-            self.topic("status"),
+            self.topic(wire::STATUS_TOPIC),
             will.to_json(),
             QoS::AtLeastOnce,
             true,

@@ -1,12 +1,11 @@
-//! The link's state for the daemon and the staff page, and the retained `status` message.
+//! The link's state for the daemon and the staff page. The retained `status` message it
+//! publishes is [`crate::wire::Status`].
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-
-use crate::outbox;
 
 /// The link's state, shared with the daemon and the staff page. All fields are atomics.
 #[derive(Debug)]
@@ -120,32 +119,37 @@ impl UplinkStatus {
     }
 }
 
-#[derive(Serialize)]
-pub(super) struct StatusMessage {
-    state: &'static str,
-    version: &'static str,
-    since: String,
-    /// Additive: telemetry dropped under storage pressure since the agent was installed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    telemetry_dropped: Option<u64>,
-}
+#[cfg(test)]
+mod tests {
+    use crate::wire::{LinkState, Status};
 
-impl StatusMessage {
-    pub(super) fn new(state: &'static str, since: DateTime<Utc>) -> StatusMessage {
-        StatusMessage {
-            state,
-            version: env!("CARGO_PKG_VERSION"),
-            since: outbox::rfc3339_utc(since),
-            telemetry_dropped: None,
-        }
-    }
-
-    pub(super) fn with_dropped(mut self, dropped: u64) -> StatusMessage {
-        self.telemetry_dropped = Some(dropped);
-        self
-    }
-
-    pub(super) fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+    #[test]
+    fn status_messages_are_byte_for_byte_what_the_platform_received_before() {
+        let since = "2026-03-02T01:16:00Z".parse().unwrap();
+        let fraction = "2026-03-02T01:16:00.123456Z".parse().unwrap();
+        let v = env!("CARGO_PKG_VERSION");
+        // Captured from the agent before the status moved to `wire` (then `StatusMessage`).
+        assert_eq!(
+            Status::new(LinkState::Online, since)
+                .with_dropped(3)
+                .to_json(),
+            format!(
+                r#"{{"state":"online","version":"{v}","since":"2026-03-02T01:16:00Z","telemetry_dropped":3}}"#
+            )
+        );
+        assert_eq!(
+            Status::new(LinkState::Online, since)
+                .with_dropped(0)
+                .to_json(),
+            format!(
+                r#"{{"state":"online","version":"{v}","since":"2026-03-02T01:16:00Z","telemetry_dropped":0}}"#
+            )
+        );
+        assert_eq!(
+            Status::new(LinkState::Offline, fraction).to_json(),
+            format!(
+                r#"{{"state":"offline","version":"{v}","since":"2026-03-02T01:16:00.123456Z"}}"#
+            )
+        );
     }
 }

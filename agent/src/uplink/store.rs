@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::commands::{parse_command, Command, ParsedCommand};
 use super::PAGE;
-use crate::outbox::{self, Cap, Kind, PendingMessage, PendingTelemetry};
+use crate::outbox::{self, Cap, Kind, OutboxError, PendingMessage, PendingTelemetry};
 
 pub(super) enum StoreReq {
     Durable { epoch: u64, after: u64 },
@@ -33,7 +33,8 @@ pub(super) enum StoreReply {
     Forward(Command),
     /// A command result was enqueued: there is something new to send.
     Enqueued,
-    Failed(String),
+    /// The store cannot go on; the thread has ended.
+    Failed(OutboxError),
 }
 
 pub(super) struct Store {
@@ -72,7 +73,7 @@ impl ForwardedIds {
 }
 
 impl Store {
-    pub(super) fn open(path: &std::path::Path) -> rusqlite::Result<Connection> {
+    pub(super) fn open(path: &std::path::Path) -> Result<Connection, OutboxError> {
         let conn = Connection::open(path)?;
         // The core writes concurrently; wait for its transactions rather than fail.
         conn.busy_timeout(Duration::from_secs(30))?;
@@ -116,32 +117,36 @@ impl Store {
                     self.delete(&seqs, &telemetry)
                 }
                 StoreReq::Durable { epoch, after } => {
-                    outbox::durable_after(&self.conn, after, PAGE).map(|rows| {
-                        let _ = self.replies.send(StoreReply::Durable { epoch, rows });
-                    })
+                    outbox::durable_after(&self.conn, after, PAGE)
+                        .map(|rows| {
+                            let _ = self.replies.send(StoreReply::Durable { epoch, rows });
+                        })
+                        .map_err(OutboxError::from)
                 }
                 StoreReq::Telemetry { epoch, before } => {
-                    outbox::telemetry_before(&self.conn, before, PAGE).map(|rows| {
-                        let _ = self.replies.send(StoreReply::Telemetry { epoch, rows });
-                    })
+                    outbox::telemetry_before(&self.conn, before, PAGE)
+                        .map(|rows| {
+                            let _ = self.replies.send(StoreReply::Telemetry { epoch, rows });
+                        })
+                        .map_err(OutboxError::from)
                 }
                 StoreReq::Command(payload) => self.command(&payload),
                 StoreReq::CommandFailed { id, error } => self.result(&id, &error),
             };
             if let Err(e) = result {
-                let _ = self.replies.send(StoreReply::Failed(e.to_string()));
+                let _ = self.replies.send(StoreReply::Failed(e));
                 return;
             }
         }
     }
 
-    fn delete(&self, seqs: &[u64], telemetry: &[i64]) -> rusqlite::Result<()> {
+    fn delete(&self, seqs: &[u64], telemetry: &[i64]) -> Result<(), OutboxError> {
         let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         outbox::delete_acked(&tx, seqs, telemetry)?;
-        tx.commit()
+        Ok(tx.commit()?)
     }
 
-    fn command(&mut self, payload: &[u8]) -> rusqlite::Result<()> {
+    fn command(&mut self, payload: &[u8]) -> Result<(), OutboxError> {
         let parsed = parse_command(payload, self.command_max_bytes);
         let id = match &parsed {
             ParsedCommand::Unanswerable(why) => {
@@ -185,7 +190,7 @@ impl Store {
     }
 
     /// Enqueues an error result for a command the core never saw.
-    fn result(&self, command_id: &str, error: &str) -> rusqlite::Result<()> {
+    fn result(&self, command_id: &str, error: &str) -> Result<(), OutboxError> {
         let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let id = format!(
             "cr-{:016x}{:016x}",

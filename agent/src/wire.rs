@@ -1,0 +1,265 @@
+//! What the platform receives over MQTT (contract section 6): one `Serialize` type per
+//! message, so that the shape on the wire can be read — and searched for — in one place.
+//!
+//! | topic (under `{topic_prefix}/{facility.id}/`) | what is published |
+//! |---|---|
+//! | `status` (retained; also the last will) | [`Status`] |
+//! | `alerts` | [`Envelope`] of an [`AlertBody`] |
+//! | `summaries/daily` | [`Envelope`] of the daily summary, whose body type lives with the summary (`crate::summary`) |
+//! | `telemetry` | [`Telemetry`], not enveloped |
+//! | `command-results` | [`Envelope`] of a [`CommandResult`] |
+//! | `commands` (in) | read by the uplink (`uplink::parse_command`) into `input::Command` |
+//!
+//! A leaf: it knows the contract's alert types and nothing of who builds or sends these
+//! messages. The daemon fills them (`daemon::upstream`, which also masks personal data), the
+//! outbox stores them as JSON text, the uplink publishes that text unchanged.
+//!
+//! # Field order
+//! serde writes a struct's fields in the order they are declared. The alert, telemetry and
+//! command-result bodies were first built as `serde_json::Value`, whose objects write their
+//! keys sorted (serde_json without `preserve_order`), and the platform has received them so
+//! since: their structs below declare the fields **sorted by name**, so the bytes are the same.
+//! The envelope and the status were always structs; their fields are in the contract's order.
+//! The tests beside the code that builds each message compare it byte for byte with what the
+//! agent published before these types existed.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::alert::{AlertState, AlertType, Severity};
+
+/// The `schema` field of every envelope.
+pub const ENVELOPE_SCHEMA: &str = "nursery-agent/1";
+
+/// Topic of the retained [`Status`] and of the last will.
+pub const STATUS_TOPIC: &str = "status";
+/// Topic of [`Telemetry`].
+pub const TELEMETRY_TOPIC: &str = "telemetry";
+/// Topic the platform sends its commands on.
+pub const COMMANDS_TOPIC: &str = "commands";
+
+/// The UTC form used on the wire (`created_at`, `since`): `Z`, and fractional seconds only
+/// when there are some.
+pub fn rfc3339_utc(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn utc<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339_utc(*t))
+}
+
+/// What a durable (enveloped) message is: the envelope's `kind`, and its topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Alert,
+    Summary,
+    CommandResult,
+}
+
+impl Kind {
+    /// The envelope's `kind` field (and the outbox's `kind` column).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Alert => "alert",
+            Kind::Summary => "summary",
+            Kind::CommandResult => "command_result",
+        }
+    }
+
+    /// The topic under `{topic_prefix}/{facility}/`.
+    pub fn topic_suffix(self) -> &'static str {
+        match self {
+            Kind::Alert => "alerts",
+            Kind::Summary => "summaries/daily",
+            Kind::CommandResult => "command-results",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "alert" => Some(Kind::Alert),
+            "summary" => Some(Kind::Summary),
+            "command_result" => Some(Kind::CommandResult),
+            _ => None,
+        }
+    }
+}
+
+/// The wrapper of every message on `alerts`, `summaries/daily` and `command-results`.
+/// `seq` grows by exactly one per message across restarts (the outbox gives it); `id` is
+/// the same each time one message is delivered.
+#[derive(Debug, Serialize)]
+pub struct Envelope<'a, B: ?Sized> {
+    /// Always [`ENVELOPE_SCHEMA`].
+    pub schema: &'static str,
+    pub facility: &'a str,
+    pub seq: u64,
+    pub id: &'a str,
+    pub kind: Kind,
+    #[serde(serialize_with = "utc")]
+    pub created_at: DateTime<Utc>,
+    pub body: &'a B,
+}
+
+/// The body of an `alerts` message: one alert transition (contract section 4) as it may
+/// leave the device — `details.card`, and a `details.by` that is not a roster id, masked.
+/// Fields sorted by name (see the module docs).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertBody<'a> {
+    pub alert_id: &'a str,
+    pub details: Cow<'a, Map<String, Value>>,
+    pub severity: Severity,
+    pub state: AlertState,
+    pub subject: &'a str,
+    pub ts: DateTime<FixedOffset>,
+    #[serde(rename = "type")]
+    pub alert_type: AlertType,
+}
+
+/// A `telemetry` message, and the `snapshot` of a command result: the rooms now. Counts and
+/// ids only. Fields sorted by name (see the module docs).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Telemetry {
+    pub open_alerts: usize,
+    pub rooms: Vec<RoomTelemetry>,
+    /// The rules' clock in the facility's local time, RFC 3339.
+    pub ts: String,
+}
+
+/// One room of a [`Telemetry`] message. Fields sorted by name (see the module docs).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoomTelemetry {
+    pub capacity: Option<u32>,
+    /// The first fresh reading among the room's sensors; `null` when there is none.
+    pub celsius: Option<f64>,
+    pub children: u32,
+    pub humidity: Option<f64>,
+    /// Staff the ratio requires.
+    pub required: u32,
+    pub room: String,
+    /// Staff counted in the ratio.
+    pub staff: u32,
+}
+
+/// The body of a `command-results` message: `{"command_id","ok":true}` or
+/// `{"command_id","error","ok":false}`, and for `snapshot` the rooms. `ok` is false exactly
+/// when there is an `error`: the two are set together by [`CommandResult::new`].
+/// Fields sorted by name (see the module docs).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommandResult<'a> {
+    command_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    ok: bool,
+    /// The answer to a `snapshot` command (additive to the contract's result).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<Telemetry>,
+}
+
+impl<'a> CommandResult<'a> {
+    pub fn new(command_id: &'a str, result: Result<(), &'a str>) -> CommandResult<'a> {
+        CommandResult {
+            command_id,
+            error: result.err(),
+            ok: result.is_ok(),
+            snapshot: None,
+        }
+    }
+
+    pub fn command_id(&self) -> &str {
+        self.command_id
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        self.error
+    }
+}
+
+/// The link's state in a [`Status`] message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    Online,
+    Offline,
+}
+
+/// The retained `status` message (and the last will): `{"state","version","since"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Status {
+    pub state: LinkState,
+    /// The agent's version.
+    pub version: &'static str,
+    /// When the link came online (or, for `offline`, when it was written).
+    #[serde(serialize_with = "utc")]
+    pub since: DateTime<Utc>,
+    /// Additive: telemetry dropped under storage pressure since the agent was installed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub telemetry_dropped: Option<u64>,
+}
+
+impl Status {
+    pub fn new(state: LinkState, since: DateTime<Utc>) -> Status {
+        Status {
+            state,
+            version: env!("CARGO_PKG_VERSION"),
+            since,
+            telemetry_dropped: None,
+        }
+    }
+
+    pub fn with_dropped(mut self, dropped: u64) -> Status {
+        self.telemetry_dropped = Some(dropped);
+        self
+    }
+
+    /// The payload. Strings, numbers and a timestamp only: serializing cannot fail.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_envelope_keeps_the_contracts_field_order_and_any_body() {
+        let body = CommandResult::new("cmd-1", Ok(()));
+        let e = Envelope {
+            schema: ENVELOPE_SCHEMA,
+            facility: "310115-0042",
+            seq: 7,
+            id: "command:cmd-1",
+            kind: Kind::CommandResult,
+            created_at: "2026-03-02T01:16:00.123Z".parse().unwrap(),
+            body: &body,
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"schema":"nursery-agent/1","facility":"310115-0042","seq":7,"id":"command:cmd-1","kind":"command_result","created_at":"2026-03-02T01:16:00.123Z","body":{"command_id":"cmd-1","ok":true}}"#
+        );
+    }
+
+    #[test]
+    fn a_kind_reads_back_from_its_own_name() {
+        for k in [Kind::Alert, Kind::Summary, Kind::CommandResult] {
+            assert_eq!(Kind::parse(k.as_str()), Some(k));
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        assert_eq!(Kind::parse("telemetry"), None);
+    }
+
+    #[test]
+    fn a_failed_command_says_why_and_is_not_ok() {
+        let r = CommandResult::new("c", Err("no"));
+        assert_eq!((r.command_id(), r.error()), ("c", Some("no")));
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"command_id":"c","error":"no","ok":false}"#
+        );
+    }
+}
