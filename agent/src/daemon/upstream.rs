@@ -282,77 +282,36 @@ mod tests {
         );
     }
 
-    /// Two rooms: one with children, staff and a fresh reading; one empty whose sensor sends
-    /// no humidity; capacities from the preset and from the configuration.
-    const TWO_ROOMS: &str = r#"
-[facility]
-id = "310115-0042"
-name = "向日葵托育园"
-timezone = "Asia/Shanghai"
-ratio_preset = "cn-2019"
-open = "07:30"
-close = "18:00"
-
-[[rooms]]
-id = "infant"
-name = "乳儿班"
-
-[[rooms]]
-id = "toddler"
-name = "托小班"
-capacity = 15
-
-[[sensors]]
-id = "t-infant"
-room = "infant"
-
-[[sensors]]
-id = "t-toddler"
-room = "toddler"
-
-[[staff]]
-id = "s-01"
-name = "王老师"
-card = "10001"
-role = "caregiver"
-room = "infant"
-
-[[guardians]]
-id = "g-01"
-name = "李女士"
-card = "20001"
-
-[[children]]
-id = "c-01"
-name = "孩子1"
-birth_date = "2025-06-15"
-room = "infant"
-guardians = ["g-01"]
-
-[[children]]
-id = "c-02"
-name = "孩子2"
-birth_date = "2025-06-15"
-room = "infant"
-guardians = ["g-01"]
-"#;
-
-    /// The telemetry of [`TWO_ROOMS`] at 09:16 local, captured from the agent before the
+    /// The telemetry of [`two_rooms_telemetry`] at 09:16 local, captured from the agent before the
     /// body was typed (`json!`, keys sorted).
     const TWO_ROOMS_TELEMETRY: &str = r#"{"open_alerts":0,"rooms":[{"capacity":10,"celsius":23.45,"children":2,"humidity":41.5,"required":1,"room":"infant","staff":1},{"capacity":15,"celsius":19.0,"children":0,"humidity":null,"required":0,"room":"toddler","staff":0}],"ts":"2026-03-02T09:16:00+08:00"}"#;
 
+    /// Two rooms: one with children, staff and a fresh reading; one empty whose sensor sends
+    /// no humidity; capacities from the preset and from the configuration.
     fn two_rooms_telemetry() -> Telemetry {
-        let cfg: Config = toml::from_str(TWO_ROOMS).unwrap();
+        use nursery_testkit::{ev, Child, Guardian, Room, Roster, Sensor, Staff};
+        let text = Roster::new()
+            .room(Room::new("infant", "乳儿班"))
+            .room(Room::new("toddler", "托小班").capacity(15))
+            .sensor(Sensor::new("t-infant", "infant"))
+            .sensor(Sensor::new("t-toddler", "toddler"))
+            .staff(Staff::caregiver("s-01", "王老师", "infant").card("10001"))
+            .guardian(Guardian::new("g-01", "李女士").card("20001"))
+            .child(Child::new("c-01", "孩子1", "2025-06-15", "infant").guardians(["g-01"]))
+            .child(Child::new("c-02", "孩子2", "2025-06-15", "infant").guardians(["g-01"]))
+            .toml();
+        let cfg: Config = toml::from_str(&text).unwrap();
         let mut engine = Engine::new(&cfg).unwrap();
+        let day = ev::Day::new("2026-03-02", "+08:00");
         for line in [
-            r#"{"ts":"2026-03-02T07:40:00+08:00","type":"attendance","person":"s-01","action":"check_in"}"#,
-            r#"{"ts":"2026-03-02T07:50:00+08:00","type":"attendance","person":"c-01","action":"check_in"}"#,
-            r#"{"ts":"2026-03-02T07:51:00+08:00","type":"attendance","person":"c-02","action":"check_in"}"#,
-            r#"{"ts":"2026-03-02T09:10:00+08:00","type":"reading","sensor":"t-infant","celsius":23.45,"humidity":41.5}"#,
-            r#"{"ts":"2026-03-02T09:11:00+08:00","type":"reading","sensor":"t-toddler","celsius":19.0}"#,
+            ev::check_in(day.at("07:40"), "s-01"),
+            ev::check_in(day.at("07:50"), "c-01"),
+            ev::check_in(day.at("07:51"), "c-02"),
+            ev::reading(day.at("09:10"), "t-infant", 23.45, 41.5),
+            ev::reading(day.at("09:11"), "t-toddler", 19.0, None),
         ] {
             engine
-                .on_event(&serde_json::from_str(line).unwrap())
+                .on_event(&serde_json::from_str(&line).unwrap())
                 .unwrap();
         }
         telemetry_body(&cfg, &mut engine, "2026-03-02T01:16:00Z".parse().unwrap())
