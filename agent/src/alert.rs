@@ -3,8 +3,13 @@
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use strum::VariantArray;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+use crate::names::serde_name;
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertType {
     RatioBreach,
@@ -27,42 +32,12 @@ pub enum AlertType {
 }
 
 impl AlertType {
-    pub const ALL: [AlertType; 15] = [
-        AlertType::RatioBreach,
-        AlertType::UnsupervisedChildren,
-        AlertType::CapacityExceeded,
-        AlertType::DoorForced,
-        AlertType::DoorHeldOpen,
-        AlertType::BadgeDenied,
-        AlertType::UnauthorizedPickup,
-        AlertType::ChildNotCheckedOut,
-        AlertType::TemperatureHigh,
-        AlertType::TemperatureLow,
-        AlertType::HumidityHigh,
-        AlertType::HumidityLow,
-        AlertType::SensorStale,
-        AlertType::SensorFault,
-        AlertType::StoragePressure,
-    ];
+    /// Every alert type, in declaration order.
+    pub const ALL: &'static [AlertType] = <AlertType as VariantArray>::VARIANTS;
 
+    /// The contract's name (`"ratio_breach"`): the serde name, written once above.
     pub fn as_str(self) -> &'static str {
-        match self {
-            AlertType::RatioBreach => "ratio_breach",
-            AlertType::UnsupervisedChildren => "unsupervised_children",
-            AlertType::CapacityExceeded => "capacity_exceeded",
-            AlertType::DoorForced => "door_forced",
-            AlertType::DoorHeldOpen => "door_held_open",
-            AlertType::BadgeDenied => "badge_denied",
-            AlertType::UnauthorizedPickup => "unauthorized_pickup",
-            AlertType::ChildNotCheckedOut => "child_not_checked_out",
-            AlertType::TemperatureHigh => "temperature_high",
-            AlertType::TemperatureLow => "temperature_low",
-            AlertType::HumidityHigh => "humidity_high",
-            AlertType::HumidityLow => "humidity_low",
-            AlertType::SensorStale => "sensor_stale",
-            AlertType::SensorFault => "sensor_fault",
-            AlertType::StoragePressure => "storage_pressure",
-        }
+        serde_name(&self)
     }
 
     pub fn severity(self) -> Severity {
@@ -130,14 +105,25 @@ impl std::fmt::Display for AlertType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Critical,
     Warning,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+impl Severity {
+    pub const ALL: &'static [Severity] = <Severity as VariantArray>::VARIANTS;
+
+    /// `"critical"`, `"warning"`: the serde name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(&self)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, VariantArray)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertState {
     Raised,
@@ -145,6 +131,15 @@ pub enum AlertState {
     /// The project's own, additive: a member of staff acknowledged the alert on the staff
     /// page (details `by`: the staff id). The alert stays open until resolved.
     Acknowledged,
+}
+
+impl AlertState {
+    pub const ALL: &'static [AlertState] = <AlertState as VariantArray>::VARIANTS;
+
+    /// `"raised"`, `"resolved"`, `"acknowledged"`: the serde name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(&self)
+    }
 }
 
 /// One alert transition: the line `replay` prints and the `body` of an MQTT alert.
@@ -164,5 +159,37 @@ pub struct Transition {
 impl Transition {
     pub fn to_json_line(&self) -> String {
         serde_json::to_string(self).expect("transitions always serialize")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `as_str` is what serde writes and reads, for every variant of `ALL`, and `ALL` has
+    /// each variant once.
+    fn names_agree_with_serde<T>(all: &[T], as_str: fn(&T) -> &'static str)
+    where
+        T: Serialize + for<'de> Deserialize<'de> + PartialEq + std::fmt::Debug,
+    {
+        for (i, v) in all.iter().enumerate() {
+            let name = as_str(v);
+            assert_eq!(serde_json::to_string(v).unwrap(), format!("\"{name}\""));
+            let back: T = serde_json::from_str(&format!("\"{name}\"")).unwrap();
+            assert_eq!(&back, v);
+            assert!(!all[..i].contains(v), "{v:?} listed twice");
+        }
+    }
+
+    #[test]
+    fn alert_strings_are_the_serde_names_for_every_variant() {
+        names_agree_with_serde(AlertType::ALL, |t| t.as_str());
+        names_agree_with_serde(Severity::ALL, |s| s.as_str());
+        names_agree_with_serde(AlertState::ALL, |s| s.as_str());
+        assert_eq!(AlertType::ALL.len(), 15);
+        assert_eq!(AlertType::RatioBreach.as_str(), "ratio_breach");
+        assert_eq!(AlertType::StoragePressure.to_string(), "storage_pressure");
+        assert_eq!(Severity::Critical.as_str(), "critical");
+        assert_eq!(AlertState::Acknowledged.as_str(), "acknowledged");
     }
 }

@@ -6,6 +6,9 @@
 
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
+use strum::VariantArray;
+
+use crate::names::serde_name;
 
 /// A decoded event, with the moment it happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,19 +65,37 @@ pub enum EventKind {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, VariantArray)]
 #[serde(rename_all = "snake_case")]
 pub enum DoorState {
     Open,
     Closed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+impl DoorState {
+    pub const ALL: &'static [DoorState] = <DoorState as VariantArray>::VARIANTS;
+
+    /// `"open"`, `"closed"`: the serde name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(&self)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, VariantArray)]
 #[serde(rename_all = "snake_case")]
 pub enum AttendanceAction {
     CheckIn,
     CheckOut,
     Move,
+}
+
+impl AttendanceAction {
+    pub const ALL: &'static [AttendanceAction] = <AttendanceAction as VariantArray>::VARIANTS;
+
+    /// `"check_in"`, `"check_out"`, `"move"`: the serde name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(&self)
+    }
 }
 
 /// Why a line of the event log was not accepted.
@@ -156,6 +177,23 @@ mod tests {
         assert!(matches!(Event::parse(line), Err(ParseError::MissingTs)));
         let now: DateTime<FixedOffset> = "2026-03-02T07:40:00+08:00".parse().unwrap();
         assert_eq!(Event::parse_live(line, now).unwrap().ts, Some(now));
+    }
+
+    #[test]
+    fn door_states_and_attendance_actions_are_named_as_serde_names_them() {
+        for s in DoorState::ALL {
+            let json = serde_json::to_string(s).unwrap();
+            assert_eq!(json, format!("\"{}\"", s.as_str()));
+            assert_eq!(serde_json::from_str::<DoorState>(&json).unwrap(), *s);
+        }
+        for a in AttendanceAction::ALL {
+            let json = serde_json::to_string(a).unwrap();
+            assert_eq!(json, format!("\"{}\"", a.as_str()));
+            assert_eq!(serde_json::from_str::<AttendanceAction>(&json).unwrap(), *a);
+        }
+        assert_eq!(DoorState::ALL.len(), 2);
+        assert_eq!(AttendanceAction::CheckIn.as_str(), "check_in");
+        assert_eq!(AttendanceAction::ALL.len(), 3);
     }
 
     #[test]

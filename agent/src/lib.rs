@@ -17,6 +17,7 @@ pub mod input;
 pub mod journal;
 pub mod live;
 pub mod localtime;
+pub mod names;
 pub mod outbox;
 pub mod presets;
 pub mod replay;

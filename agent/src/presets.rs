@@ -6,8 +6,10 @@
 
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
+use strum::VariantArray;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+/// A preset's name is its serde name (`"cn-2019"`), written once in the `rename` below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, VariantArray)]
 pub enum Preset {
     /// 托育机构设置标准（试行）, 2019.
     #[serde(rename = "cn-2019")]
@@ -69,13 +71,12 @@ const CN_MIXED_MIN_MONTHS: u32 = 18;
 const CN_MIXED_GROUP: u32 = 18;
 
 impl Preset {
+    /// Every preset, in declaration order.
+    pub const ALL: &'static [Preset] = <Preset as VariantArray>::VARIANTS;
+
+    /// The name the configuration uses (`ratio_preset = "cn-2019"`).
     pub fn name(self) -> &'static str {
-        match self {
-            Preset::Cn2019 => "cn-2019",
-            Preset::UkEyfs => "uk-eyfs",
-            Preset::UsCfoc => "us-cfoc",
-            Preset::AuNqf => "au-nqf",
-        }
+        crate::names::serde_name(&self)
     }
 
     pub fn bands(self) -> &'static [Band] {
@@ -181,6 +182,17 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn every_preset_is_named_as_the_configuration_writes_it() {
+        let names: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
+        assert_eq!(names, ["cn-2019", "uk-eyfs", "us-cfoc", "au-nqf"]);
+        for p in Preset::ALL {
+            let json = serde_json::to_string(p).unwrap();
+            assert_eq!(json, format!("\"{}\"", p.name()));
+            assert_eq!(serde_json::from_str::<Preset>(&json).unwrap(), *p);
+        }
     }
 
     #[test]

@@ -9,23 +9,31 @@
 //! 1. **Syntax.** The text is parsed with `toml_edit`, which keeps the byte span of every key
 //!    and value. A syntax error stops here (there is no document to look at), reported with
 //!    its line.
-//! 2. **Shape.** Each top-level table and each element of each array (`[[rooms]]`, …) is
-//!    deserialized on its own into the serde types of [`types`](self), so a bad room does
-//!    not hide a bad child. Within one element, a key that serde rejects (unknown key, wrong
-//!    type, bad duration…) is reported and removed, and the element is deserialized again,
-//!    until it succeeds or only a missing required key is left. That way every unknown key
-//!    and every malformed value is reported, at any depth, without a second copy of the
-//!    schema: the serde types stay the only description of the file.
-//! 3. **Meaning.** The checks of [`validate`](self) run on whatever did parse: id syntax,
-//!    duplicate ids and cards, references between rooms, doors, readers, people, and the
-//!    numeric sanity of the rules (see that module for the list).
+//! 2. **Shape** (`shape.rs`). The document is deserialized into the serde types of
+//!    `types.rs`. A key that serde rejects (unknown key, wrong type, bad duration…) is
+//!    reported and removed, and the document is deserialized again, until it succeeds or
+//!    only a missing required key is left. That way every unknown key and every malformed
+//!    value is reported, at any depth, without a second copy of the schema: the serde types
+//!    stay the only description of the file. The deserializer (`de.rs`) hands over serde's
+//!    errors as data (unknown key, missing key, unknown value), so the loader never reads
+//!    the wording of a dependency's message.
+//! 3. **Meaning** (`validate/`). Small checks run on whatever did parse, each returning the
+//!    problems it finds: id syntax, duplicate ids and cards, references between rooms, doors,
+//!    readers, people, the numeric sanity of the rules, the hardware keys.
+//!
+//! `load.rs` runs the passes; `doc.rs` is what the shape and meaning passes share (the
+//! original document's spans and lines, and how a problem is made): `load` → `shape`,
+//! `validate` → `doc`, never back.
 //!
 //! After a successful load, a relative `storage.dir` is resolved against the directory that
 //! contains the configuration file (not the working directory), so
 //! `dir = "../var/demo"` in `config/demo.toml` means `<repo>/var/demo` wherever the agent
 //! is started from.
 
+mod de;
+mod doc;
 mod load;
+mod shape;
 mod types;
 mod units;
 mod validate;

@@ -7,9 +7,11 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
+use strum::VariantArray;
 
 use super::units::{Dur, TimeOfDay};
+use crate::names::serde_name;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -153,12 +155,21 @@ pub struct GpioInput {
     pub debounce: Dur,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, VariantArray)]
 #[serde(rename_all = "snake_case")]
 pub enum ReaderPurpose {
     Access,
     Attendance,
     Room,
+}
+
+impl ReaderPurpose {
+    pub const ALL: &'static [ReaderPurpose] = <ReaderPurpose as VariantArray>::VARIANTS;
+
+    /// `"access"`, `"attendance"`, `"room"`: the serde name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(&self)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -229,7 +240,7 @@ pub struct ReaderInput {
     pub device: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, VariantArray)]
 #[serde(rename_all = "snake_case")]
 pub enum SensorKind {
     /// Readings arrive as events (replay, tests, the simulator, an external feed).
@@ -244,6 +255,13 @@ pub enum SensorKind {
 }
 
 impl SensorKind {
+    pub const ALL: &'static [SensorKind] = <SensorKind as VariantArray>::VARIANTS;
+
+    /// `"virtual"`, `"sht3x"`, `"sht4x"`, `"ds18b20"`: the serde name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(&self)
+    }
+
     /// Whether the sensor sits on an I²C bus.
     pub fn is_i2c(self) -> bool {
         matches!(self, SensorKind::Sht3x | SensorKind::Sht4x)
@@ -296,7 +314,7 @@ impl Sensor {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, VariantArray)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Caregiver,
@@ -308,6 +326,13 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: &'static [Role] = <Role as VariantArray>::VARIANTS;
+
+    /// `"caregiver"`, `"teacher"`, …: the serde name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(&self)
+    }
+
     /// Contract section 2: caregivers and teachers count toward ratios unless told otherwise.
     pub fn counts_in_ratio_by_default(self) -> bool {
         matches!(self, Role::Caregiver | Role::Teacher)
@@ -344,6 +369,7 @@ impl Staff {
 pub struct Child {
     pub id: String,
     pub name: String,
+    #[serde(deserialize_with = "de_date")]
     pub birth_date: NaiveDate,
     /// Home room.
     pub room: String,
@@ -538,6 +564,7 @@ pub struct Simulation {
     /// How many simulated seconds pass per real second (60 = one simulated hour per minute).
     pub speed: f64,
     /// The simulated date ("YYYY-MM-DD"); absent = today in the facility's time zone.
+    #[serde(deserialize_with = "de_opt_date")]
     pub date: Option<NaiveDate>,
     /// Simulated time of day to start from; absent = half an hour before `open`.
     pub start: Option<TimeOfDay>,
@@ -580,4 +607,52 @@ fn de_tz<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
             "unknown time zone `{s}` (expected an IANA name such as \"Asia/Shanghai\")"
         ))
     })
+}
+
+/// A date `"YYYY-MM-DD"` as chrono reads it, but with a message of our own: chrono's says
+/// what went wrong ("input is out of range") and not what to write.
+fn de_date<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+    d.deserialize_str(DateVisitor)
+}
+
+fn de_opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    d.deserialize_option(OptDateVisitor)
+}
+
+struct DateVisitor;
+
+impl serde::de::Visitor<'_> for DateVisitor {
+    type Value = NaiveDate;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // chrono's own words, so that a wrong type reads as it always has.
+        f.write_str("a formatted date string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<NaiveDate, E> {
+        s.parse()
+            .map_err(|_| E::custom(super::de::INVALID_DATE))
+    }
+}
+
+struct OptDateVisitor;
+
+impl<'de> serde::de::Visitor<'de> for OptDateVisitor {
+    type Value = Option<NaiveDate>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("option")
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        de_date(d).map(Some)
+    }
 }
