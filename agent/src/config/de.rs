@@ -90,17 +90,27 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             ErrorKind::MissingField(field) => write!(f, "missing field `{field}`"),
-            ErrorKind::UnknownField { field, expected } if expected.is_empty() => {
+            ErrorKind::UnknownField {
+                field,
+                expected: [],
+            } => {
                 write!(f, "unknown field `{field}`, there are no fields")
             }
             ErrorKind::UnknownField { field, expected } => {
                 write!(f, "unknown field `{field}`, expected {}", one_of(expected))
             }
-            ErrorKind::UnknownVariant { variant, expected } if expected.is_empty() => {
+            ErrorKind::UnknownVariant {
+                variant,
+                expected: [],
+            } => {
                 write!(f, "unknown variant `{variant}`, there are no variants")
             }
             ErrorKind::UnknownVariant { variant, expected } => {
-                write!(f, "unknown variant `{variant}`, expected {}", one_of(expected))
+                write!(
+                    f,
+                    "unknown variant `{variant}`, expected {}",
+                    one_of(expected)
+                )
             }
             ErrorKind::InvalidDate => f.write_str(INVALID_DATE),
             ErrorKind::Other(message) => f.write_str(message),
@@ -247,12 +257,16 @@ impl<'de> de::Deserializer<'de> for Node<'_> {
             Node::Value(Value::Boolean(b)) => visitor.visit_bool(*b.value()),
             // The loader turns dates into strings before it deserializes.
             Node::Value(Value::Datetime(d)) => visitor.visit_str(&d.value().to_string()),
-            Node::Value(Value::Array(a)) => {
-                visitor.visit_seq(Seq(a.iter().map(Node::Value).collect::<Vec<_>>().into_iter()))
-            }
-            Node::Tables(a) => {
-                visitor.visit_seq(Seq(a.iter().map(Node::Table).collect::<Vec<_>>().into_iter()))
-            }
+            Node::Value(Value::Array(a)) => visitor.visit_seq(Seq(a
+                .iter()
+                .map(Node::Value)
+                .collect::<Vec<_>>()
+                .into_iter())),
+            Node::Tables(a) => visitor.visit_seq(Seq(a
+                .iter()
+                .map(Node::Table)
+                .collect::<Vec<_>>()
+                .into_iter())),
             Node::Value(Value::InlineTable(_)) | Node::Table(_) => {
                 let entries = self.entries().unwrap_or_default();
                 visitor.visit_map(Map {
@@ -352,7 +366,9 @@ impl<'de> de::MapAccess<'de> for Map<'_> {
             return Ok(None);
         };
         let key: StrDeserializer<'_, Error> = entry.name.into_deserializer();
-        let result = seed.deserialize(key).map_err(|e| e.at(entry.key_span.clone()));
+        let result = seed
+            .deserialize(key)
+            .map_err(|e| e.at(entry.key_span.clone()));
         self.value = Some(entry);
         result.map(Some)
     }

@@ -101,8 +101,7 @@ impl Pass<'_> {
 
     fn report(&mut self, span: Option<&Range<usize>>, key: String, message: String) {
         let line = span.map(|s| line_of(self.text, s.start));
-        self.problems
-            .push(problem(self.origin, line, key, message));
+        self.problems.push(problem(self.origin, line, key, message));
     }
 
     /// `base` without what was taken out, with the stand-ins put in.
@@ -234,11 +233,14 @@ fn missing_message(prefix: &str, field: &str) -> String {
 /// variants. `raw` is the value as the file writes it.
 pub(super) fn shape_message(err: &de::Error, raw: Option<&str>) -> String {
     match &err.kind {
-        ErrorKind::UnknownField { expected, .. } if expected.is_empty() => "unknown key".to_owned(),
+        ErrorKind::UnknownField { expected: [], .. } => "unknown key".to_owned(),
         ErrorKind::UnknownField { expected, .. } => {
             format!("unknown key, expected {}", one_of(expected))
         }
-        ErrorKind::UnknownVariant { variant, expected } if expected.is_empty() => {
+        ErrorKind::UnknownVariant {
+            variant,
+            expected: [],
+        } => {
             format!("unknown value `{variant}`, there are no variants")
         }
         ErrorKind::UnknownVariant { variant, expected } => {

@@ -630,8 +630,7 @@ impl serde::de::Visitor<'_> for DateVisitor {
     }
 
     fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<NaiveDate, E> {
-        s.parse()
-            .map_err(|_| E::custom(super::de::INVALID_DATE))
+        s.parse().map_err(|_| E::custom(super::de::INVALID_DATE))
     }
 }
 

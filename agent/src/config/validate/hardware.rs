@@ -283,7 +283,11 @@ fn gpio_lines(cfg: &Config, doc: &Doc) -> Vec<(PathBuf, u32, String)> {
         }
     }
     for (i, r) in cfg.readers.iter().enumerate() {
-        let Some(input) = r.input.as_ref().filter(|i| i.kind == ReaderInputKind::Wiegand) else {
+        let Some(input) = r
+            .input
+            .as_ref()
+            .filter(|i| i.kind == ReaderInputKind::Wiegand)
+        else {
             continue;
         };
         let elem = format!("{}.input", doc.elem("readers", i));
@@ -293,7 +297,10 @@ fn gpio_lines(cfg: &Config, doc: &Doc) -> Vec<(PathBuf, u32, String)> {
             }
         }
     }
-    for (name, out) in [("buzzer", &cfg.outputs.buzzer), ("light", &cfg.outputs.light)] {
+    for (name, out) in [
+        ("buzzer", &cfg.outputs.buzzer),
+        ("light", &cfg.outputs.light),
+    ] {
         if let Some(o) = out {
             lines.push((o.gpiochip.clone(), o.line, format!("outputs.{name}.line")));
         }

@@ -87,7 +87,12 @@ pub(super) fn check_ids(cfg: &Config, doc: &Doc) -> Vec<Found> {
 /// `(element path, value)` for the parsed elements of the top-level array `kind` (their
 /// values in `parsed`) and for those the shape pass dropped, whose ids and cards are still in
 /// the file.
-fn entries(doc: &Doc, kind: &str, parsed: Vec<Option<&str>>, field: Field) -> Vec<(String, String)> {
+fn entries(
+    doc: &Doc,
+    kind: &str,
+    parsed: Vec<Option<&str>>,
+    field: Field,
+) -> Vec<(String, String)> {
     let mut all: Vec<(String, String)> = parsed
         .into_iter()
         .enumerate()

@@ -21,7 +21,7 @@ pub(super) fn check_rules(cfg: &Config, doc: &Doc) -> Vec<Found> {
     );
     let t = &r.temperature;
     band(
-    &mut f,
+        &mut f,
         "rules.temperature",
         ("min_c", t.min_c),
         ("max_c", t.max_c),
@@ -30,7 +30,7 @@ pub(super) fn check_rules(cfg: &Config, doc: &Doc) -> Vec<Found> {
     );
     let h = &r.humidity;
     band(
-    &mut f,
+        &mut f,
         "rules.humidity",
         ("min_pct", h.min_pct),
         ("max_pct", h.max_pct),
