@@ -81,13 +81,46 @@ pub fn next_at(
     offset: Duration,
     inclusive: bool,
 ) -> Option<DateTime<Utc>> {
+    next_on(tz, t, time, offset, inclusive, |_| true)
+}
+
+/// Like [`next_at`], for what happens once on each local date (the end-of-day pick-up
+/// check, midnight): a date the zone skipped altogether — 2011-12-30 in Pacific/Apia — had
+/// no `time`, so it has no occurrence, where `next_at` would give the end of its gap.
+pub fn next_daily(
+    tz: Tz,
+    t: DateTime<Utc>,
+    time: NaiveTime,
+    offset: Duration,
+    inclusive: bool,
+) -> Option<DateTime<Utc>> {
+    next_on(tz, t, time, offset, inclusive, |date| happened(tz, date))
+}
+
+/// Whether the local `date` lasted any time at all in `tz` (false only for a skipped day).
+pub fn happened(tz: Tz, date: NaiveDate) -> bool {
+    let (start, end) = day_bounds(tz, date);
+    start < end
+}
+
+/// The first `time` + `offset` after `t` (or at it) on a local date that `counts`.
+fn next_on(
+    tz: Tz,
+    t: DateTime<Utc>,
+    time: NaiveTime,
+    offset: Duration,
+    inclusive: bool,
+    counts: impl Fn(NaiveDate) -> bool,
+) -> Option<DateTime<Utc>> {
     // Start a day early: with a large offset or a zone far from UTC, yesterday's time may
     // still be ahead. Every candidate is later than the one before, so a few steps do.
     let mut date = date_of(tz, t).pred_opt().unwrap_or(NaiveDate::MIN);
     loop {
-        let candidate = at(tz, date, time).checked_add_signed(offset)?;
-        if candidate > t || (inclusive && candidate == t) {
-            return Some(candidate);
+        if counts(date) {
+            let candidate = at(tz, date, time).checked_add_signed(offset)?;
+            if candidate > t || (inclusive && candidate == t) {
+                return Some(candidate);
+            }
         }
         date = date.succ_opt()?;
     }
@@ -240,6 +273,44 @@ mod tests {
     }
 
     #[test]
+    fn a_daily_time_skips_the_day_samoa_skipped_and_next_at_does_not() {
+        let apia = tz("Pacific/Apia");
+        let close = NaiveTime::from_hms_opt(18, 0, 0).unwrap();
+        let grace = Duration::minutes(15);
+        // 2011-12-29 18:15 at UTC-10, then 2011-12-31 18:15 at UTC+14.
+        let on_29th = utc("2011-12-30T04:15:00Z");
+        let on_31st = utc("2011-12-31T04:15:00Z");
+        assert_eq!(
+            next_daily(apia, on_29th, close, grace, false),
+            Some(on_31st)
+        );
+        assert_eq!(
+            next_at(apia, on_29th, close, grace, false),
+            Some(utc("2011-12-30T10:15:00Z")),
+            "next_at reads the 30th's close as the end of the gap"
+        );
+        assert!(!happened(
+            apia,
+            NaiveDate::from_ymd_opt(2011, 12, 30).unwrap()
+        ));
+        assert!(happened(
+            apia,
+            NaiveDate::from_ymd_opt(2011, 12, 31).unwrap()
+        ));
+        // Midnight of the skipped 30th and of the 31st are one instant: one midnight.
+        let midnight = next_daily(apia, on_29th, NaiveTime::MIN, Duration::zero(), false);
+        assert_eq!(midnight, Some(utc("2011-12-30T10:00:00Z")));
+        let after = next_daily(
+            apia,
+            midnight.unwrap(),
+            NaiveTime::MIN,
+            Duration::zero(),
+            false,
+        );
+        assert_eq!(after, Some(utc("2011-12-31T10:00:00Z")));
+    }
+
+    #[test]
     fn no_date_chrono_can_hold_makes_it_panic() {
         for name in [
             "Pacific/Apia",
@@ -265,6 +336,21 @@ mod tests {
                     Duration::zero(),
                     true,
                 );
+                let _ = next_daily(
+                    z,
+                    DateTime::<Utc>::MAX_UTC,
+                    NaiveTime::MIN,
+                    Duration::days(1),
+                    false,
+                );
+                let _ = next_daily(
+                    z,
+                    DateTime::<Utc>::MIN_UTC,
+                    NaiveTime::MIN,
+                    Duration::zero(),
+                    true,
+                );
+                let _ = happened(z, d);
             }
         }
     }
