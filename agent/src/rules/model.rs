@@ -5,7 +5,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{Duration, NaiveDate, NaiveTime};
 use chrono_tz::Tz;
 
-use crate::config::{Config, HumidityRule, ReaderPurpose, TemperatureRule};
+use crate::alert::AlertType;
+use crate::config::{Config, HumidityRule, ReaderPurpose, Rules, TemperatureRule};
 use crate::presets::Preset;
 
 pub(crate) struct RoomM {
@@ -78,91 +79,16 @@ impl Model {
     /// Builds the tables. Fails (rather than panics) on a dangling reference, for a
     /// configuration that skipped validation.
     pub fn build(cfg: &Config) -> Result<Model, String> {
-        let index = |ids: Vec<&String>| -> HashMap<String, usize> {
-            ids.into_iter()
-                .enumerate()
-                .map(|(i, id)| (id.clone(), i))
-                .collect()
-        };
-        let room_ix = index(cfg.rooms.iter().map(|r| &r.id).collect());
-        let door_ix = index(cfg.doors.iter().map(|d| &d.id).collect());
-        let sensor_ix = index(cfg.sensors.iter().map(|s| &s.id).collect());
-        let room = |id: &str, what: &str| {
-            room_ix
-                .get(id)
-                .copied()
-                .ok_or_else(|| format!("{what} refers to unknown room `{id}`"))
-        };
-
-        let mut readers = HashMap::new();
-        for r in &cfg.readers {
-            let door =
-                match &r.door {
-                    Some(d) => Some(*door_ix.get(d).ok_or_else(|| {
-                        format!("reader `{}` refers to unknown door `{d}`", r.id)
-                    })?),
-                    None => None,
-                };
-            let room = match &r.room {
-                Some(x) => Some(room(x, &format!("reader `{}`", r.id))?),
-                None => None,
-            };
-            readers.insert(
-                r.id.clone(),
-                ReaderM {
-                    purpose: r.purpose,
-                    door,
-                    room,
-                },
-            );
-        }
-
-        let mut people = HashMap::new();
-        let mut cards = HashMap::new();
-        let mut children = Vec::new();
-        for (i, c) in cfg.children.iter().enumerate() {
-            children.push(ChildM {
-                id: c.id.clone(),
-                birth: c.birth_date,
-                home: room(&c.room, &format!("child `{}`", c.id))?,
-                guardians: c.guardians.iter().cloned().collect(),
-            });
-            people.insert(c.id.clone(), Person::Child(i));
-        }
-        let mut staff = Vec::new();
-        for (i, s) in cfg.staff.iter().enumerate() {
-            staff.push(StaffM {
-                id: s.id.clone(),
-                home: room(&s.room, &format!("staff `{}`", s.id))?,
-                counts: s.counts_in_ratio(),
-            });
-            people.insert(s.id.clone(), Person::Staff(i));
-            if let Some(card) = &s.card {
-                cards.insert(card.clone(), CardHolder::Staff(i));
-            }
-        }
-        for g in &cfg.guardians {
-            people.insert(g.id.clone(), Person::Guardian);
-            if let Some(card) = &g.card {
-                cards.insert(card.clone(), CardHolder::Guardian);
-            }
-        }
-
-        let r = &cfg.rules;
+        let room_ix = index(cfg.rooms.iter().map(|r| &r.id));
+        let door_ix = index(cfg.doors.iter().map(|d| &d.id));
+        let sensor_ix = index(cfg.sensors.iter().map(|s| &s.id));
+        let readers = readers(cfg, &room_ix, &door_ix)?;
+        let roster = Roster::build(cfg, &room_ix)?;
         Ok(Model {
             tz: cfg.facility.timezone,
             preset: cfg.facility.ratio_preset,
             close: cfg.facility.close.0,
-            rules: RulesM {
-                ratio_grace: r.ratio_grace.as_chrono(),
-                unsupervised_grace: r.unsupervised_grace.as_chrono(),
-                door_held_open: r.door_held_open.as_chrono(),
-                door_grant_window: r.door_grant_window.as_chrono(),
-                sensor_stale_after: r.sensor_stale_after.as_chrono(),
-                pickup_grace: r.pickup_grace.as_chrono(),
-                temperature: r.temperature.clone(),
-                humidity: r.humidity.clone(),
-            },
+            rules: RulesM::from_config(&cfg.rules),
             rooms: cfg
                 .rooms
                 .iter()
@@ -177,10 +103,159 @@ impl Model {
             readers,
             sensors: cfg.sensors.iter().map(|s| s.id.clone()).collect(),
             sensor_ix,
+            children: roster.children,
+            staff: roster.staff,
+            people: roster.people,
+            cards: roster.cards,
+        })
+    }
+}
+
+impl RulesM {
+    fn from_config(r: &Rules) -> RulesM {
+        RulesM {
+            ratio_grace: r.ratio_grace.as_chrono(),
+            unsupervised_grace: r.unsupervised_grace.as_chrono(),
+            door_held_open: r.door_held_open.as_chrono(),
+            door_grant_window: r.door_grant_window.as_chrono(),
+            sensor_stale_after: r.sensor_stale_after.as_chrono(),
+            pickup_grace: r.pickup_grace.as_chrono(),
+            temperature: r.temperature.clone(),
+            humidity: r.humidity.clone(),
+        }
+    }
+}
+
+/// Position by id.
+fn index<'a>(ids: impl Iterator<Item = &'a String>) -> HashMap<String, usize> {
+    ids.enumerate().map(|(i, id)| (id.clone(), i)).collect()
+}
+
+/// The position of room `id`, which `what` refers to.
+fn room_of(room_ix: &HashMap<String, usize>, id: &str, what: &str) -> Result<usize, String> {
+    room_ix
+        .get(id)
+        .copied()
+        .ok_or_else(|| format!("{what} refers to unknown room `{id}`"))
+}
+
+fn readers(
+    cfg: &Config,
+    room_ix: &HashMap<String, usize>,
+    door_ix: &HashMap<String, usize>,
+) -> Result<HashMap<String, ReaderM>, String> {
+    let mut readers = HashMap::new();
+    for r in &cfg.readers {
+        let door = match &r.door {
+            Some(d) => Some(
+                *door_ix
+                    .get(d)
+                    .ok_or_else(|| format!("reader `{}` refers to unknown door `{d}`", r.id))?,
+            ),
+            None => None,
+        };
+        let room = match &r.room {
+            Some(x) => Some(room_of(room_ix, x, &format!("reader `{}`", r.id))?),
+            None => None,
+        };
+        readers.insert(
+            r.id.clone(),
+            ReaderM {
+                purpose: r.purpose,
+                door,
+                room,
+            },
+        );
+    }
+    Ok(readers)
+}
+
+/// The people on the roster: children, staff, everyone by id, and cards by number.
+struct Roster {
+    children: Vec<ChildM>,
+    staff: Vec<StaffM>,
+    people: HashMap<String, Person>,
+    cards: HashMap<String, CardHolder>,
+}
+
+impl Roster {
+    fn build(cfg: &Config, room_ix: &HashMap<String, usize>) -> Result<Roster, String> {
+        let mut people = HashMap::new();
+        let mut cards = HashMap::new();
+        let mut children = Vec::new();
+        for (i, c) in cfg.children.iter().enumerate() {
+            children.push(ChildM {
+                id: c.id.clone(),
+                birth: c.birth_date,
+                home: room_of(room_ix, &c.room, &format!("child `{}`", c.id))?,
+                guardians: c.guardians.iter().cloned().collect(),
+            });
+            people.insert(c.id.clone(), Person::Child(i));
+        }
+        let mut staff = Vec::new();
+        for (i, s) in cfg.staff.iter().enumerate() {
+            staff.push(StaffM {
+                id: s.id.clone(),
+                home: room_of(room_ix, &s.room, &format!("staff `{}`", s.id))?,
+                counts: s.counts_in_ratio(),
+            });
+            people.insert(s.id.clone(), Person::Staff(i));
+            if let Some(card) = &s.card {
+                cards.insert(card.clone(), CardHolder::Staff(i));
+            }
+        }
+        for g in &cfg.guardians {
+            people.insert(g.id.clone(), Person::Guardian);
+            if let Some(card) = &g.card {
+                cards.insert(card.clone(), CardHolder::Guardian);
+            }
+        }
+        Ok(Roster {
             children,
             staff,
             people,
             cards,
         })
+    }
+}
+
+/// The four sustained conditions a sensor watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Limit {
+    TempHigh,
+    TempLow,
+    HumHigh,
+    HumLow,
+}
+
+impl Limit {
+    pub const ALL: [Limit; 4] = [
+        Limit::TempHigh,
+        Limit::TempLow,
+        Limit::HumHigh,
+        Limit::HumLow,
+    ];
+
+    pub fn alert_type(self) -> AlertType {
+        match self {
+            Limit::TempHigh => AlertType::TemperatureHigh,
+            Limit::TempLow => AlertType::TemperatureLow,
+            Limit::HumHigh => AlertType::HumidityHigh,
+            Limit::HumLow => AlertType::HumidityLow,
+        }
+    }
+
+    /// Whether the limit is on temperature (else on humidity).
+    pub fn is_temperature(self) -> bool {
+        matches!(self, Limit::TempHigh | Limit::TempLow)
+    }
+
+    /// How long the condition must hold before its alert is raised.
+    pub fn sustain(self, rules: &RulesM) -> Duration {
+        if self.is_temperature() {
+            rules.temperature.sustain.as_chrono()
+        } else {
+            rules.humidity.sustain.as_chrono()
+        }
     }
 }

@@ -1,0 +1,196 @@
+//! Timers, derived from the state rather than queued: grace periods, doors held open,
+//! stale sensors, sustained readings, the end-of-day pick-up check and midnight. Each
+//! fires at its due time, which becomes its transition's `ts`.
+
+use chrono::{Duration, NaiveTime};
+
+use super::model::Limit;
+use super::rooms::ratio;
+use super::state::Cond;
+use super::transitions::{DoorHeld, Level, NotCheckedOut, Stale, Unsupervised};
+use super::{Dt, Engine};
+use crate::alert::{AlertType, Transition};
+use crate::localtime;
+
+/// A timer derived from the state.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Timer {
+    Ratio(usize),
+    Unsupervised(usize),
+    DoorHeld(usize),
+    Stale(usize),
+    Sustained(usize, Limit),
+    Pickup,
+    Midnight,
+}
+
+impl Engine {
+    /// On the first event or tick: the clock starts, and so do the daily timers.
+    pub(super) fn start_if_needed(&mut self, now: Dt) {
+        if self.s.started.is_some() {
+            return;
+        }
+        self.s.started = Some(now);
+        self.s.clock = Some(now);
+        self.s.next_pickup = self.next_pickup(now, true);
+        self.s.next_midnight = self.next_midnight(now);
+    }
+
+    /// The next end-of-day pick-up check after `t` (or at it, when `inclusive`): close plus
+    /// the pick-up grace, on a local date that happened.
+    fn next_pickup(&self, t: Dt, inclusive: bool) -> Option<Dt> {
+        let grace = self.m.rules.pickup_grace;
+        localtime::next_daily(self.m.tz, t, self.m.close, grace, inclusive)
+    }
+
+    /// The next local midnight after `t`, when children may move up an age band.
+    fn next_midnight(&self, t: Dt) -> Option<Dt> {
+        localtime::next_daily(self.m.tz, t, NaiveTime::MIN, Duration::zero(), false)
+    }
+
+    /// The timer that falls due first, and when (the first in this order on a tie).
+    pub(super) fn next_timer(&self) -> Option<(Dt, Timer)> {
+        let r = &self.m.rules;
+        let mut best: Option<(Dt, Timer)> = None;
+        let mut consider = |due: Option<Dt>, t: Timer| {
+            if let Some(due) = due {
+                if best.is_none_or(|(b, _)| due < b) {
+                    best = Some((due, t));
+                }
+            }
+        };
+        for (i, room) in self.s.rooms.iter().enumerate() {
+            consider(room.ratio.due(r.ratio_grace), Timer::Ratio(i));
+            consider(
+                room.unsupervised.due(r.unsupervised_grace),
+                Timer::Unsupervised(i),
+            );
+        }
+        for (i, door) in self.s.doors.iter().enumerate() {
+            if door.held.is_none() {
+                let due = door
+                    .opened_at
+                    .and_then(|t| t.checked_add_signed(r.door_held_open));
+                consider(due, Timer::DoorHeld(i));
+            }
+        }
+        for (i, s) in self.s.sensors.iter().enumerate() {
+            if s.stale.is_none() {
+                let base = match (s.last_reading, self.s.stale_base.or(self.s.started)) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+                let due = base.and_then(|t| t.checked_add_signed(r.sensor_stale_after));
+                consider(due, Timer::Stale(i));
+            }
+            for limit in Limit::ALL {
+                consider(
+                    s.cond(limit).due(limit.sustain(r)),
+                    Timer::Sustained(i, limit),
+                );
+            }
+        }
+        consider(self.s.next_pickup, Timer::Pickup);
+        consider(self.s.next_midnight, Timer::Midnight);
+        best
+    }
+
+    /// Fires every timer due at or before `to`, in due order, and moves the clock there.
+    pub(super) fn advance(&mut self, to: Dt, out: &mut Vec<Transition>) {
+        while let Some((due, timer)) = self.next_timer() {
+            if due > to {
+                break;
+            }
+            self.s.clock = Some(self.s.clock.map_or(due, |c| c.max(due)));
+            self.fire(timer, due, out);
+        }
+        self.s.clock = Some(self.s.clock.map_or(to, |c| c.max(to)));
+    }
+
+    fn fire(&mut self, timer: Timer, due: Dt, out: &mut Vec<Transition>) {
+        match timer {
+            Timer::Ratio(r) => {
+                let f = self.figures(r, due);
+                let a = self.raise(AlertType::RatioBreach, &f.room, due, &ratio(&f), out);
+                self.s.rooms[r].ratio = Cond::raised(a);
+            }
+            Timer::Unsupervised(r) => {
+                let f = self.figures(r, due);
+                let d = Unsupervised {
+                    children: f.children,
+                };
+                let a = self.raise(AlertType::UnsupervisedChildren, &f.room, due, &d, out);
+                self.s.rooms[r].unsupervised = Cond::raised(a);
+            }
+            Timer::DoorHeld(d) => self.door_held(d, due, out),
+            Timer::Stale(s) => self.stale(s, due, out),
+            Timer::Sustained(s, limit) => self.sustained(s, limit, due, out),
+            Timer::Pickup => {
+                self.pickup_check(due, out);
+                self.s.next_pickup = self.next_pickup(due, false);
+            }
+            Timer::Midnight => {
+                // Children may have moved to an older age band at midnight.
+                for r in 0..self.m.rooms.len() {
+                    self.evaluate_room(r, due, out);
+                }
+                self.s.next_midnight = self.next_midnight(due);
+            }
+        }
+    }
+
+    fn door_held(&mut self, d: usize, due: Dt, out: &mut Vec<Transition>) {
+        let id = self.m.doors[d].clone();
+        let opened = self.s.doors[d].opened_at;
+        let open_for_s = opened.map(|o| (due - o).num_seconds()).unwrap_or(0);
+        let a = self.raise(
+            AlertType::DoorHeldOpen,
+            &id,
+            due,
+            &DoorHeld { open_for_s },
+            out,
+        );
+        self.s.doors[d].held = Some(a);
+    }
+
+    fn stale(&mut self, s: usize, due: Dt, out: &mut Vec<Transition>) {
+        let id = self.m.sensors[s].clone();
+        let last_reading = self.s.sensors[s]
+            .last_reading
+            .map(|t| self.local(t).to_rfc3339());
+        let a = self.raise(
+            AlertType::SensorStale,
+            &id,
+            due,
+            &Stale { last_reading },
+            out,
+        );
+        self.s.sensors[s].stale = Some(a);
+    }
+
+    fn sustained(&mut self, s: usize, limit: Limit, due: Dt, out: &mut Vec<Transition>) {
+        let id = self.m.sensors[s].clone();
+        let sensor = &self.s.sensors[s];
+        let value = if limit.is_temperature() {
+            sensor.celsius
+        } else {
+            sensor.humidity
+        };
+        let a = self.raise(limit.alert_type(), &id, due, &Level::of(limit, value), out);
+        *self.s.sensors[s].cond_mut(limit) = Cond::raised(a);
+    }
+
+    /// Close plus the pick-up grace: every child still checked in (and not yet flagged)
+    /// is flagged.
+    fn pickup_check(&mut self, due: Dt, out: &mut Vec<Transition>) {
+        for c in 0..self.m.children.len() {
+            if let (Some(room), None) = (self.s.child_room[c], &self.s.not_picked_up[c]) {
+                let id = self.m.children[c].id.clone();
+                let room = self.m.rooms[room].id.clone();
+                let d = NotCheckedOut { room: &room };
+                let a = self.raise(AlertType::ChildNotCheckedOut, &id, due, &d, out);
+                self.s.not_picked_up[c] = Some(a);
+            }
+        }
+    }
+}
