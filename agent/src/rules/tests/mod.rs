@@ -1,10 +1,11 @@
 //! Rule-by-rule tests of the engine, boundaries included, one file per concern, plus
 //! property tests that the transitions do not depend on how events are batched or on a
-//! snapshot in between.
+//! snapshot in between, and the engine's clock through `replay` across time-zone changes.
 //!
 //! Here: the test roster (向日葵, Asia/Shanghai) and the helpers every file uses.
 
 mod attendance;
+mod clock;
 mod doors;
 mod properties;
 mod rooms;
