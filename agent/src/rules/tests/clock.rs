@@ -16,20 +16,15 @@ use proptest::prelude::*;
 use super::*;
 use crate::localtime;
 use crate::replay::{replay, ReplayOutcome};
+use nursery_testkit::ev;
 
-/// The test roster in `zone`, with `children` more children born on `born` in the infant
-/// room, loaded and validated as `nursery-agent replay` loads it.
+/// The kit's 向日葵 roster in `zone`, with `children` children `m-1` … born on `born` in
+/// the infant room, loaded and validated as `nursery-agent replay` loads it.
 fn roster(zone: &str, children: usize, born: &str) -> Config {
-    let mut text = BASE.replace(
-        "timezone = \"Asia/Shanghai\"",
-        &format!("timezone = \"{zone}\""),
-    );
-    for i in 1..=children {
-        text.push_str(&format!(
-            "\n[[children]]\nid = \"m-{i}\"\nname = \"m\"\nbirth_date = \"{born}\"\nroom = \"infant\"\nguardians = [\"g-01\"]\n"
-        ));
-    }
-    crate::config::parse(&text, Path::new("clock.toml"))
+    let roster = born_on("m", 1, children, born)
+        .into_iter()
+        .fold(Roster::sunflower().timezone(zone), Roster::child);
+    crate::config::parse(&roster.toml(), Path::new("clock.toml"))
         .unwrap_or_else(|e| panic!("the roster in {zone} is valid: {e}"))
 }
 
@@ -48,34 +43,6 @@ fn replayed(cfg: &Config, log: &str, until: &str) -> (Vec<Transition>, ReplayOut
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
         .collect();
     (transitions, outcome)
-}
-
-/// One event line at the local time `ts` (RFC 3339 with the zone's offset).
-fn line(ts: &str, rest: &str) -> String {
-    format!("{{\"ts\":\"{ts}\",{rest}}}\n")
-}
-
-fn check_in(ts: &str, person: &str) -> String {
-    line(
-        ts,
-        &format!("\"type\":\"attendance\",\"person\":\"{person}\",\"action\":\"check_in\""),
-    )
-}
-
-fn check_out(ts: &str, person: &str) -> String {
-    line(
-        ts,
-        &format!(
-            "\"type\":\"attendance\",\"person\":\"{person}\",\"action\":\"check_out\",\"by\":\"g-01\""
-        ),
-    )
-}
-
-fn door(ts: &str, state: &str) -> String {
-    line(
-        ts,
-        &format!("\"type\":\"door\",\"door\":\"entrance\",\"state\":\"{state}\""),
-    )
 }
 
 /// (type, state, subject, ts as printed) of every transition of one of `types`.
@@ -102,14 +69,14 @@ fn samoa_checks_pickups_on_the_29th_and_the_31st_and_not_on_the_day_it_skipped()
     // was — and m-2 stays on the 31st.
     let cfg = roster("Pacific/Apia", 3, "2011-01-10");
     let log = [
-        check_in("2011-12-29T07:40:00-10:00", "s-01"),
-        check_in("2011-12-29T08:00:00-10:00", "m-1"),
-        check_in("2011-12-29T23:00:00-10:00", "m-3"),
-        check_out("2011-12-31T07:00:00+14:00", "m-3"),
-        check_out("2011-12-31T08:00:00+14:00", "m-1"),
-        check_in("2011-12-31T08:30:00+14:00", "m-2"),
-    ]
-    .concat();
+        ev::check_in("2011-12-29T07:40:00-10:00", "s-01"),
+        ev::check_in("2011-12-29T08:00:00-10:00", "m-1"),
+        ev::check_in("2011-12-29T23:00:00-10:00", "m-3"),
+        ev::pick_up("2011-12-31T07:00:00+14:00", "m-3", "g-01"),
+        ev::pick_up("2011-12-31T08:00:00+14:00", "m-1", "g-01"),
+        ev::check_in("2011-12-31T08:30:00+14:00", "m-2"),
+    ];
+    let log = ev::log(&log);
     let (out, outcome) = replayed(&cfg, &log, "2012-01-01T12:00:00+14:00");
     assert_eq!(outcome.accepted, 6);
     assert_eq!(
@@ -142,14 +109,14 @@ fn lord_howe_runs_grace_periods_in_real_time_and_daily_timers_on_its_half_hour_s
     // Four infants turn 12 months on 2026-10-04, the night the island springs from +10:30
     // to +11:00 at 02:00: one caregiver is short (2 required) until midnight, then enough.
     let cfg = roster("Australia/Lord_Howe", 4, "2025-10-04");
-    let mut log = check_in("2026-10-03T19:00:00+10:30", "s-01");
+    let mut log = vec![ev::check_in("2026-10-03T19:00:00+10:30", "s-01")];
     for i in 1..=4 {
-        log += &check_in("2026-10-03T19:01:00+10:30", &format!("m-{i}"));
+        log.push(ev::check_in("2026-10-03T19:01:00+10:30", &format!("m-{i}")));
     }
     // Opened 30 s before the shift: held open for a minute means 02:30:30 on the new clock.
-    log += &door("2026-10-04T01:59:30+10:30", "open");
-    log += &door("2026-10-04T02:35:00+11:00", "closed");
-    let (out, _) = replayed(&cfg, &log, "2026-10-05T00:00:00+11:00");
+    log.push(ev::door_open("2026-10-04T01:59:30+10:30", "entrance"));
+    log.push(ev::door_closed("2026-10-04T02:35:00+11:00", "entrance"));
+    let (out, _) = replayed(&cfg, &ev::log(&log), "2026-10-05T00:00:00+11:00");
     let mut want = vec![
         p(RatioBreach, Raised, "infant", "2026-10-03T19:02:00+10:30"),
         p(RatioBreach, Resolved, "infant", "2026-10-04T00:00:00+10:30"),
@@ -193,10 +160,10 @@ fn lord_howe_falling_back_half_an_hour_keeps_a_held_door_one_real_minute() {
     // 2026-04-05: +11:00 back to +10:30 at 02:00, so 01:30–02:00 happens twice.
     let cfg = roster("Australia/Lord_Howe", 0, "2025-10-04");
     let log = [
-        door("2026-04-05T01:59:30+11:00", "open"),
-        door("2026-04-05T01:35:00+10:30", "closed"),
-    ]
-    .concat();
+        ev::door_open("2026-04-05T01:59:30+11:00", "entrance"),
+        ev::door_closed("2026-04-05T01:35:00+10:30", "entrance"),
+    ];
+    let log = ev::log(&log);
     let (out, _) = replayed(&cfg, &log, "2026-04-05T03:00:00+10:30");
     assert_eq!(
         printed(&out, &[DoorHeldOpen]),
@@ -222,11 +189,11 @@ fn sao_paulo_reaches_the_midnight_it_never_had_at_one_oclock() {
     // Brazil sprang forward at 00:00 on 2018-11-04: the day began at 01:00 (−02:00). Four
     // infants turn 12 months that day; one caregiver is short until the age re-evaluation.
     let cfg = roster("America/Sao_Paulo", 4, "2017-11-04");
-    let mut log = check_in("2018-11-03T20:00:00-03:00", "s-01");
+    let mut log = vec![ev::check_in("2018-11-03T20:00:00-03:00", "s-01")];
     for i in 1..=4 {
-        log += &check_in("2018-11-03T20:01:00-03:00", &format!("m-{i}"));
+        log.push(ev::check_in("2018-11-03T20:01:00-03:00", &format!("m-{i}")));
     }
-    let (out, _) = replayed(&cfg, &log, "2018-11-05T00:00:00-02:00");
+    let (out, _) = replayed(&cfg, &ev::log(&log), "2018-11-05T00:00:00-02:00");
     let mut want = vec![
         p(RatioBreach, Raised, "infant", "2018-11-03T20:02:00-03:00"),
         p(RatioBreach, Resolved, "infant", "2018-11-04T01:00:00-02:00"),
@@ -245,32 +212,38 @@ fn sao_paulo_reaches_the_midnight_it_never_had_at_one_oclock() {
 
 // ---- any zone, any day ----------------------------------------------------------------
 
-/// A small day of events as (seconds after local midnight, event body without `ts`).
-fn arb_day() -> impl Strategy<Value = Vec<(i64, String)>> {
-    let people = ["s-01", "s-02", "s-cook", "m-1", "m-2", "m-3"];
+/// One event of a random day, without its time.
+#[derive(Debug, Clone)]
+enum Step {
+    /// A person (staff or child), and check in, check out or move to the toddler room.
+    Attendance(&'static str, usize),
+    Door(bool),
+    Badge(&'static str),
+    Reading(f64),
+}
+
+impl Step {
+    fn at(&self, ts: String) -> String {
+        match self {
+            Step::Attendance(p, 0) => ev::check_in(ts, p),
+            Step::Attendance(p, 1) => ev::check_out(ts, p),
+            Step::Attendance(p, _) => ev::move_to(ts, p, "toddler"),
+            Step::Door(true) => ev::door_open(ts, "entrance"),
+            Step::Door(false) => ev::door_closed(ts, "entrance"),
+            Step::Badge(card) => ev::badge(ts, "entrance-reader", card),
+            Step::Reading(c) => ev::reading(ts, "t-infant", *c, None),
+        }
+    }
+}
+
+/// A small day of events as (seconds after local midnight, event).
+fn arb_day() -> impl Strategy<Value = Vec<(i64, Step)>> {
+    const PEOPLE: [&str; 6] = ["s-01", "s-02", "s-cook", "m-1", "m-2", "m-3"];
     let one = prop_oneof![
-        (0..people.len(), 0..3usize).prop_map(move |(p, a)| {
-            let action = match a {
-                0 => "\"check_in\"",
-                1 => "\"check_out\"",
-                _ => "\"move\",\"room\":\"toddler\"",
-            };
-            format!(
-                "\"type\":\"attendance\",\"person\":\"{}\",\"action\":{action}",
-                people[p]
-            )
-        }),
-        (0..2usize).prop_map(|s| {
-            let state = ["open", "closed"][s];
-            format!("\"type\":\"door\",\"door\":\"entrance\",\"state\":\"{state}\"")
-        }),
-        (0..2usize).prop_map(|c| {
-            let card = ["20001", "55555"][c];
-            format!("\"type\":\"badge\",\"reader\":\"entrance-reader\",\"card\":\"{card}\"")
-        }),
-        (15.0f64..32.0).prop_map(|c| {
-            format!("\"type\":\"reading\",\"sensor\":\"t-infant\",\"celsius\":{c:.1}")
-        }),
+        (prop::sample::select(&PEOPLE[..]), 0..3usize).prop_map(|(p, a)| Step::Attendance(p, a)),
+        any::<bool>().prop_map(Step::Door),
+        prop::sample::select(&["20001", "55555"][..]).prop_map(Step::Badge),
+        (15.0f64..32.0).prop_map(Step::Reading),
     ];
     prop::collection::vec((0i64..86_400, one), 1..30)
 }
@@ -313,18 +286,19 @@ proptest! {
         let cfg = roster(tz.name(), 3, &born.to_string());
         // Wall times on the local date, as instants (gaps and folds as `localtime` says),
         // in time order and written in UTC so that no offset rounding moves them.
-        let mut at: Vec<(DateTime<Utc>, &String)> = events
+        let mut at: Vec<(DateTime<Utc>, &Step)> = events
             .iter()
-            .map(|(secs, body)| {
+            .map(|(secs, step)| {
                 let wall = date.and_time(NaiveTime::MIN) + Duration::seconds(*secs);
-                (localtime::instant(tz, wall), body)
+                (localtime::instant(tz, wall), step)
             })
             .collect();
         at.sort_by_key(|(t, _)| *t);
-        let log: String = at
+        let log: Vec<String> = at
             .iter()
-            .map(|(t, body)| line(&t.format("%Y-%m-%dT%H:%M:%SZ").to_string(), body))
+            .map(|(t, step)| step.at(t.format("%Y-%m-%dT%H:%M:%SZ").to_string()))
             .collect();
+        let log = ev::log(&log);
         let until = localtime::day_bounds(tz, date).1 + Duration::days(1);
         let (out, outcome) = replayed(&cfg, &log, &until.to_rfc3339());
         prop_assert_eq!(outcome.accepted, events.len() as u64);

@@ -19,110 +19,38 @@ use super::{Engine, Rejection, Snapshot};
 use crate::alert::{AlertState, AlertState::*, AlertType, AlertType::*, Transition};
 use crate::config::Config;
 use crate::event::Event;
+use nursery_testkit::{Child, Roster};
 
-const BASE: &str = r#"
-[facility]
-id = "310115-0042"
-name = "向日葵托育园"
-timezone = "Asia/Shanghai"
-ratio_preset = "cn-2019"
-open = "07:30"
-close = "18:00"
+/// The kit's 向日葵 roster with four children born 2025-06-15 (8 months on 2026-03-02) and
+/// one born 2025-03-02 (turns 12 months on 2026-03-02), `c-01` … `c-05`.
+fn roster() -> Roster {
+    Roster::sunflower().children(
+        "infant",
+        &[
+            "2025-06-15",
+            "2025-06-15",
+            "2025-06-15",
+            "2025-06-15",
+            "2025-03-02",
+        ],
+    )
+}
 
-[[rooms]]
-id = "infant"
-name = "乳儿班"
+/// `count` children `{prefix}-{i}` (from `i = first`) born on `born`, in the infant room,
+/// picked up by `g-01`.
+fn born_on(prefix: &str, first: usize, count: usize, born: &str) -> Vec<Child> {
+    (first..first + count)
+        .map(|i| Child::new(&format!("{prefix}-{i}"), prefix, born, "infant").guardians(["g-01"]))
+        .collect()
+}
 
-[[rooms]]
-id = "toddler"
-name = "托小班"
-
-[[doors]]
-id = "entrance"
-
-[[readers]]
-id = "entrance-reader"
-purpose = "access"
-door = "entrance"
-
-[[readers]]
-id = "kiosk"
-purpose = "attendance"
-
-[[readers]]
-id = "toddler-reader"
-purpose = "room"
-room = "toddler"
-
-[[sensors]]
-id = "t-infant"
-room = "infant"
-
-[[staff]]
-id = "s-01"
-name = "王老师"
-card = "10001"
-role = "caregiver"
-room = "infant"
-
-[[staff]]
-id = "s-02"
-name = "李老师"
-card = "10002"
-role = "teacher"
-room = "infant"
-
-[[staff]]
-id = "s-cook"
-name = "张师傅"
-card = "10009"
-role = "cook"
-room = "infant"
-
-[[staff]]
-id = "s-nurse"
-name = "赵医生"
-role = "health"
-room = "infant"
-counts_in_ratio = true
-
-[[guardians]]
-id = "g-01"
-name = "李女士"
-card = "20001"
-
-[[guardians]]
-id = "g-02"
-name = "陈先生"
-card = "20002"
-"#;
-
-/// Four children born 2025-06-15 (8 months on 2026-03-02), one born 2025-03-02 (turns 12
-/// months on 2026-03-02), and extra rows as needed.
-fn config_with(extra: &str) -> Config {
-    let mut text = String::from(BASE);
-    for (i, born) in [
-        "2025-06-15",
-        "2025-06-15",
-        "2025-06-15",
-        "2025-06-15",
-        "2025-03-02",
-    ]
-    .iter()
-    .enumerate()
-    {
-        text.push_str(&format!(
-            "\n[[children]]\nid = \"c-0{}\"\nname = \"孩子{}\"\nbirth_date = \"{born}\"\nroom = \"infant\"\nguardians = [\"g-01\"]\n",
-            i + 1,
-            i + 1
-        ));
-    }
-    text.push_str(extra);
-    toml::from_str(&text).expect("test config parses")
+/// A roster as the engine reads it.
+fn config_of(roster: Roster) -> Config {
+    toml::from_str(&roster.toml()).expect("test config parses")
 }
 
 fn config() -> Config {
-    config_with("")
+    config_of(roster())
 }
 
 fn t(s: &str) -> DateTime<FixedOffset> {

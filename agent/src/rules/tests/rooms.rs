@@ -128,13 +128,8 @@ fn a_day_earlier_the_same_child_is_still_an_infant() {
 fn children_moving_up_a_band_at_midnight_can_end_a_breach() {
     // Four children all turning 12 months at local midnight: 4/3 → 2 required before,
     // 4/5 → 1 required after.
-    let mut cfg_text = String::from(BASE);
-    for i in 1..=4 {
-        cfg_text.push_str(&format!(
-            "\n[[children]]\nid = \"m-{i}\"\nname = \"m\"\nbirth_date = \"2025-03-03\"\nroom = \"infant\"\nguardians = [\"g-01\"]\n"
-        ));
-    }
-    let cfg: Config = toml::from_str(&cfg_text).unwrap();
+    let babies = born_on("m", 1, 4, "2025-03-03");
+    let cfg = config_of(babies.into_iter().fold(Roster::sunflower(), Roster::child));
     let mut e = Engine::new(&cfg).unwrap();
     let mut evs = vec![att("20:00:00", "s-01", "check_in", json!({}))];
     for i in 1..=4 {
@@ -249,13 +244,9 @@ fn the_last_child_leaving_resolves_the_breach() {
 
 #[test]
 fn eleven_infants_overfill_a_room_of_group_size_ten() {
-    let mut text = String::from(BASE);
-    for i in 0..11 {
-        text.push_str(&format!(
-            "\n[[children]]\nid = \"b-{i}\"\nname = \"b\"\nbirth_date = \"2025-09-01\"\nroom = \"infant\"\nguardians = [\"g-01\"]\n"
-        ));
-    }
-    let mut e = Engine::new(&toml::from_str(&text).unwrap()).unwrap();
+    let babies = born_on("b", 0, 11, "2025-09-01");
+    let cfg = config_of(babies.into_iter().fold(Roster::sunflower(), Roster::child));
+    let mut e = Engine::new(&cfg).unwrap();
     let mut evs = vec![
         att("07:00:00", "s-01", "check_in", json!({})),
         att("07:00:00", "s-02", "check_in", json!({})),

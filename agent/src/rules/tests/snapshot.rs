@@ -73,9 +73,10 @@ fn a_snapshot_survives_a_roster_edit() {
     let mut e = Engine::new(&cfg).unwrap();
     run(&mut e, &morning());
     let snap = e.snapshot();
-    // c-01 leaves the roster, a new child arrives on it.
-    let edited = config_with(
-        "\n[[children]]\nid = \"c-new\"\nname = \"新\"\nbirth_date = \"2025-07-01\"\nroom = \"infant\"\nguardians = [\"g-02\"]\n",
+    // A new child arrives on the roster: who was checked in stays so, and the newcomer is
+    // not checked in by the edit.
+    let edited = config_of(
+        roster().child(Child::new("c-new", "新", "2025-07-01", "infant").guardians(["g-02"])),
     );
     let mut r = Engine::restore(&edited, &snap).unwrap();
     assert_eq!(r.rooms()[0].children, 4);
