@@ -254,26 +254,41 @@ async fn every_message_the_real_agent_publishes_in_a_simulated_day_matches_its_s
         })
         .await;
 
-    let mut failures = Vec::new();
-    for m in seen.iter().filter(|m| !m.topic.ends_with("/commands")) {
-        let errors = check(&schemas, m);
-        if !errors.is_empty() {
-            failures.push(format!(
-                "{}: {}\n  {}",
-                m.topic,
-                String::from_utf8_lossy(&m.payload),
-                errors.join("\n  ")
-            ));
-        }
-    }
+    let checked: Vec<&Seen> = seen
+        .iter()
+        .filter(|m| !m.topic.ends_with("/commands"))
+        .collect();
+    let failures = failures(&schemas, &checked);
     assert!(
         failures.is_empty(),
-        "{} of {} messages do not match their schema; the first:\n{}",
-        failures.len(),
-        seen.len(),
-        failures[..failures.len().min(5)].join("\n")
+        "messages that do not match their schema, one example per distinct error:\n{}",
+        failures.join("\n")
     );
     coverage(&seen);
+}
+
+/// What is wrong with `seen`, one line per distinct (topic, errors), with how many messages
+/// had it and the first of them.
+fn failures(schemas: &Schemas, seen: &[&Seen]) -> Vec<String> {
+    let mut distinct: BTreeMap<(String, String), (usize, String)> = BTreeMap::new();
+    for m in seen {
+        let errors = check(schemas, m);
+        if !errors.is_empty() {
+            let e = distinct
+                .entry((m.topic.clone(), errors.join("\n  ")))
+                .or_insert_with(|| (0, String::from_utf8_lossy(&m.payload).into_owned()));
+            e.0 += 1;
+        }
+    }
+    distinct
+        .into_iter()
+        .map(|((topic, errors), (n, first))| {
+            format!(
+                "{topic} ({n} of {} messages): {first}\n  {errors}",
+                seen.len()
+            )
+        })
+        .collect()
 }
 
 /// The captured traffic has every kind of message the test means to check.
