@@ -15,6 +15,7 @@ use jsonschema::{Draft, Retrieve, Uri, Validator};
 use nursery_agent::alert::AlertType;
 use nursery_agent_tests::agent::{demo_config, wait_for_clock, workspace, Agent};
 use nursery_agent_tests::broker::{Broker, Collector, Seen};
+use nursery_testkit::ev;
 use serde_json::{json, Value};
 use tokio::task::block_in_place;
 
@@ -136,8 +137,7 @@ impl Schemas {
 }
 
 /// The schema a message on `topic` must match, and the envelope `kind` when enveloped.
-fn schema_of(topic: &str) -> Option<(&'static str, Option<&'static str>)> {
-    let suffix = topic.strip_prefix(&format!("childcare/v1/{FACILITY}/"))?;
+fn schema_of(suffix: &str) -> Option<(&'static str, Option<&'static str>)> {
     Some(match suffix {
         "status" => ("status.schema.json", None),
         "telemetry" => ("telemetry.schema.json", None),
@@ -151,7 +151,11 @@ fn schema_of(topic: &str) -> Option<(&'static str, Option<&'static str>)> {
 
 /// What is wrong with one captured message; empty when nothing is.
 fn check(schemas: &Schemas, m: &Seen) -> Vec<String> {
-    let Some((schema, kind)) = schema_of(&m.topic) else {
+    let under_prefix = m.topic.strip_prefix("childcare/v1/");
+    let Some((facility, suffix)) = under_prefix.and_then(|t| t.split_once('/')) else {
+        return vec!["not under `{topic_prefix}/{facility}/`".into()];
+    };
+    let Some((schema, kind)) = schema_of(suffix) else {
         return vec!["a topic the AsyncAPI document does not describe".into()];
     };
     let v: Value = match serde_json::from_slice(&m.payload) {
@@ -162,6 +166,9 @@ fn check(schemas: &Schemas, m: &Seen) -> Vec<String> {
     if let Some(kind) = kind {
         if v["kind"] != kind {
             errors.push(format!("kind {} on a topic for kind `{kind}`", v["kind"]));
+        }
+        if v["facility"] != facility {
+            errors.push(format!("facility {} under {facility}", v["facility"]));
         }
     }
     errors
@@ -265,6 +272,112 @@ async fn every_message_the_real_agent_publishes_in_a_simulated_day_matches_its_s
         failures.join("\n")
     );
     coverage(&seen);
+}
+
+/// The staff page's one-room nursery (`page::roster`), reporting to a broker on `port`.
+fn fed_nursery(dir: &Path, port: u16) -> (PathBuf, PathBuf) {
+    let config = nursery_agent_tests::page::roster(dir)
+        .set("mqtt", "enabled", true)
+        .set("mqtt", "port", i64::from(port))
+        .set("mqtt", "reconnect_max", "2s")
+        .write(dir);
+    let events = dir.join("events.jsonl");
+    std::fs::write(&events, "").unwrap();
+    (config, events)
+}
+
+fn feed(events: &Path, lines: &[String]) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(events)
+        .unwrap();
+    f.write_all(ev::log(lines).as_bytes()).unwrap();
+}
+
+/// The alert transitions seen so far, as (type, state).
+fn transitions(seen: &[Seen]) -> BTreeSet<(String, String)> {
+    seen.iter()
+        .filter(|m| m.topic.ends_with("/alerts"))
+        .map(|m| {
+            let b = &m.json()["body"];
+            (
+                b["type"].as_str().unwrap_or("").into(),
+                b["state"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fed_alerts_of_the_shapes_the_demo_day_lacks_match_their_schema_on_the_wire() {
+    let schemas = Schemas::load();
+    let broker = Broker::start();
+    let platform = Collector::start(broker.port, "childcare/v1/#").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (config, events) = fed_nursery(dir.path(), broker.port);
+    let mut agent = Agent::start(&config, &["--events", events.to_str().unwrap()]);
+    block_in_place(|| agent.wait_for_line("uplink:", LIMIT));
+
+    // One caregiver for four babies: a ratio breach at once (grace 0 s), acknowledged.
+    let mut lines = vec![ev::check_in(ev::NOW, "s-01")];
+    lines.extend((1..=4).map(|c| ev::check_in(ev::NOW, &format!("c-0{c}"))));
+    feed(&events, &lines);
+    let breach = platform
+        .wait_until(LIMIT, |seen| {
+            transitions(seen).contains(&("ratio_breach".into(), "raised".into()))
+        })
+        .await;
+    let id = breach
+        .iter()
+        .map(Seen::json)
+        .find(|m| m["body"]["type"] == "ratio_breach")
+        .map(|m| m["body"]["alert_id"].as_str().unwrap().to_string())
+        .unwrap();
+    feed(
+        &events,
+        &[
+            ev::acknowledge(ev::NOW, &id, "s-01"),
+            // A fault, an out-of-range reading, then a good one.
+            ev::sensor_fault(ev::NOW, "t-infant", "crc"),
+            ev::reading(ev::NOW, "t-infant", 85.0, 45.0),
+            ev::reading(ev::NOW, "t-infant", 22.0, 45.0),
+            // The only caregiver leaves, another comes, then the first is back.
+            ev::check_out(ev::NOW, "s-01"),
+            ev::check_in(ev::NOW, "s-02"),
+            ev::check_in(ev::NOW, "s-01"),
+        ],
+    );
+    let want: BTreeSet<(String, String)> = [
+        ("ratio_breach", "acknowledged"),
+        ("ratio_breach", "resolved"),
+        ("sensor_fault", "raised"),
+        ("sensor_fault", "resolved"),
+        ("unsupervised_children", "raised"),
+        ("unsupervised_children", "resolved"),
+    ]
+    .iter()
+    .map(|(t, s)| (t.to_string(), s.to_string()))
+    .collect();
+    platform
+        .wait_until(LIMIT, |seen| transitions(seen).is_superset(&want))
+        .await;
+    let exit = block_in_place(|| agent.terminate(Duration::from_secs(10)));
+    assert!(exit.success(), "{exit:?}");
+    let seen = platform
+        .wait_until(LIMIT, |seen| {
+            seen.iter()
+                .rfind(|m| m.topic.ends_with("/status"))
+                .is_some_and(|m| m.json()["state"] == "offline")
+        })
+        .await;
+
+    let failures = failures(&schemas, &seen.iter().collect::<Vec<_>>());
+    assert!(
+        failures.is_empty(),
+        "messages that do not match their schema, one example per distinct error:\n{}",
+        failures.join("\n")
+    );
 }
 
 /// What is wrong with `seen`, one line per distinct (topic, errors), with how many messages
@@ -434,6 +547,34 @@ fn the_alert_schema_knows_every_alert_type_of_the_agent_with_its_severity() {
             "{ty} is {severity}, not {other}"
         );
     }
+}
+
+#[test]
+fn the_schemas_list_every_alert_state_and_the_summary_counts_every_alert_type() {
+    let files = Files::read();
+    let alert = &files.0["alert-transition.schema.json"];
+    let names = |v: &Value| -> BTreeSet<String> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("not a list: {v}"))
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    };
+    let states = names(&alert["properties"]["state"]["enum"]);
+    for s in nursery_agent::alert::AlertState::ALL {
+        assert!(
+            states.contains(s.as_str()),
+            "state {} not in the schema",
+            s.as_str()
+        );
+    }
+    let summary = &files.0["daily-summary.schema.json"];
+    let counted = names(&summary["properties"]["alerts"]["required"]);
+    let agent: BTreeSet<String> = AlertType::ALL.iter().map(|t| t.to_string()).collect();
+    assert_eq!(
+        counted, agent,
+        "the summary has a count for each type the agent knows"
+    );
 }
 
 /// Every `$ref` in `v`, with the JSON pointer of where it is.
