@@ -3,24 +3,24 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use axum_extra::extract::cookie::CookieJar;
 use chrono::Utc;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::auth::{self, Session};
+use super::auth::Session;
 use super::session::{self, CsrfChecked, LoggedIn};
+use super::slots::Holder;
 use super::{history, view, App};
 use crate::event::{Event, EventKind};
 use crate::input::Input;
@@ -45,6 +45,12 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
         }
+    }
+
+    /// With a `Retry-After` of `secs` seconds.
+    pub fn retry_after(mut self, secs: u64) -> ApiError {
+        self.retry_after = Some(secs);
+        self
     }
 }
 
@@ -74,7 +80,7 @@ impl From<BytesRejection> for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(super) type ApiResult<T> = Result<T, ApiError>;
 
 pub async fn view(State(app): State<App>) -> Json<Value> {
     Json(view::public(&app.cfg, &app.live.view()))
@@ -83,13 +89,22 @@ pub async fn view(State(app): State<App>) -> Json<Value> {
 /// Server-sent events: the view now and after every change (`view`), and every alert
 /// transition (`transition`). One small task per client, bounded; it ends with the client
 /// or at shutdown, so a graceful shutdown never waits on an open stream.
-pub async fn stream(State(app): State<App>) -> ApiResult<impl IntoResponse> {
-    let permit = app.streams.clone().try_acquire_owned().map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many live pages open; close one and reload",
-        )
-    })?;
+///
+/// Slots are shared as `slots.rs` says: logged-in staff always find one that anonymous
+/// clients cannot take.
+pub async fn stream(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Option<LoggedIn>,
+) -> ApiResult<impl IntoResponse> {
+    let holder = match who {
+        Some(w) => Holder::Staff(w.session.staff),
+        None => Holder::Anonymous(peer.ip()),
+    };
+    let permit = app
+        .streams
+        .take(holder)
+        .map_err(|why| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why).retry_after(5))?;
     let (tx, rx) = mpsc::channel::<Result<SseEvent, Infallible>>(8);
     let mut watch = app.live.watch();
     let mut transitions = app.live.transitions();
@@ -165,77 +180,12 @@ pub async fn history(State(app): State<App>, who: Option<LoggedIn>) -> ApiResult
     })))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Login {
-    staff: String,
-    pin: String,
-}
-
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}")))
 }
 
-pub async fn login(
-    State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<(CookieJar, Json<Value>)> {
-    let body = body?;
-    // A JSON content type cannot be sent cross-site without the browser asking first.
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !json {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "send the login as Content-Type: application/json",
-        ));
-    }
-    let login: Login = parse(&body)?;
-    if let Err(wait) = app.attempts.admit(peer.ip(), Instant::now()) {
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many PIN attempts from this device; wait and try again",
-        );
-        e.retry_after = Some(wait.as_secs().max(1));
-        return Err(e);
-    }
-    let phc = app
-        .staff
-        .get(&login.staff)
-        .and_then(|&i| app.cfg.staff[i].pin_hash.clone());
-    let verified = {
-        let _turn = app
-            .verifying
-            .acquire()
-            .await
-            .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
-        let pin = login.pin.clone();
-        tokio::task::spawn_blocking(move || auth::verify_pin(&pin, phc.as_deref()))
-            .await
-            .unwrap_or(false)
-    };
-    if !verified {
-        tracing::warn!(staff = %login.staff, ip = %peer.ip(), "staff page: wrong staff id or PIN");
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "wrong staff id or PIN",
-        ));
-    }
-    let (token, s) = app.sessions.create(&login.staff, Instant::now());
-    tracing::info!(staff = %login.staff, ip = %peer.ip(), "staff page: logged in");
-    Ok((
-        jar.add(session::cookie(token)),
-        Json(session_body(&app, &s)),
-    ))
-}
-
-fn session_body(app: &App, s: &Session) -> Value {
+pub(super) fn session_body(app: &App, s: &Session) -> Value {
     let name = app
         .staff
         .get(&s.staff)

@@ -3,7 +3,8 @@
 //!
 //! - PINs are stored in the roster only as argon2 PHC strings (`nursery-agent hash-pin`).
 //!   Verifying one costs tens of milliseconds and ~19 MiB, so it runs on the blocking pool,
-//!   one at a time, and only after the per-address rate limit has let the attempt through.
+//!   one at a time in one reused buffer (`pin.rs`), and only after the per-address limit
+//!   here and the per-account backoff (`throttle.rs`) have let the attempt through.
 //! - A login gives a random session token (cookie `HttpOnly; SameSite=Strict; Path=/`, see
 //!   `session.rs`) and a separate random CSRF token that the page sends back in
 //!   `X-CSRF-Token` with every state-changing request. Both are compared in constant time.
@@ -16,10 +17,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::Argon2;
 use rand::RngCore;
 use subtle::ConstantTimeEq;
+
+use super::pin::{PinHash, Verifier};
 
 /// Name of the session cookie.
 pub const COOKIE: &str = "nursery_session";
@@ -58,27 +61,37 @@ pub fn hash_pin(pin: &str) -> Result<String, PinError> {
         .map_err(|e| PinError::Hash(e.to_string()))
 }
 
-/// Hash of no one's PIN, verified against when the staff id is unknown or has no PIN, so
-/// that a wrong id costs as much time as a wrong PIN and does not reveal who exists.
-/// Same parameters as [`hash_pin`].
-const DECOY_HASH: &str =
+/// Hash of no one's PIN, verified against when the staff id is unknown or has no usable
+/// PIN, so that a wrong id costs as much time as a wrong PIN and does not reveal who
+/// exists. Same parameters as [`hash_pin`].
+pub const DECOY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$w/bpbn8gd6kjVCcWJKUWQA$0/q8tPVTTfRQFH1IVo+Jzsgc0Ttfre5YxhXuGnFmkiw";
 
 /// Whether `pin` matches `phc` (or, with `None`, spends the same effort and says no).
+/// A hash that [`PinHash::parse`] refuses (not argon2, or above the cost caps) is never
+/// computed: nobody logs in with it, and the decoy's effort is spent instead.
 /// Blocking: call it from the blocking pool.
-pub fn verify_pin(pin: &str, phc: Option<&str>) -> bool {
-    let (target, real) = match phc {
-        Some(p) => (p, true),
-        None => (DECOY_HASH, false),
-    };
-    let Ok(parsed) = PasswordHash::new(target) else {
-        // A malformed roster entry: nobody logs in with it.
-        return false;
-    };
-    let ok = Argon2::default()
-        .verify_password(pin.as_bytes(), &parsed)
-        .is_ok();
-    ok && real
+pub fn verify_pin(verifier: &Verifier, pin: &str, phc: Option<&str>) -> bool {
+    let parsed = phc.and_then(|p| PinHash::parse(p).ok());
+    verify(verifier, pin, parsed.as_ref())
+}
+
+/// [`verify_pin`] with the hash parsed already; `None` spends the decoy's effort.
+pub fn verify(verifier: &Verifier, pin: &str, hash: Option<&PinHash>) -> bool {
+    match hash {
+        Some(hash) => verifier.verify(pin, hash),
+        None => {
+            if let Some(d) = decoy() {
+                verifier.verify(pin, &d);
+            }
+            false
+        }
+    }
+}
+
+/// The decoy, parsed (it always parses: a unit test says so).
+pub fn decoy() -> Option<PinHash> {
+    PinHash::parse(DECOY_HASH).ok()
 }
 
 /// A random token: 32 bytes from the OS, hex.
@@ -228,11 +241,14 @@ mod tests {
     fn a_hashed_pin_verifies_and_a_wrong_one_does_not() {
         let phc = hash_pin("1234").unwrap();
         assert!(phc.starts_with("$argon2id$"));
-        assert!(verify_pin("1234", Some(&phc)));
-        assert!(!verify_pin("4321", Some(&phc)));
-        assert!(!verify_pin("1234", None));
-        assert!(!verify_pin("1234", Some("not a phc string")));
-        assert!(PasswordHash::new(DECOY_HASH).is_ok());
+        let v = Verifier::default();
+        assert!(verify_pin(&v, "1234", Some(&phc)));
+        assert!(!verify_pin(&v, "4321", Some(&phc)));
+        assert!(!verify_pin(&v, "1234", None));
+        assert!(!verify_pin(&v, "1234", Some("not a phc string")));
+        assert!(decoy().is_some());
+        // What `hash-pin` makes is within the caps that `check-config` applies.
+        assert!(PinHash::parse(&phc).is_ok());
     }
 
     #[test]

@@ -6,9 +6,9 @@
 //! |---|---|---|
 //! | `GET /`, `GET /wall` | anyone | the page; every asset is compiled into the binary |
 //! | `GET /api/view` | anyone | rooms, doors and open alerts: ids, room names and counts, no personal names |
-//! | `GET /api/stream` | anyone | the same view as server-sent events (`view`), and each alert transition (`transition`) |
+//! | `GET /api/stream` | anyone, slots kept for staff | the same view as server-sent events (`view`), and each alert transition (`transition`) |
 //! | `GET /api/history` | anyone | today's alert transitions and each room's ratio samples |
-//! | `POST /api/login` | anyone, rate-limited | `{"staff","pin"}` → session cookie and CSRF token |
+//! | `POST /api/login` | anyone, limited per address and per account | `{"staff","pin"}` → session cookie and CSRF token |
 //! | `GET /api/session` | staff | who is logged in, and the CSRF token |
 //! | `GET /api/names` | staff | names of children and staff, and who is in which room |
 //! | `POST /api/alerts/{id}/ack` | staff + CSRF | acknowledges an open alert, once journalled |
@@ -17,15 +17,24 @@
 //! Errors are JSON, `{"error": "..."}`, with a 4xx status for anything the client got
 //! wrong. The page talks only to the agent: nothing here goes upstream except what the
 //! core itself sends for an acknowledgement.
+//!
+//! Hostile clients on the LAN are bounded everywhere: connections and their header time
+//! (`server.rs`), PIN guesses per address and per account (`auth.rs`, `throttle.rs`), the
+//! cost and memory of a PIN verification (`pin.rs`, `login.rs`), live-stream slots
+//! (`slots.rs`), request bodies ([`MAX_BODY_BYTES`]).
 
 mod api;
 pub mod auth;
 pub mod history;
+mod login;
+pub mod pin;
+mod server;
 mod session;
+pub mod slots;
+pub mod throttle;
 mod view;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
@@ -34,7 +43,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -52,8 +60,9 @@ pub struct DashboardState {
 
 /// Request bodies larger than this are refused with 413: a login is a few dozen bytes.
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
+pub use server::{HEADER_TIMEOUT, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS};
 /// Live-update streams open at once; more are refused with 503 rather than growing memory.
-pub const MAX_STREAMS: usize = 64;
+pub use slots::MAX_STREAMS;
 
 /// Everything the handlers share.
 struct Inner {
@@ -62,9 +71,11 @@ struct Inner {
     inputs: SyncSender<Input>,
     sessions: auth::Sessions,
     attempts: auth::Attempts,
-    /// One PIN verification at a time: each takes ~19 MiB on a board with 512 MiB.
-    verifying: Semaphore,
-    streams: Arc<Semaphore>,
+    accounts: throttle::Accounts,
+    /// One PIN verification at a time, in one buffer: each takes ~19 MiB on a board with
+    /// 512 MiB.
+    pins: login::PinCheck,
+    streams: slots::Slots,
     ratios: history::Ratios,
     shutdown: CancellationToken,
     /// Staff id → index in `cfg.staff`.
@@ -87,25 +98,29 @@ pub async fn serve(
         .map(|(i, s)| (s.id.clone(), i))
         .collect();
     let ratios = history::Ratios::default();
+    let pins = login::PinCheck::new(
+        state
+            .cfg
+            .staff
+            .iter()
+            .map(|s| (s.id.as_str(), s.pin_hash.as_deref())),
+    );
+    let accounts = throttle::Accounts::new(state.cfg.staff.len());
     let app: App = Arc::new(Inner {
         cfg: state.cfg,
         live: state.live.clone(),
         inputs: state.inputs,
         sessions: auth::Sessions::default(),
         attempts: auth::Attempts::default(),
-        verifying: Semaphore::new(1),
-        streams: Arc::new(Semaphore::new(MAX_STREAMS)),
+        accounts,
+        pins,
+        streams: slots::Slots::default(),
         ratios: ratios.clone(),
         shutdown: shutdown.clone(),
         staff,
     });
     let sampler = tokio::spawn(history::sample(state.live, ratios, shutdown.clone()));
-    let result = axum::serve(
-        listener,
-        router(app).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-    .await;
+    let result = server::run(listener, router(app), shutdown.clone()).await;
     shutdown.cancel();
     let _ = sampler.await;
     result
@@ -120,7 +135,7 @@ fn router(app: App) -> Router {
         .route("/api/view", get(api::view))
         .route("/api/stream", get(api::stream))
         .route("/api/history", get(api::history))
-        .route("/api/login", post(api::login))
+        .route("/api/login", post(login::login))
         .route("/api/logout", post(api::logout))
         .route("/api/session", get(api::session))
         .route("/api/names", get(api::names))

@@ -47,6 +47,7 @@
 
 mod hardware;
 mod ids;
+mod pin;
 mod references;
 mod rules;
 
@@ -61,7 +62,7 @@ type Check = fn(&Config, &Doc) -> Vec<Found>;
 
 /// The checks in the order their problems are listed (after sorting by line, problems on
 /// one line keep this order).
-const CHECKS: [Check; 12] = [
+const CHECKS: [Check; 13] = [
     ids::check_facility,
     ids::check_ids,
     ids::check_cards,
@@ -74,6 +75,7 @@ const CHECKS: [Check; 12] = [
     hardware::check_door_inputs,
     hardware::check_reader_inputs,
     hardware::check_gpio_lines,
+    pin::check_pin_hashes,
 ];
 
 /// Every problem found, in no particular order.
