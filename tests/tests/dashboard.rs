@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use nursery_agent_tests::page::{EventStream, Nursery, PIN};
+use nursery_agent_tests::agent;
+use nursery_agent_tests::page::{self, EventStream, Nursery, PIN};
 
 const JSON: (&str, &str) = ("Content-Type", "application/json");
 
@@ -288,4 +289,30 @@ fn names_are_shown_only_to_logged_in_staff() {
         .request("GET", "/api/session", &[("Cookie", &cookie)], None)
         .json();
     assert_eq!(me["name"], "王老师");
+}
+
+#[test]
+fn check_config_refuses_a_pin_hash_of_absurd_cost_naming_the_staff_member_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let absurd = "$argon2id$v=19$m=4294967295,t=4294967295,p=255$c2FsdHNhbHRzYWx0$\
+                  0/q8tPVTTfRQFH1IVo+Jzsgc0Ttfre5YxhXuGnFmkiw";
+    let text = page::roster(dir.path())
+        .toml()
+        .replace(nursery_testkit::PIN_HASH, absurd);
+    let path = nursery_testkit::write_config(dir.path(), &text);
+    let (status, out, err) = agent::run(&["check-config", "--config", path.to_str().unwrap()]);
+    assert_eq!(status.code(), Some(2), "{out}{err}");
+    let line = text
+        .lines()
+        .position(|l| l.contains("m=4294967295"))
+        .unwrap()
+        + 1;
+    let printed = format!("{out}{err}");
+    let problem = printed
+        .lines()
+        .find(|l| l.contains("pin_hash"))
+        .unwrap_or_else(|| panic!("no pin_hash problem in {printed}"));
+    assert!(problem.contains(&format!(":{line}")), "{problem}");
+    assert!(problem.contains("staff `s-01`"), "{problem}");
+    assert!(problem.contains("costs too much"), "{problem}");
 }

@@ -329,3 +329,36 @@ fn five_hundred_anonymous_streams_do_not_starve_a_logged_in_tablet() {
         drop(open);
     });
 }
+
+#[test]
+fn a_body_trickled_a_byte_at_a_time_is_cut_off_with_408_after_fifteen_seconds() {
+    let n = Nursery::start();
+    let port = n.port;
+    let rt = runtime();
+    rt.block_on(async {
+        let mut s = connect_from(addr(120), port).await;
+        let start = Instant::now();
+        s.write_all(
+            b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+              Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+        let mut buf = [0u8; 1024];
+        let answer = loop {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            if let Ok(k) = s.try_read(&mut buf) {
+                break String::from_utf8_lossy(&buf[..k]).into_owned();
+            }
+            let _ = s.write_all(b" ").await;
+            assert!(start.elapsed() < Duration::from_secs(25), "never cut off");
+        };
+        let took = start.elapsed();
+        println!(
+            "a trickled body: cut off after {took:?} with {:?}",
+            answer.lines().next()
+        );
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+        assert!(took >= Duration::from_secs(14), "{took:?}");
+    });
+}

@@ -252,6 +252,16 @@ mod tests {
     }
 
     #[test]
+    fn a_roster_hash_above_the_cost_cap_is_never_computed() {
+        let v = Verifier::default();
+        let absurd = "$argon2id$v=19$m=4294967295,t=4294967295,p=255$c2FsdHNhbHRzYWx0$\
+                      0/q8tPVTTfRQFH1IVo+Jzsgc0Ttfre5YxhXuGnFmkiw";
+        assert!(!verify_pin(&v, "1234", Some(absurd)));
+        // Only the decoy's effort was spent (19 MiB), not 4 TiB.
+        assert_eq!(v.held_bytes(), 19456 * 1024);
+    }
+
+    #[test]
     fn pins_are_four_to_twelve_digits() {
         assert!(hash_pin("12a4").is_err());
         assert!(hash_pin("123").is_err());

@@ -61,6 +61,9 @@ pub struct DashboardState {
 /// Request bodies larger than this are refused with 413: a login is a few dozen bytes.
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
 pub use server::{HEADER_TIMEOUT, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS};
+/// A request, body included, must be answered within this (a login waiting for the
+/// verifier's queue takes a few seconds at worst on the board).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 /// Live-update streams open at once; more are refused with 503 rather than growing memory.
 pub use slots::MAX_STREAMS;
 
@@ -143,6 +146,7 @@ fn router(app: App) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(request_deadline))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(app)
 }
@@ -184,6 +188,25 @@ async fn method_not_allowed() -> api::ApiError {
         StatusCode::METHOD_NOT_ALLOWED,
         "method not allowed on this route",
     )
+}
+
+/// A request must be answered within [`REQUEST_TIMEOUT`], its body read included: the
+/// header timeout (`server.rs`) does not cover a body trickled a byte at a time. A live
+/// stream's answer is its head, which comes at once; its events are not bounded by this.
+async fn request_deadline(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            let mut res = api::ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "the request took too long to arrive",
+            )
+            .into_response();
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            res
+        }
+    }
 }
 
 /// Headers that keep the page to itself: no framing, no foreign scripts, no sniffing, no
