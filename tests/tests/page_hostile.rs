@@ -362,3 +362,45 @@ fn a_body_trickled_a_byte_at_a_time_is_cut_off_with_408_after_fifteen_seconds() 
         assert!(took >= Duration::from_secs(14), "{took:?}");
     });
 }
+
+#[test]
+fn a_sigterm_ends_the_agent_promptly_with_streams_and_slow_clients_open() {
+    let n = Nursery::start();
+    let port = n.port;
+    let rt = runtime();
+    let held = rt.block_on(async {
+        let mut held = Vec::new();
+        let mut stream = connect_from(addr(130), port).await;
+        stream
+            .write_all(&head(
+                "GET",
+                "/api/stream",
+                &[("Accept", "text/event-stream")],
+                b"",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(read_head(&mut stream).await.0, 200);
+        held.push(stream);
+        for _ in 0..10 {
+            let mut slow = connect_from(addr(131), port).await;
+            slow.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+            held.push(slow);
+        }
+        held
+    });
+    let Nursery { agent, dir, .. } = n;
+    let start = Instant::now();
+    let exit = agent.terminate(Duration::from_secs(10));
+    println!(
+        "SIGTERM with a stream and 10 slow clients open: exit {exit:?} after {:?}",
+        start.elapsed()
+    );
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(7),
+        "{:?}",
+        start.elapsed()
+    );
+    drop((held, dir));
+}
