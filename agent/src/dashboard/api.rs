@@ -47,6 +47,12 @@ impl ApiError {
         }
     }
 
+    /// The status it answers with.
+    #[cfg(test)]
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     /// With a `Retry-After` of `secs` seconds.
     pub fn retry_after(mut self, secs: u64) -> ApiError {
         self.retry_after = Some(secs);

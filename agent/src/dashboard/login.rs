@@ -173,3 +173,56 @@ pub async fn login(
         Json(session_body(&app, &s)),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flood_of_logins_queues_sixteen_and_turns_the_rest_away_at_once() {
+        let check = Arc::new(PinCheck::new(
+            [("s-01", Some(auth::DECOY_HASH))].into_iter(),
+        ));
+        let tries: Vec<_> = (0..40)
+            .map(|_| {
+                let check = check.clone();
+                tokio::spawn(async move { check.check("9876".into(), Some(0)).await })
+            })
+            .collect();
+        let mut answered = 0;
+        let mut busy = 0;
+        for t in tries {
+            match t.await.unwrap() {
+                Ok(matched) => {
+                    assert!(!matched);
+                    answered += 1;
+                }
+                Err(e) => {
+                    assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+                    busy += 1;
+                }
+            }
+        }
+        // One verifying, sixteen waiting; each verification takes tens of milliseconds,
+        // far longer than the forty arrive in.
+        assert!(
+            answered <= MAX_WAITING + 1,
+            "{answered} answered, {busy} busy"
+        );
+        assert!(
+            busy >= 40 - MAX_WAITING - 2,
+            "{answered} answered, {busy} busy"
+        );
+        // One buffer, the decoy's size, whatever the flood.
+        assert_eq!(check.verifier.held_bytes(), 19456 * 1024);
+    }
+
+    #[tokio::test]
+    async fn a_refused_roster_hash_never_logs_in_even_with_its_pin() {
+        let absurd = "$argon2id$v=19$m=4294967295,t=1,p=1$c2FsdHNhbHRzYWx0$\
+                      0/q8tPVTTfRQFH1IVo+Jzsgc0Ttfre5YxhXuGnFmkiw";
+        let check = PinCheck::new([("s-01", Some(absurd))].into_iter());
+        assert!(!check.check("1234".into(), Some(0)).await.unwrap());
+        assert!(!check.check("1234".into(), Some(7)).await.unwrap());
+    }
+}
