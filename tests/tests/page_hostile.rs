@@ -165,9 +165,10 @@ fn guesses_from_24_rotating_addresses_try_at_most_eight_pins_in_15_seconds_and_t
         statuses.len()
     );
     assert_eq!(tried + held, statuses.len(), "{statuses:?}");
-    // Three free, then waits of 1, 2, 4 and 8 s: seven at most by 15 s (one of slack).
+    // Three free, then waits of 1, 2, 4 and 8 s: seven at most by 15 s (one of slack);
+    // fewer when a loaded machine verifies slowly, but never fewer than the free three.
     assert!(
-        (4..=8).contains(&tried),
+        (3..=8).contains(&tried),
         "{tried} PINs tried against one account in 15 s"
     );
     // Not a lockout: the staff member's own tablet logs in at once.

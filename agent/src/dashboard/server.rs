@@ -14,8 +14,10 @@
 //!   address; a connection over either cap gets a short 503 and is closed at once, and a
 //!   warning is logged (at most every [`REFUSAL_LOG_EVERY`], with the count).
 //!
-//! Live streams (`/api/stream`) hold their connection for as long as the page is open;
-//! they have their own cap (`slots.rs`), well below these.
+//! A body trickled after a prompt head is bounded by the router's request deadline
+//! (`REQUEST_TIMEOUT` in `mod.rs`, 408). Live streams (`/api/stream`) hold their
+//! connection for as long as the page is open; they have their own cap (`slots.rs`), well
+//! below these.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
