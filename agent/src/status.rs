@@ -53,8 +53,11 @@ pub fn read(cfg: &Config) -> Result<Value, String> {
         .query_row("SELECT state FROM snapshot WHERE id = 1", [], |r| r.get(0))
         .optional()
         .map_err(|e| format!("{}: {e}", path.display()))?;
+    let uplink = uplink(&conn).map_err(|e| format!("{}: {e}", path.display()))?;
     let Some(state) = state else {
-        return Ok(json!({ "clock": null, "occupancy": {}, "rooms": [], "open_alerts": [] }));
+        return Ok(
+            json!({ "clock": null, "occupancy": {}, "rooms": [], "open_alerts": [], "uplink": uplink }),
+        );
     };
     let snap = Snapshot::from_json(&state).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut engine = Engine::restore(cfg, &snap)?;
@@ -82,5 +85,33 @@ pub fn read(cfg: &Config) -> Result<Value, String> {
         "occupancy": occupancy,
         "rooms": engine.rooms(),
         "open_alerts": open,
+        "uplink": uplink,
     }))
+}
+
+/// What the running link has noted (`uplink_link`, written by the uplink's store):
+/// `client_id_conflict` is the client id another client seems to be taking over, with
+/// `since`, or null.
+fn uplink(conn: &Connection) -> rusqlite::Result<Value> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'uplink_link')",
+        [],
+        |r| r.get(0),
+    )?;
+    let row: Option<(Option<String>, Option<String>)> = if exists {
+        conn.query_row(
+            "SELECT client_id_conflict, since FROM uplink_link WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+    } else {
+        None
+    };
+    Ok(match row {
+        Some((Some(id), since)) => {
+            json!({ "client_id_conflict": { "client_id": id, "since": since } })
+        }
+        _ => json!({ "client_id_conflict": null }),
+    })
 }

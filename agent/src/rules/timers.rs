@@ -2,7 +2,7 @@
 //! stale sensors, sustained readings, the end-of-day pick-up check and midnight. Each
 //! fires at its due time, which becomes its transition's `ts`.
 
-use chrono::{Duration, NaiveTime};
+use chrono::{Duration, Months, NaiveDate, NaiveTime};
 
 use super::model::Limit;
 use super::rooms::ratio;
@@ -103,6 +103,7 @@ impl Engine {
             }
             self.s.clock = Some(self.s.clock.map_or(due, |c| c.max(due)));
             self.fire(timer, due, out);
+            self.skip_idle_days(timer, due, to);
         }
         self.s.clock = Some(self.s.clock.map_or(to, |c| c.max(to)));
     }
@@ -137,6 +138,77 @@ impl Engine {
                 self.s.next_midnight = self.next_midnight(due);
             }
         }
+    }
+
+    /// After a daily timer fired at `due`, with the clock going on to `to`: the occurrences
+    /// before `to` that can change nothing are skipped, so a jump of years costs a few steps
+    /// rather than one per day. Nothing but an event checks a child in or out, so until `to`
+    /// the children present stay the same: the next pick-up checks find nobody new, and a
+    /// midnight matters only when a present child's age in months changes.
+    fn skip_idle_days(&mut self, timer: Timer, due: Dt, to: Dt) {
+        match timer {
+            Timer::Pickup if self.s.next_pickup.is_some_and(|n| n <= to) => {
+                self.s.next_pickup = self.next_pickup(to, false);
+            }
+            Timer::Midnight if self.s.next_midnight.is_some_and(|n| n <= to) => {
+                let tz = self.m.tz;
+                let change = self
+                    .next_age_change(localtime::date_of(tz, due))
+                    .and_then(|d| {
+                        let start = localtime::day_bounds(tz, d).0;
+                        localtime::next_daily(tz, start, NaiveTime::MIN, Duration::zero(), true)
+                    });
+                self.s.next_midnight = match change {
+                    Some(c) if c <= to => Some(self.s.next_midnight.map_or(c, |n| n.max(c))),
+                    _ => self.next_midnight(to),
+                };
+            }
+            _ => {}
+        }
+    }
+
+    /// The first local date after `date` on which a child present in a room reaches another
+    /// month of age below the oldest band's start (past it, nothing about a child's age
+    /// changes a room's figures: the cn-2019 mixed-group age is below it too).
+    fn next_age_change(&self, date: NaiveDate) -> Option<NaiveDate> {
+        let settled = self
+            .m
+            .preset
+            .bands()
+            .iter()
+            .map(|b| b.from_months)
+            .max()
+            .unwrap_or(0);
+        let mut first: Option<NaiveDate> = None;
+        for (c, room) in self.s.child_room.iter().enumerate() {
+            if room.is_none() {
+                continue;
+            }
+            let birth = self.m.children[c].birth;
+            let months = crate::presets::completed_months(birth, date);
+            if months >= settled {
+                continue;
+            }
+            let Some(mut d) = birth.checked_add_months(Months::new(months + 1)) else {
+                continue;
+            };
+            // `completed_months` is the judge; chrono's month arithmetic only a guess.
+            while d > date.succ_opt().unwrap_or(date)
+                && d.pred_opt()
+                    .is_some_and(|p| crate::presets::completed_months(birth, p) > months)
+            {
+                d = d.pred_opt().unwrap_or(d);
+            }
+            while crate::presets::completed_months(birth, d) <= months {
+                match d.succ_opt() {
+                    Some(n) => d = n,
+                    None => break,
+                }
+            }
+            let d = d.max(date.succ_opt().unwrap_or(date));
+            first = Some(first.map_or(d, |f| f.min(d)));
+        }
+        first
     }
 
     fn door_held(&mut self, d: usize, due: Dt, out: &mut Vec<Transition>) {

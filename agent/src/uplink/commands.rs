@@ -20,39 +20,27 @@ pub enum ParsedCommand {
 }
 
 /// Checks a `commands` payload. Never panics, whatever the bytes.
+///
+/// A payload over `max_bytes` is never parsed as a whole: only its `id` is looked for (the
+/// rest is skipped without being kept), so an oversize command costs no more memory than
+/// its bytes. An id with control or bidirectional-formatting characters is not echoed
+/// upstream (nor answered: an escaped id would not match the platform's anyway).
 pub fn parse_command(payload: &[u8], max_bytes: usize) -> ParsedCommand {
+    if payload.len() > max_bytes {
+        return oversize(payload, max_bytes);
+    }
     let v: serde_json::Value = match serde_json::from_slice(payload) {
         Ok(v) => v,
-        Err(e) if payload.len() > max_bytes => {
-            return ParsedCommand::Unanswerable(format!(
-                "payload of {} bytes over the {max_bytes}-byte limit and not JSON: {e}",
-                payload.len()
-            ))
-        }
         Err(e) => return ParsedCommand::Unanswerable(format!("malformed JSON: {e}")),
     };
-    let id = match v.get("id") {
-        Some(serde_json::Value::String(s)) if !s.is_empty() && s.len() <= MAX_COMMAND_ID => {
-            s.clone()
-        }
-        Some(serde_json::Value::String(s)) if !s.is_empty() => {
-            return ParsedCommand::Unanswerable(format!(
-                "command id of {} bytes, over {MAX_COMMAND_ID}",
-                s.len()
-            ))
-        }
-        _ => return ParsedCommand::Unanswerable("no string `id`".into()),
+    let id = match usable_id(v.get("id")) {
+        Ok(id) => id,
+        Err(why) => return ParsedCommand::Unanswerable(why),
     };
     let invalid = |error: String| ParsedCommand::Invalid {
         id: id.clone(),
         error,
     };
-    if payload.len() > max_bytes {
-        return invalid(format!(
-            "payload too large: {} bytes, limit {max_bytes}",
-            payload.len()
-        ));
-    }
     match v.get("command").and_then(|c| c.as_str()) {
         Some("snapshot") => ParsedCommand::Valid(Command::Snapshot { id }),
         Some("resend_summary") => match v.get("date").and_then(|d| d.as_str()) {
@@ -67,10 +55,75 @@ pub fn parse_command(payload: &[u8], max_bytes: usize) -> ParsedCommand {
         },
         Some(other) => {
             let shown: String = other.chars().take(64).collect();
-            invalid(format!("unknown command `{shown}`"))
+            invalid(format!("unknown command `{}`", printable(&shown)))
         }
         None => invalid("no string `command`".into()),
     }
+}
+
+/// An oversize payload: its id (if it has a usable one) gets an error naming the limit.
+fn oversize(payload: &[u8], max_bytes: usize) -> ParsedCommand {
+    /// Only `id`; every other key is skipped by serde without being kept.
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        id: Option<serde_json::Value>,
+    }
+    let size = payload.len();
+    match serde_json::from_slice::<IdOnly>(payload) {
+        Ok(IdOnly { id }) => match usable_id(id.as_ref()) {
+            Ok(id) => ParsedCommand::Invalid {
+                id,
+                error: format!("payload too large: {size} bytes, limit {max_bytes}"),
+            },
+            Err(why) => ParsedCommand::Unanswerable(format!(
+                "payload of {size} bytes over the {max_bytes}-byte limit, and {why}"
+            )),
+        },
+        Err(e) => ParsedCommand::Unanswerable(format!(
+            "payload of {size} bytes over the {max_bytes}-byte limit and not JSON: {e}"
+        )),
+    }
+}
+
+/// The command id, if it can be echoed in a result: a non-empty string of at most
+/// [`MAX_COMMAND_ID`] bytes with no control or bidirectional-formatting character.
+fn usable_id(id: Option<&serde_json::Value>) -> Result<String, String> {
+    match id {
+        Some(serde_json::Value::String(s)) if s.is_empty() => Err("an empty `id`".into()),
+        Some(serde_json::Value::String(s)) if s.len() > MAX_COMMAND_ID => Err(format!(
+            "command id of {} bytes, over {MAX_COMMAND_ID}",
+            s.len()
+        )),
+        Some(serde_json::Value::String(s)) => match s.char_indices().find(|(_, c)| unsafe_char(*c)) {
+            Some((at, c)) => Err(format!(
+                "command id `{}` has U+{:04X} at byte {at}: control and bidirectional characters are not echoed",
+                printable(s),
+                u32::from(c)
+            )),
+            None => Ok(s.clone()),
+        },
+        _ => Err("no string `id`".into()),
+    }
+}
+
+/// A character that must not be echoed upstream or into a log: a control character, or
+/// one that reorders or hides text (bidirectional controls, zero-width joiners, BOM).
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}')
+}
+
+/// `s` with every [`unsafe_char`] written as `\u{…}`.
+pub(super) fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -123,6 +176,65 @@ mod tests {
         assert!(
             matches!(p(&huge), ParsedCommand::Invalid { ref error, .. } if error.contains("too large"))
         );
+    }
+
+    #[test]
+    fn a_command_id_with_nul_newline_or_bidi_override_is_never_echoed() {
+        for id in [
+            "a\u{0}b",
+            "line\nbreak",
+            "evil\u{202E}txt",
+            "tab\there",
+            "\u{2066}x",
+        ] {
+            let cmd = serde_json::json!({"id": id, "command": "snapshot"}).to_string();
+            match parse_command(cmd.as_bytes(), 4096) {
+                ParsedCommand::Unanswerable(why) => {
+                    assert!(why.contains("not echoed"), "{why}");
+                    assert!(!why.chars().any(unsafe_char), "{why:?}");
+                }
+                other => panic!("{id:?}: {other:?}"),
+            }
+        }
+        // Text in other scripts is fine.
+        let ok = serde_json::json!({"id": "命令-1", "command": "snapshot"}).to_string();
+        assert!(matches!(
+            parse_command(ok.as_bytes(), 4096),
+            ParsedCommand::Valid(_)
+        ));
+    }
+
+    #[test]
+    fn an_unknown_command_name_is_echoed_without_control_characters() {
+        let cmd = serde_json::json!({"id": "x", "command": "re\u{0}boot\u{202E}"}).to_string();
+        match parse_command(cmd.as_bytes(), 4096) {
+            ParsedCommand::Invalid { error, .. } => {
+                assert!(!error.chars().any(unsafe_char), "{error:?}");
+                assert!(error.contains("re\\u{0}boot\\u{202e}"), "{error}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_oversize_command_is_refused_by_its_id_naming_the_limit() {
+        let cmd = format!(
+            r#"{{"pad":"{}","id":"big-1","command":"snapshot"}}"#,
+            "x".repeat(300 * 1024)
+        );
+        match parse_command(cmd.as_bytes(), 4096) {
+            ParsedCommand::Invalid { id, error } => {
+                assert_eq!(id, "big-1");
+                assert!(error.contains("limit 4096"), "{error}");
+                assert!(error.contains(&cmd.len().to_string()), "{error}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let no_id = format!(r#"{{"pad":"{}"}}"#, "x".repeat(5000));
+        assert!(matches!(
+            parse_command(no_id.as_bytes(), 4096),
+            ParsedCommand::Unanswerable(why) if why.contains("4096-byte limit")
+        ));
     }
 
     proptest! {

@@ -16,9 +16,16 @@ use super::commands::Command;
 use super::settings::UplinkSettings;
 use super::status::UplinkStatus;
 use super::store::{Store, StoreReply, StoreReq};
-use super::{UplinkError, PAGE, SHUTDOWN_GRACE};
+use super::{UplinkError, MAX_INCOMING_PACKET, PAGE, SHUTDOWN_GRACE};
 use crate::outbox::{Kind, PendingMessage, PendingTelemetry};
 use crate::wire::{self, LinkState, Status};
+
+/// A connection the broker closes this soon after its CONNACK looks taken over: with the
+/// same client id, a broker accepts the newcomer and closes the older connection (MQTT
+/// 3.1.1 section 3.1.4), so two agents with one id each kick the other out within seconds.
+const TAKEOVER_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
+/// Short-lived connections in a row before the link says a takeover is likely.
+const TAKEOVER_AFTER: u32 = 3;
 
 type PollFuture = Pin<Box<dyn Future<Output = (EventLoop, Result<Event, ConnectionError>)> + Send>>;
 
@@ -120,6 +127,13 @@ struct Uplink {
     store: std::sync::mpsc::Sender<StoreReq>,
     drain: Drain,
     topics: Topics,
+    /// The last connection failed on a packet over [`MAX_INCOMING_PACKET`]: clear the
+    /// retained message on `commands` before subscribing again.
+    clear_retained_commands: bool,
+    /// When the current connection got its CONNACK.
+    connected_at: Option<tokio::time::Instant>,
+    /// Connections in a row that the broker closed within [`TAKEOVER_WINDOW`].
+    short_sessions: u32,
 }
 
 struct Topics {
@@ -191,6 +205,9 @@ pub async fn run(
         store: req_tx,
         drain: Drain::new(0),
         topics,
+        clear_retained_commands: false,
+        connected_at: None,
+        short_sessions: 0,
     };
     let mut signals = Signals {
         wake: &wake,
@@ -318,12 +335,14 @@ impl Uplink {
             }
         };
         let Some(e) = lost else {
+            self.stable_again();
             self.fill(&session)?;
             self.flush_acks();
             return Ok(Link::Connected(session));
         };
         self.flush_acks();
         self.on_disconnected();
+        self.on_lost(&e);
         let delay = self.next_delay();
         tracing::warn!(
             "mqtt: connection lost: {e}; reconnecting in {:.1}s",
@@ -376,7 +395,23 @@ impl Uplink {
             self.settings.port
         );
         self.status.set_connected(true, now);
+        self.connected_at = Some(tokio::time::Instant::now());
         self.drain = Drain::new(self.drain.epoch + 1);
+        if std::mem::take(&mut self.clear_retained_commands) {
+            // Published before the subscription, so the broker has dropped the retained
+            // message by the time it sends us what `commands` retains.
+            tracing::warn!(
+                topic = %self.topics.commands,
+                "mqtt: clearing the retained command that was too large to read"
+            );
+            session.client.try_publish(
+                self.topics.commands.clone(),
+                QoS::AtLeastOnce,
+                true,
+                Vec::new(),
+            )?;
+            self.drain.awaiting_pkid.push_back(Sent::Status);
+        }
         session
             .client
             .try_subscribe(self.topics.commands.clone(), QoS::AtLeastOnce)?;
@@ -403,6 +438,67 @@ impl Uplink {
             .dropped_reported
             .store(dropped, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// After a lost connection: an oversize packet (clear a retained one on reconnect), or
+    /// a connection closed seconds after its CONNACK (count it toward a takeover).
+    fn on_lost(&mut self, e: &ConnectionError) {
+        let connected_for = self.connected_at.take().map(|t| t.elapsed());
+        if let Some(size) = oversize_packet(e) {
+            tracing::error!(
+                topic = %self.topics.commands,
+                "mqtt: a message of {size} bytes exceeds the {MAX_INCOMING_PACKET}-byte incoming \
+                 packet limit; the connection failed reading it. If it is a retained command it \
+                 is cleared on reconnect"
+            );
+            self.clear_retained_commands = true;
+            return;
+        }
+        if connected_for.is_none_or(|d| d >= TAKEOVER_WINDOW) {
+            self.short_sessions = 0;
+            return;
+        }
+        self.short_sessions = self.short_sessions.saturating_add(1);
+        if self.short_sessions >= TAKEOVER_AFTER {
+            if !self.status.client_id_conflict() || self.short_sessions.is_multiple_of(30) {
+                tracing::error!(
+                    client_id = %self.settings.client_id,
+                    "mqtt: the broker closed the connection {} times in a row within {}s of \
+                     accepting it: another client with the same client id `{}` is probably \
+                     connected (two agents with the same facility.id or mqtt.client_id?); \
+                     each takes the connection from the other",
+                    self.short_sessions,
+                    TAKEOVER_WINDOW.as_secs(),
+                    self.settings.client_id
+                );
+            }
+            if !self.status.client_id_conflict() {
+                self.status.set_client_id_conflict(true);
+                let _ = self.store.send(StoreReq::ClientIdConflict(Some(
+                    self.settings.client_id.clone(),
+                )));
+            }
+        }
+    }
+
+    /// A connection that has lasted [`TAKEOVER_WINDOW`] ends a suspected takeover.
+    fn stable_again(&mut self) {
+        if self.short_sessions == 0
+            || self
+                .connected_at
+                .is_none_or(|t| t.elapsed() < TAKEOVER_WINDOW)
+        {
+            return;
+        }
+        self.short_sessions = 0;
+        if self.status.client_id_conflict() {
+            tracing::info!(
+                client_id = %self.settings.client_id,
+                "mqtt: the connection is stable again; no client with the same client id now"
+            );
+            self.status.set_client_id_conflict(false);
+            let _ = self.store.send(StoreReq::ClientIdConflict(None));
+        }
     }
 
     fn on_disconnected(&mut self) {
@@ -645,6 +741,16 @@ impl Uplink {
             session.poll = poll_once(el);
         }
         tracing::info!("mqtt: disconnected");
+    }
+}
+
+/// The size of the packet that failed the connection for being over the incoming limit.
+fn oversize_packet(e: &ConnectionError) -> Option<usize> {
+    match e {
+        ConnectionError::MqttState(rumqttc::StateError::Deserialization(
+            rumqttc::Error::PayloadSizeLimitExceeded(size),
+        )) => Some(*size),
+        _ => None,
     }
 }
 

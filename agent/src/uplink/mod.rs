@@ -71,9 +71,13 @@ pub use status::{UplinkStatus, UplinkStatusSnapshot};
 
 /// Rows read from the outbox per page.
 const PAGE: usize = 256;
-/// Largest incoming packet rumqttc accepts before dropping the connection; commands above
-/// `command_max_bytes` but below this get an error result.
-const MAX_INCOMING_PACKET: usize = 256 * 1024;
+/// Largest incoming packet rumqttc accepts before dropping the connection: sixteen times
+/// the largest `command_max_bytes` the configuration allows (256 KiB), so a command over
+/// its limit is still read whole and refused with a result naming the limit, while the
+/// connection stays up. A packet above even this fails the connection inside rumqttc (it
+/// cannot skip a packet); the link then clears the retained message on `commands` when it
+/// reconnects, so a retained one cannot keep the link down (see `link.rs`).
+const MAX_INCOMING_PACKET: usize = 4 * 1024 * 1024;
 /// MQTT's own maximum; an outbox row is never too large to leave.
 const MAX_OUTGOING_PACKET: usize = 268_435_455;
 /// Longest command id echoed back in a result.

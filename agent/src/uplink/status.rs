@@ -24,6 +24,9 @@ pub struct UplinkStatus {
     telemetry_dropped: AtomicU64,
     /// The `telemetry_dropped` last put in a `status` message.
     pub(super) dropped_reported: AtomicU64,
+    /// The broker keeps closing the connection seconds after accepting it: another client
+    /// with the same client id is probably taking it over (see `link.rs`).
+    client_id_conflict: AtomicBool,
 }
 
 /// A copy of [`UplinkStatus`] at one moment.
@@ -39,6 +42,9 @@ pub struct UplinkStatusSnapshot {
     pub connects: u64,
     pub published: u64,
     pub acknowledged: u64,
+    /// Another client with the same client id seems to be taking the connection over
+    /// (repeated disconnects seconds after each CONNACK).
+    pub client_id_conflict: bool,
 }
 
 impl UplinkStatus {
@@ -55,6 +61,7 @@ impl UplinkStatus {
             acknowledged: AtomicU64::new(0),
             telemetry_dropped: AtomicU64::new(0),
             dropped_reported: AtomicU64::new(0),
+            client_id_conflict: AtomicBool::new(false),
         })
     }
 
@@ -99,7 +106,17 @@ impl UplinkStatus {
             connects: self.connects.load(Ordering::Relaxed),
             published: self.published.load(Ordering::Relaxed),
             acknowledged: self.acknowledged.load(Ordering::Relaxed),
+            client_id_conflict: self.client_id_conflict.load(Ordering::Relaxed),
         }
+    }
+
+    /// Whether another client with the same client id seems to take the connection over.
+    pub fn client_id_conflict(&self) -> bool {
+        self.client_id_conflict.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn set_client_id_conflict(&self, conflict: bool) {
+        self.client_id_conflict.store(conflict, Ordering::Relaxed);
     }
 
     pub(super) fn set_connected(&self, connected: bool, now: DateTime<Utc>) {

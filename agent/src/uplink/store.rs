@@ -14,11 +14,26 @@ use super::PAGE;
 use crate::outbox::{self, Cap, Kind, OutboxError, PendingMessage, PendingTelemetry};
 
 pub(super) enum StoreReq {
-    Durable { epoch: u64, after: u64 },
-    Telemetry { epoch: u64, before: i64 },
-    Acked { seqs: Vec<u64>, telemetry: Vec<i64> },
+    Durable {
+        epoch: u64,
+        after: u64,
+    },
+    Telemetry {
+        epoch: u64,
+        before: i64,
+    },
+    Acked {
+        seqs: Vec<u64>,
+        telemetry: Vec<i64>,
+    },
     Command(Vec<u8>),
-    CommandFailed { id: String, error: String },
+    CommandFailed {
+        id: String,
+        error: String,
+    },
+    /// Another client seems to hold our client id (`Some(id)`), or no longer (`None`):
+    /// noted in the database, for `nursery-agent status`.
+    ClientIdConflict(Option<String>),
 }
 
 pub(super) enum StoreReply {
@@ -81,6 +96,15 @@ impl Store {
         // A command result's seq must not be reused after a power cut.
         conn.pragma_update(None, "synchronous", "FULL")?;
         outbox::migrate(&conn)?;
+        // One row: what the link has to say to `status` (read by another process).
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS uplink_link (
+                 id INTEGER PRIMARY KEY CHECK (id = 1),
+                 client_id_conflict TEXT,
+                 since TEXT
+             );
+             DELETE FROM uplink_link;",
+        )?;
         Ok(conn)
     }
 
@@ -132,6 +156,7 @@ impl Store {
                 }
                 StoreReq::Command(payload) => self.command(&payload),
                 StoreReq::CommandFailed { id, error } => self.result(&id, &error),
+                StoreReq::ClientIdConflict(id) => self.note_conflict(id.as_deref()),
             };
             if let Err(e) = result {
                 let _ = self.replies.send(StoreReply::Failed(e));
@@ -187,6 +212,15 @@ impl Store {
             }
             ParsedCommand::Unanswerable(_) => Ok(()),
         }
+    }
+
+    fn note_conflict(&self, client_id: Option<&str>) -> Result<(), OutboxError> {
+        self.conn.execute(
+            "INSERT INTO uplink_link (id, client_id_conflict, since) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET client_id_conflict = ?1, since = ?2",
+            rusqlite::params![client_id, Utc::now().to_rfc3339()],
+        )?;
+        Ok(())
     }
 
     /// Enqueues an error result for a command the core never saw.
