@@ -252,6 +252,11 @@ impl Doc {
         }
     }
 
+    /// Whether the file itself has `key` (an optional key left out has a default instead).
+    pub(super) fn has(&self, key: &str) -> bool {
+        self.lines.contains_key(key)
+    }
+
     /// `key` followed by ` (line N)` when the file has it, for messages that point at a
     /// second place.
     pub(super) fn at(&self, key: &str) -> String {

@@ -62,6 +62,19 @@ pub(super) fn shape(text: &str, root: &Table, index: &Index, origin: &Path) -> S
         removals: Vec::new(),
         stand_in_values: facility_stand_ins(),
     };
+    let mut misplaced = Vec::new();
+    misplaced_dates_table("", root, &mut misplaced);
+    for (key, span, text) in misplaced {
+        pass.report(
+            span.as_ref(),
+            key.clone(),
+            format!(
+                "a TOML date/time ({text}) where text is expected; write it in quotes if it \
+                 is meant as text"
+            ),
+        );
+        pass.reported.insert(key);
+    }
     for _ in 0..MAX_ROUNDS {
         let work = pass.working_copy(&base);
         match de::from_table::<Config>(&work) {
@@ -196,8 +209,10 @@ impl Pass<'_> {
     fn on_rejected(&mut self, n: &Node, err: &de::Error) -> Next {
         let raw = n.value_span.as_ref().and_then(|s| self.text.get(s.clone()));
         let span = n.key_span.as_ref().or(n.value_span.as_ref());
-        self.report(span, n.path.clone(), shape_message(err, raw));
-        self.reported.insert(n.path.clone());
+        // Already reported (a date/time where text belongs): only take it out.
+        if self.reported.insert(n.path.clone()) {
+            self.report(span, n.path.clone(), shape_message(err, raw));
+        }
         let removal = self.drop_node(n);
         if self.removals[..self.removals.len() - 1].contains(&removal) {
             // Taking it out again would change nothing; give up on the shape pass.
@@ -352,6 +367,64 @@ fn dates_as_strings_value(v: &mut Value) {
         Value::InlineTable(t) => {
             for (_, v) in t.iter_mut() {
                 dates_as_strings_value(v);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Keys whose value is a date or a time of day, where a TOML date/time is natural.
+const DATE_KEYS: [&str; 7] = [
+    "birth_date",
+    "date",
+    "expires",
+    "open",
+    "close",
+    "start",
+    "arrival_deadline",
+];
+
+/// Every TOML date/time of the document under any other key (`name = 2025-05-20`, `card =
+/// 10:30:00`): (key path, span, the value as written). Almost certainly a mistake — a
+/// name or card number that TOML read as a date — rather than text.
+fn misplaced_dates_table(
+    prefix: &str,
+    t: &Table,
+    out: &mut Vec<(String, Option<Range<usize>>, String)>,
+) {
+    for (name, item) in t.iter() {
+        let path = join(prefix, name);
+        match item {
+            Item::Table(t) => misplaced_dates_table(&path, t, out),
+            Item::ArrayOfTables(a) => {
+                for (i, t) in a.iter().enumerate() {
+                    misplaced_dates_table(&format!("{path}[{i}]"), t, out);
+                }
+            }
+            Item::Value(v) => misplaced_dates_value(&path, name, v, out),
+            Item::None => {}
+        }
+    }
+}
+
+fn misplaced_dates_value(
+    path: &str,
+    name: &str,
+    v: &Value,
+    out: &mut Vec<(String, Option<Range<usize>>, String)>,
+) {
+    match v {
+        Value::Datetime(d) if !DATE_KEYS.contains(&name) => {
+            out.push((path.to_owned(), v.span(), d.value().to_string()));
+        }
+        Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                misplaced_dates_value(&format!("{path}[{i}]"), name, v, out);
+            }
+        }
+        Value::InlineTable(t) => {
+            for (k, v) in t.iter() {
+                misplaced_dates_value(&join(path, k), k, v, out);
             }
         }
         _ => {}

@@ -9,6 +9,7 @@ use super::*;
 mod files;
 mod hardware;
 mod ids;
+mod odds;
 mod references;
 mod rules;
 mod shape;

@@ -38,9 +38,12 @@
 //!   device. Whether the device files exist is *not* checked here — a board's configuration
 //!   must validate on a laptop — but by `hw::device_problems`, on the board.
 //!
-//! Not checked here: a birth date in the future (there is no clock at load time; the rules
-//! treat a child's age as of the day), unknown keys, presets and time zones (the shape pass
-//! rejects those).
+//! - **Plausible dates**: a child's birth date is not after today in the facility's time zone
+//!   (the one check that reads the clock), a `[simulation] date` lies in 1970–2199, and a
+//!   child's `guardians`, when written, is not an empty list.
+//!
+//! Not checked here: unknown keys, presets and time zones, and TOML dates/times where text
+//! belongs (`name = 2025-05-20`) — the shape pass rejects those.
 //!
 //! Problems name keys with the indices of the original file; references to an element that
 //! the shape pass had to drop are not reported a second time.

@@ -73,12 +73,34 @@ fn check_readers(f: &mut Findings, cfg: &Config, ids: &Ids) {
     }
 }
 
-/// A child's home room exists, and its guardians are defined in `[[guardians]]`, once each.
+/// A child's home room exists, and its guardians are defined in `[[guardians]]`, once each;
+/// a `guardians` list, when written, is not empty; a child is born by today (in the
+/// facility's time zone: the check reads the clock, as a birth date in the future can only
+/// be a typo).
 fn check_children(f: &mut Findings, cfg: &Config, ids: &Ids) {
+    let today = chrono::Utc::now()
+        .with_timezone(&cfg.facility.timezone)
+        .date_naive();
     for (i, c) in cfg.children.iter().enumerate() {
         let elem = f.doc.elem("children", i);
         f.exists(format!("{elem}.room"), "rooms", "room", &c.room, &ids.rooms);
+        if c.birth_date > today {
+            f.report(
+                format!("{elem}.birth_date"),
+                format!(
+                    "birth date {} is in the future (today is {today} in {})",
+                    c.birth_date, cfg.facility.timezone
+                ),
+            );
+        }
         let list = format!("{elem}.guardians");
+        if c.guardians.is_empty() && f.doc.has(&list) {
+            f.report(
+                list.clone(),
+                "an empty list: nobody may pick this child up (every check-out would raise \
+                 unauthorized_pickup); name at least one guardian",
+            );
+        }
         for (j, g) in c.guardians.iter().enumerate() {
             let key = f.doc.elem(&list, j);
             if c.guardians[..j].contains(g) {

@@ -165,7 +165,7 @@ pub(super) fn check_mqtt(cfg: &Config, doc: &Doc) -> Vec<Found> {
 }
 
 /// The staff page listens on a socket address, the storage has a directory, and a
-/// simulation runs forward.
+/// simulation runs forward, on a plausible date.
 pub(super) fn check_services(cfg: &Config, doc: &Doc) -> Vec<Found> {
     let mut f = Findings::new(doc);
     if cfg.dashboard.listen.parse::<SocketAddr>().is_err() {
@@ -190,6 +190,31 @@ pub(super) fn check_services(cfg: &Config, doc: &Doc) -> Vec<Found> {
                 ),
             );
         }
+        if let Some(date) = sim.date {
+            let (first, last) = SIMULATED_DATES;
+            if date < first || date > last {
+                f.report(
+                    "simulation.date",
+                    format!(
+                        "date {date} is outside {first} to {last}: a simulated nursery day is \
+                         judged, journalled and summarised like a real one"
+                    ),
+                );
+            }
+        }
     }
     f.done()
 }
+
+/// The dates a `[simulation] date` may take: a nursery day of the recent past or the
+/// coming two centuries, not the ends of the calendar (`9999-12-31`).
+const SIMULATED_DATES: (chrono::NaiveDate, chrono::NaiveDate) = (
+    match chrono::NaiveDate::from_ymd_opt(1970, 1, 1) {
+        Some(d) => d,
+        None => panic!("a valid date"),
+    },
+    match chrono::NaiveDate::from_ymd_opt(2199, 12, 31) {
+        Some(d) => d,
+        None => panic!("a valid date"),
+    },
+);
