@@ -51,6 +51,7 @@ pub fn replay(
         out,
         errors,
         held: None,
+        deferred: Vec::new(),
         last_line: None,
     };
     let mut lines = Lines::new(input);
@@ -83,6 +84,7 @@ pub fn replay(
     if let Some(h) = r.held.take() {
         // Nothing after it says otherwise.
         r.apply(h.n, &h.ev)?;
+        r.flush_deferred()?;
     }
     if let Some(until) = until {
         for t in r.engine.on_tick(until) {
@@ -108,6 +110,9 @@ struct Replayer<'a, O, E> {
     out: &'a mut O,
     errors: &'a mut E,
     held: Option<Held>,
+    /// Rejections of the lines after a held one, reported once it is settled, so that
+    /// rejections stay in line order.
+    deferred: Vec<String>,
     /// The line of the last accepted event.
     last_line: Option<u64>,
 }
@@ -115,7 +120,18 @@ struct Replayer<'a, O, E> {
 impl<O: Write, E: Write> Replayer<'_, O, E> {
     fn reject(&mut self, n: u64, why: &str) -> std::io::Result<()> {
         self.outcome.rejected += 1;
+        if self.held.is_some() {
+            self.deferred.push(format!("line {n}: {why}"));
+            return Ok(());
+        }
         writeln!(self.errors, "line {n}: {why}")
+    }
+
+    fn flush_deferred(&mut self) -> std::io::Result<()> {
+        for line in std::mem::take(&mut self.deferred) {
+            writeln!(self.errors, "{line}")?;
+        }
+        Ok(())
     }
 
     /// One parsed event: settles a held line first, then applies or holds this one.
@@ -126,7 +142,7 @@ impl<O: Write, E: Write> Replayer<'_, O, E> {
         };
         if let Some(h) = self.held.take() {
             let goes_back = if h.first {
-                ts + MAX_JUMP < h.ts
+                ts.checked_add_signed(MAX_JUMP).is_some_and(|t| t < h.ts)
             } else {
                 ts < h.ts
             };
@@ -135,9 +151,10 @@ impl<O: Write, E: Write> Replayer<'_, O, E> {
             } else {
                 self.apply(h.n, &h.ev)?;
             }
+            self.flush_deferred()?;
         }
         let far = match self.engine.clock() {
-            Some(clock) => ts > clock + MAX_JUMP,
+            Some(clock) => clock.checked_add_signed(MAX_JUMP).is_some_and(|c| ts > c),
             None => true,
         };
         if far {
@@ -272,5 +289,54 @@ impl<R: BufRead> Lines<R> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nursery_testkit::{ev, Roster};
+
+    fn replayed(log: &str) -> (ReplayOutcome, String, String) {
+        let cfg = crate::config::parse(&Roster::sunflower().toml(), std::path::Path::new("r.toml"))
+            .unwrap();
+        let (mut out, mut errors) = (Vec::new(), Vec::new());
+        let outcome = replay(&cfg, log.as_bytes(), None, &mut out, &mut errors).unwrap();
+        (
+            outcome,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(errors).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_mistyped_first_line_is_rejected_and_rejections_stay_in_line_order() {
+        let log = [
+            ev::door_open("2056-03-02T08:00:00+08:00", "entrance"),
+            "{not json".to_string(),
+            ev::door_open("2026-03-02T08:00:00+08:00", "entrance"),
+            ev::door_closed("2026-03-02T08:00:30+08:00", "entrance"),
+        ]
+        .join("\n");
+        let (outcome, out, errors) = replayed(&log);
+        assert_eq!((outcome.accepted, outcome.rejected), (2, 2), "{errors}");
+        let lines: Vec<&str> = errors.lines().collect();
+        assert!(
+            lines[0].starts_with("line 1: ") && lines[0].contains("implausible jump"),
+            "{errors}"
+        );
+        assert!(lines[1].starts_with("line 2: "), "{errors}");
+        assert_eq!(out.matches("door_forced").count(), 2, "{out}");
+    }
+
+    #[test]
+    fn a_far_line_at_the_end_of_the_log_is_applied() {
+        let log = ev::log(&[
+            ev::door_open("2026-03-02T08:00:00+08:00", "entrance"),
+            ev::door_closed("2026-06-02T08:00:00+08:00", "entrance"),
+        ]);
+        let (outcome, out, errors) = replayed(&log);
+        assert_eq!(outcome.rejected, 0, "{errors}");
+        assert!(out.contains("\"resolved\""), "{out}");
     }
 }
