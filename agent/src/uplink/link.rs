@@ -22,7 +22,8 @@ use crate::wire::{self, LinkState, Status};
 
 /// A connection the broker closes this soon after its CONNACK looks taken over: with the
 /// same client id, a broker accepts the newcomer and closes the older connection (MQTT
-/// 3.1.1 section 3.1.4), so two agents with one id each kick the other out within seconds.
+/// 3.1.1 section 3.1.4), so two agents with one id each kick the other out within seconds
+/// — within one `reconnect_min` of the other's, so the window is at least twice that.
 const TAKEOVER_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
 /// Short-lived connections in a row before the link says a takeover is likely.
 const TAKEOVER_AFTER: u32 = 3;
@@ -132,7 +133,7 @@ struct Uplink {
     clear_retained_commands: bool,
     /// When the current connection got its CONNACK.
     connected_at: Option<tokio::time::Instant>,
-    /// Connections in a row that the broker closed within [`TAKEOVER_WINDOW`].
+    /// Connections in a row that the broker closed within the takeover window.
     short_sessions: u32,
 }
 
@@ -454,7 +455,8 @@ impl Uplink {
             self.clear_retained_commands = true;
             return;
         }
-        if connected_for.is_none_or(|d| d >= TAKEOVER_WINDOW) {
+        let window = self.takeover_window();
+        if connected_for.is_none_or(|d| d >= window) {
             self.short_sessions = 0;
             return;
         }
@@ -468,7 +470,7 @@ impl Uplink {
                      connected (two agents with the same facility.id or mqtt.client_id?); \
                      each takes the connection from the other",
                     self.short_sessions,
-                    TAKEOVER_WINDOW.as_secs(),
+                    window.as_secs(),
                     self.settings.client_id
                 );
             }
@@ -481,12 +483,17 @@ impl Uplink {
         }
     }
 
-    /// A connection that has lasted [`TAKEOVER_WINDOW`] ends a suspected takeover.
+    /// How soon after its CONNACK a closed connection counts toward a takeover.
+    fn takeover_window(&self) -> std::time::Duration {
+        TAKEOVER_WINDOW.max(self.settings.reconnect_min.saturating_mul(2))
+    }
+
+    /// A connection that has lasted the takeover window ends a suspected takeover.
     fn stable_again(&mut self) {
         if self.short_sessions == 0
             || self
                 .connected_at
-                .is_none_or(|t| t.elapsed() < TAKEOVER_WINDOW)
+                .is_none_or(|t| t.elapsed() < self.takeover_window())
         {
             return;
         }
