@@ -73,14 +73,26 @@ fn check_readers(f: &mut Findings, cfg: &Config, ids: &Ids) {
     }
 }
 
+/// Before this date the system clock is not believable (a board that booted at 1970 with
+/// no real-time clock): the birth-date check is skipped rather than refusing a good roster
+/// and keeping the agent from starting until the clock is set.
+const BELIEVABLE_CLOCK: chrono::NaiveDate = match chrono::NaiveDate::from_ymd_opt(2026, 1, 1) {
+    Some(d) => d,
+    None => panic!("a valid date"),
+};
+
 /// A child's home room exists, and its guardians are defined in `[[guardians]]`, once each;
 /// a `guardians` list, when written, is not empty; a child is born by today (in the
 /// facility's time zone: the check reads the clock, as a birth date in the future can only
-/// be a typo).
+/// be a typo; under a clock before [`BELIEVABLE_CLOCK`] it is skipped).
 fn check_children(f: &mut Findings, cfg: &Config, ids: &Ids) {
-    let today = chrono::Utc::now()
-        .with_timezone(&cfg.facility.timezone)
-        .date_naive();
+    let today = Some(
+        chrono::Utc::now()
+            .with_timezone(&cfg.facility.timezone)
+            .date_naive(),
+    )
+    .filter(|d| *d >= BELIEVABLE_CLOCK)
+    .unwrap_or(chrono::NaiveDate::MAX);
     for (i, c) in cfg.children.iter().enumerate() {
         let elem = f.doc.elem("children", i);
         f.exists(format!("{elem}.room"), "rooms", "room", &c.room, &ids.rooms);

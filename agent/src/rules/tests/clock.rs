@@ -28,6 +28,15 @@ fn roster(zone: &str, children: usize, born: &str) -> Config {
         .unwrap_or_else(|e| panic!("the roster in {zone} is valid: {e}"))
 }
 
+/// [`roster`] as the engine reads it, without the loader's checks: for birth dates after
+/// today, which the loader refuses as typos.
+fn unchecked_roster(zone: &str, children: usize, born: &str) -> Config {
+    let roster = born_on("m", 1, children, born)
+        .into_iter()
+        .fold(Roster::sunflower().timezone(zone), Roster::child);
+    config_of(roster)
+}
+
 /// Replays `log` up to `until`: the transitions printed, and the replay's outcome.
 fn replayed(cfg: &Config, log: &str, until: &str) -> (Vec<Transition>, ReplayOutcome) {
     let until = DateTime::parse_from_rfc3339(until)
@@ -283,7 +292,8 @@ proptest! {
             date = next_change(tz, date).unwrap_or(date);
         }
         let born = date - Duration::days(200);
-        let cfg = roster(tz.name(), 3, &born.to_string());
+        // Born up to 2100, after today: the engine does not mind, the loader would.
+        let cfg = unchecked_roster(tz.name(), 3, &born.to_string());
         // Wall times on the local date, as instants (gaps and folds as `localtime` says),
         // in time order and written in UTC so that no offset rounding moves them.
         let mut at: Vec<(DateTime<Utc>, &Step)> = events
