@@ -44,6 +44,15 @@
 //!   jitter (each delay is drawn in [d/2, d]).
 //! - **Status.** `status` is published retained `online` on connect, the last will is
 //!   retained `offline`, and a clean shutdown publishes `offline` then disconnects.
+//! - **Hostile input.** Packets up to 4 MiB (`MAX_INCOMING_PACKET`) are read, so a command over
+//!   `command_max_bytes` is refused by its id while the connection stays up; a larger packet
+//!   fails the connection inside rumqttc, and the next connection clears the retained
+//!   message on `commands` before subscribing. An id with control or bidirectional
+//!   characters is never echoed.
+//! - **Client-id takeover.** Connections the broker keeps closing seconds after their
+//!   CONNACK are what a second client with the same id looks like: the link logs it as an
+//!   error and sets [`UplinkStatusSnapshot::client_id_conflict`] (and the `uplink_link` row
+//!   that `nursery-agent status` reads) until a connection lasts.
 
 //!
 //! # Files
