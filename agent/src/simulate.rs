@@ -1814,4 +1814,51 @@ mod tests {
         assert!(day.events.is_empty());
         assert!(day.incidents.is_empty());
     }
+
+    /// FNV-1a over the printed day and its incidents: a digest that is the same on every
+    /// platform and toolchain (std's hashers promise neither).
+    fn digest(day: &SimulatedDay) -> (usize, u64) {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for &b in bytes {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        for e in &day.events {
+            eat(e.to_json_line().as_bytes());
+            eat(b"\n");
+        }
+        for i in &day.incidents {
+            eat(format!("{i:?}\n").as_bytes());
+        }
+        (day.events.len(), h)
+    }
+
+    #[test]
+    fn the_simulated_days_are_the_ones_the_single_file_planner_made() {
+        // Recorded on the planner as it was in one file (main at 5428fbe), before it moved
+        // into its folder: the split must not change a single event.
+        let cfg = demo();
+        let small = roster(SMALL);
+        let cases: [(&Config, u64, &str); 4] = [
+            (&cfg, 2019, "2026-03-02"),
+            (&cfg, 7, "2026-03-03"),
+            (&cfg, 2019, "2026-09-15"),
+            (&small, 4, "2026-03-02"),
+        ];
+        let got: Vec<(usize, u64)> = cases
+            .iter()
+            .map(|&(cfg, seed, date)| digest(&plan_day(cfg, seed, date.parse().unwrap())))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (6406, 10615393726071845717),
+                (6382, 10809867910800008159),
+                (6406, 13282290478196615052),
+                (18, 17781706918914051387),
+            ]
+        );
+    }
 }

@@ -1424,4 +1424,54 @@ card = "20002"
             assert!(elapsed < std::time::Duration::from_secs(1), "{elapsed:?}");
         }
     }
+
+    /// The summary of the demo day with the figures the journal does not hold set, as the
+    /// platform receives its bytes.
+    #[test]
+    fn the_demo_day_summary_is_byte_for_byte_the_one_the_json_macro_made() {
+        // Recorded from the `json!`-built body (main at 5428fbe) before the body became a
+        // struct: the field order, the number formats and every figure must stay.
+        let (cfg, _dir) = demo();
+        let day = date(DAY);
+        let plan = crate::simulate::plan_day(&cfg, 2019, day);
+        let (start, end) = day_bounds(cfg.facility.timezone, day);
+        let ms = |t: i64| DateTime::<Utc>::from_timestamp_millis(t).unwrap();
+        let mut core = Core::open(&cfg, |_, _| ms(start)).unwrap().core;
+        for chunk in plan.events.chunks(256) {
+            let now = chunk.last().and_then(|e| e.utc()).unwrap();
+            let inputs = chunk
+                .iter()
+                .map(|e| Input::Line {
+                    text: e.to_json_line(),
+                    resume: None,
+                })
+                .collect();
+            core.ingest(inputs, now).unwrap();
+        }
+        core.ingest_and_settle(vec![], ms(end), ms(end)).unwrap();
+        let extra = Extra {
+            offline_seconds: 75,
+            largest_backlog: 12,
+            telemetry_dropped: 3,
+        };
+        let body = daily_summary(&cfg, core.journal().connection(), day, &extra).unwrap();
+        let got = serde_json::to_string(&body).unwrap();
+        assert_eq!(
+            got,
+            include_str!("../testdata/summary-demo-2026-03-02.json").trim_end()
+        );
+    }
+
+    #[test]
+    fn a_morning_with_a_room_without_sensors_is_byte_for_byte_the_one_the_json_macro_made() {
+        // Recorded from the `json!`-built body (main at 5428fbe): a room with no readings
+        // carries nulls, a day covered only until 09:02 says so.
+        let (cfg, _dir) = config();
+        let core = drive(&cfg, "07:58", &eventful_morning(), "09:02");
+        let got = serde_json::to_string(&summary(&cfg, &core, DAY)).unwrap();
+        assert_eq!(
+            got,
+            include_str!("../testdata/summary-morning-2026-03-02.json").trim_end()
+        );
+    }
 }
