@@ -1,0 +1,459 @@
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
+
+use super::*;
+use crate::alert::{AlertState, Transition};
+use crate::config::ReaderPurpose;
+use crate::event::{AttendanceAction, EventKind};
+use crate::rules::Engine;
+
+fn demo() -> Config {
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/demo.toml"));
+    crate::config::load(path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn demo_date(cfg: &Config) -> NaiveDate {
+    cfg.simulation
+        .as_ref()
+        .and_then(|s| s.date)
+        .expect("the demo fixes its simulated date")
+}
+
+fn roster(text: &str) -> Config {
+    toml::from_str(text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs a day through a fresh engine the way `replay` does, insisting that every event
+/// is accepted and in time order, and that nothing is left open at the end.
+fn run(cfg: &Config, events: &[Event]) -> Vec<Transition> {
+    let mut engine = Engine::new(cfg).expect("the roster builds an engine");
+    let mut out = Vec::new();
+    let mut previous = None;
+    for (i, ev) in events.iter().enumerate() {
+        assert!(previous <= ev.utc(), "event {i} goes back in time");
+        previous = ev.utc();
+        let ts = engine
+            .on_event(ev)
+            .unwrap_or_else(|e| panic!("event {i} {} rejected: {e}", ev.to_json_line()));
+        out.extend(ts);
+    }
+    let open = engine.open_alerts();
+    assert!(open.is_empty(), "left open at the end of the day: {open:?}");
+    out
+}
+
+fn raised(ts: &[Transition]) -> BTreeMap<AlertType, Vec<String>> {
+    let mut m: BTreeMap<AlertType, Vec<String>> = BTreeMap::new();
+    for t in ts.iter().filter(|t| t.state == AlertState::Raised) {
+        m.entry(t.alert_type).or_default().push(t.subject.clone());
+    }
+    m
+}
+
+/// Who was checked in during the day, by attendance record or attendance-reader badge.
+fn checked_in(cfg: &Config, events: &[Event], prefix: &str) -> BTreeSet<String> {
+    let attendance: HashSet<&str> = cfg
+        .readers
+        .iter()
+        .filter(|r| r.purpose == ReaderPurpose::Attendance)
+        .map(|r| r.id.as_str())
+        .collect();
+    let cards: HashMap<&str, &str> = cfg
+        .staff
+        .iter()
+        .filter_map(|s| Some((s.card.as_deref()?, s.id.as_str())))
+        .collect();
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Attendance {
+                person,
+                action: AttendanceAction::CheckIn,
+                ..
+            } => Some(person.clone()),
+            EventKind::Badge { reader, card } if attendance.contains(reader.as_str()) => {
+                cards.get(card.as_str()).map(|s| s.to_string())
+            }
+            _ => None,
+        })
+        .filter(|p| p.starts_with(prefix))
+        .collect()
+}
+
+const INTENDED: [AlertType; 7] = [
+    AlertType::RatioBreach,
+    AlertType::DoorHeldOpen,
+    AlertType::UnauthorizedPickup,
+    AlertType::TemperatureHigh,
+    AlertType::SensorStale,
+    AlertType::BadgeDenied,
+    AlertType::DoorForced,
+];
+
+#[test]
+fn the_same_seed_gives_the_same_day() {
+    let cfg = demo();
+    let date = demo_date(&cfg);
+    assert_eq!(plan_day(&cfg, 7, date), plan_day(&cfg, 7, date));
+}
+
+#[test]
+fn another_seed_gives_another_day() {
+    let cfg = demo();
+    let date = demo_date(&cfg);
+    assert_ne!(simulate_day(&cfg, 7, date), simulate_day(&cfg, 8, date));
+    let at = |seed| -> Vec<_> {
+        plan_day(&cfg, seed, date)
+            .incidents
+            .iter()
+            .map(|i| i.at)
+            .collect()
+    };
+    assert_ne!(at(7), at(8), "incident times vary with the seed");
+}
+
+#[test]
+fn the_demo_day_raises_exactly_its_planted_incidents_and_resolves_them() {
+    let cfg = demo();
+    let date = demo_date(&cfg);
+    for seed in 2019..2029 {
+        let day = plan_day(&cfg, seed, date);
+        let transitions = run(&cfg, &day.events);
+        let raised = raised(&transitions);
+        let types: BTreeSet<AlertType> = raised.keys().copied().collect();
+        assert_eq!(
+            types,
+            INTENDED.into_iter().collect(),
+            "seed {seed}: {raised:?}"
+        );
+        for (ty, subjects) in &raised {
+            assert_eq!(subjects.len(), 1, "seed {seed}: {ty:?} raised {subjects:?}");
+        }
+        // Each alert names the subject of the incident planted for it.
+        for inc in &day.incidents {
+            let ty = inc.kind.alert_type();
+            assert_eq!(
+                raised[&ty],
+                vec![inc.subject.clone()],
+                "seed {seed}: {inc:?}"
+            );
+        }
+        assert_eq!(day.incidents.len(), INTENDED.len(), "seed {seed}");
+        // Everything that can resolve did (`run` checks nothing is left open).
+        let resolved = transitions
+            .iter()
+            .filter(|t| t.state == AlertState::Resolved)
+            .count();
+        assert_eq!(resolved, INTENDED.len() - 2, "seed {seed}");
+    }
+}
+
+#[test]
+fn the_demo_day_brings_most_children_and_all_staff() {
+    let cfg = demo();
+    let date = demo_date(&cfg);
+    for seed in [1, 2019, 4242] {
+        let events = simulate_day(&cfg, seed, date);
+        let children = checked_in(&cfg, &events, "c-").len();
+        let staff = checked_in(&cfg, &events, "s-").len();
+        assert!(
+            (30..=50).contains(&children),
+            "seed {seed}: {children} children"
+        );
+        assert!((8..=12).contains(&staff), "seed {seed}: {staff} staff");
+    }
+}
+
+#[test]
+fn every_timestamp_carries_the_facility_offset() {
+    let cfg = demo();
+    let date = demo_date(&cfg);
+    let events = simulate_day(&cfg, 2019, date);
+    assert!(!events.is_empty());
+    for ev in &events {
+        let ts = ev.ts.expect("every simulated event has a ts");
+        assert_eq!(
+            ts.offset().local_minus_utc(),
+            8 * 3600,
+            "{}",
+            ev.to_json_line()
+        );
+        assert_eq!(ts.date_naive(), date);
+    }
+}
+
+#[test]
+fn the_printed_day_parses_back_and_replays_without_rejections() {
+    let cfg = demo();
+    let date = demo_date(&cfg);
+    let events = simulate_day(&cfg, 2019, date);
+    // What `nursery-agent simulate` prints: one `to_json_line` per event.
+    let text: String = events.iter().map(|e| e.to_json_line() + "\n").collect();
+    for (line, ev) in text.lines().zip(&events) {
+        assert_eq!(
+            &Event::parse(line).unwrap_or_else(|e| panic!("{line}: {e}")),
+            ev
+        );
+    }
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let outcome = crate::replay::replay(&cfg, text.as_bytes(), None, &mut out, &mut err)
+        .expect("replay runs");
+    assert_eq!(outcome.rejected, 0, "{}", String::from_utf8_lossy(&err));
+    assert_eq!(outcome.accepted as usize, events.len());
+    let printed = String::from_utf8(out).unwrap();
+    assert_eq!(printed.lines().count(), 12, "{printed}");
+}
+
+#[test]
+fn day_after_day_the_sensors_never_fall_silent_overnight() {
+    // How the daemon uses the generator: one day's events after another's, one engine.
+    let cfg = demo();
+    let first = demo_date(&cfg);
+    let second = first.succ_opt().unwrap();
+    let mut events = simulate_day(&cfg, 2019, first);
+    events.extend(simulate_day(&cfg, 2019, second));
+    let raised = raised(&run(&cfg, &events));
+    for ty in INTENDED {
+        assert_eq!(raised[&ty].len(), 2, "{ty:?}: {raised:?}");
+    }
+    assert_eq!(raised.len(), INTENDED.len(), "{raised:?}");
+}
+
+#[test]
+fn the_demo_stays_lawful_when_its_children_have_grown() {
+    let cfg = demo();
+    for date in ["2026-11-23", "2027-09-01"] {
+        let date: NaiveDate = date.parse().unwrap();
+        let day = plan_day(&cfg, 2019, date);
+        let raised = raised(&run(&cfg, &day.events));
+        for ty in raised.keys() {
+            assert!(INTENDED.contains(ty), "{date}: {raised:?}");
+        }
+    }
+}
+
+const SMALL: &str = r#"
+    [facility]
+    id = "310115-0001"
+    name = "小树苗"
+    timezone = "Asia/Shanghai"
+    ratio_preset = "cn-2019"
+    open = "07:30"
+    close = "18:00"
+
+    [[rooms]]
+    id = "toddler"
+    name = "托小班"
+
+    [[staff]]
+    id = "s-01"
+    name = "王老师"
+    role = "caregiver"
+    room = "toddler"
+
+    [[staff]]
+    id = "s-02"
+    name = "李老师"
+    role = "teacher"
+    room = "toddler"
+
+    [[children]]
+    id = "c-01"
+    name = "小明"
+    birth_date = "2024-10-01"
+    room = "toddler"
+    guardians = ["g-01"]
+
+    [[children]]
+    id = "c-02"
+    name = "小红"
+    birth_date = "2024-09-01"
+    room = "toddler"
+    guardians = ["g-01"]
+
+    [[children]]
+    id = "c-03"
+    name = "小刚"
+    birth_date = "2024-08-01"
+    room = "toddler"
+    guardians = ["g-02"]
+
+    [[children]]
+    id = "c-04"
+    name = "小丽"
+    birth_date = "2024-07-01"
+    room = "toddler"
+    guardians = ["g-03"]
+
+    [[children]]
+    id = "c-05"
+    name = "小华"
+    birth_date = "2024-06-01"
+    room = "toddler"
+    guardians = ["g-04"]
+
+    [[children]]
+    id = "c-06"
+    name = "小军"
+    birth_date = "2024-05-01"
+    room = "toddler"
+    guardians = ["g-05"]
+
+    [[children]]
+    id = "c-07"
+    name = "没人接"
+    birth_date = "2024-05-01"
+    room = "toddler"
+
+    [[guardians]]
+    id = "g-01"
+    name = "张女士"
+
+    [[guardians]]
+    id = "g-02"
+    name = "刘先生"
+
+    [[guardians]]
+    id = "g-03"
+    name = "陈女士"
+
+    [[guardians]]
+    id = "g-04"
+    name = "赵先生"
+
+    [[guardians]]
+    id = "g-05"
+    name = "孙女士"
+"#;
+
+#[test]
+fn a_roster_without_doors_readers_or_sensors_still_has_a_lawful_day() {
+    let cfg = roster(SMALL);
+    let date: NaiveDate = "2026-03-02".parse().unwrap();
+    for seed in 0..5 {
+        let day = plan_day(&cfg, seed, date);
+        assert!(day
+            .events
+            .iter()
+            .all(|e| matches!(e.kind, EventKind::Attendance { .. })));
+        let raised = raised(&run(&cfg, &day.events));
+        let allowed = [AlertType::RatioBreach, AlertType::UnauthorizedPickup];
+        for ty in raised.keys() {
+            assert!(allowed.contains(ty), "seed {seed}: {raised:?}");
+        }
+        // The child nobody may pick up stays at home rather than be left at close.
+        assert!(!checked_in(&cfg, &day.events, "c-07").contains("c-07"));
+        assert!(!checked_in(&cfg, &day.events, "c-").is_empty());
+    }
+}
+
+#[test]
+fn a_small_roster_with_a_door_and_a_sensor_gets_the_incidents_it_can_have() {
+    let text = format!(
+        "{SMALL}{}",
+        r#"
+        [[doors]]
+        id = "front"
+
+        [[readers]]
+        id = "front-reader"
+        purpose = "access"
+        door = "front"
+
+        [[sensors]]
+        id = "t-toddler"
+        room = "toddler"
+        "#
+    );
+    let cfg = roster(&text);
+    let date: NaiveDate = "2026-03-02".parse().unwrap();
+    let mut breaches = 0;
+    for seed in 0..10 {
+        let day = plan_day(&cfg, seed, date);
+        let raised = raised(&run(&cfg, &day.events));
+        let types: BTreeSet<AlertType> = raised.keys().copied().collect();
+        let planted: BTreeSet<AlertType> =
+            day.incidents.iter().map(|i| i.kind.alert_type()).collect();
+        assert_eq!(types, planted, "seed {seed}: {raised:?}");
+        // Only the step-out needs luck: a family staying home leaves the room slack.
+        assert!(
+            planted.len() >= INTENDED.len() - 1,
+            "seed {seed}: {planted:?}"
+        );
+        breaches += usize::from(planted.contains(&AlertType::RatioBreach));
+    }
+    assert!(breaches >= 5, "a step-out in only {breaches} of 10 days");
+}
+
+#[test]
+fn a_room_with_no_counted_staff_takes_no_children() {
+    let text = SMALL
+        .replace(r#"role = "caregiver""#, r#"role = "cook""#)
+        .replace(r#"role = "teacher""#, r#"role = "health""#);
+    let cfg = roster(&text);
+    let date: NaiveDate = "2026-03-02".parse().unwrap();
+    let day = plan_day(&cfg, 3, date);
+    assert!(checked_in(&cfg, &day.events, "c-").is_empty());
+    let raised = raised(&run(&cfg, &day.events));
+    assert!(raised.is_empty(), "{raised:?}");
+}
+
+#[test]
+fn an_empty_roster_gives_an_empty_day() {
+    let text: String = SMALL
+        .split("[[rooms]]")
+        .next()
+        .expect("the facility table comes first")
+        .to_string();
+    let cfg = roster(&text);
+    let day = plan_day(&cfg, 1, "2026-03-02".parse().unwrap());
+    assert!(day.events.is_empty());
+    assert!(day.incidents.is_empty());
+}
+
+/// FNV-1a over the printed day and its incidents: a digest that is the same on every
+/// platform and toolchain (std's hashers promise neither).
+fn digest(day: &SimulatedDay) -> (usize, u64) {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for e in &day.events {
+        eat(e.to_json_line().as_bytes());
+        eat(b"\n");
+    }
+    for i in &day.incidents {
+        eat(format!("{i:?}\n").as_bytes());
+    }
+    (day.events.len(), h)
+}
+
+#[test]
+fn the_simulated_days_are_the_ones_the_single_file_planner_made() {
+    // Recorded on the planner as it was in one file (main at 5428fbe), before it moved
+    // into its folder: the split must not change a single event.
+    let cfg = demo();
+    let small = roster(SMALL);
+    let cases: [(&Config, u64, &str); 4] = [
+        (&cfg, 2019, "2026-03-02"),
+        (&cfg, 7, "2026-03-03"),
+        (&cfg, 2019, "2026-09-15"),
+        (&small, 4, "2026-03-02"),
+    ];
+    let got: Vec<(usize, u64)> = cases
+        .iter()
+        .map(|&(cfg, seed, date)| digest(&plan_day(cfg, seed, date.parse().unwrap())))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (6406, 10615393726071845717),
+            (6382, 10809867910800008159),
+            (6406, 13282290478196615052),
+            (18, 17781706918914051387),
+        ]
+    );
+}
