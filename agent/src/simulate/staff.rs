@@ -17,7 +17,28 @@ impl Planner<'_> {
     /// early or late; then every shift is stretched, the cheapest first, until each minute
     /// has the staff the room requires.
     pub(super) fn plan_shifts(&mut self) {
-        let n = self.n;
+        self.enrol_workers();
+        if self.n < 4 {
+            return;
+        }
+        for r in 0..self.cfg.rooms.len() {
+            self.room_shifts(r);
+        }
+        self.own_hours();
+        for w in &mut self.workers {
+            w.loc = locate(&w.acts, self.n);
+        }
+        for w in self.workers.iter().filter(|w| w.counts) {
+            for (t, room) in w.loc.iter().enumerate() {
+                if let Some(r) = room {
+                    self.cover[*r][t] += 1;
+                }
+            }
+        }
+    }
+
+    /// A worker for every staff member whose room is on the roster.
+    fn enrol_workers(&mut self) {
         for (i, s) in self.cfg.staff.iter().enumerate() {
             let Some(&home) = self.room_ix.get(s.room.as_str()) else {
                 continue;
@@ -32,76 +53,50 @@ impl Planner<'_> {
                 loc: Vec::new(),
             });
         }
-        if n < 4 {
-            return;
-        }
-        let (open, close) = (self.open, self.close);
-        let latest = n - 2;
-        for r in 0..self.cfg.rooms.len() {
-            let mut team: Vec<usize> = (0..self.workers.len())
-                .filter(|&w| self.workers[w].home == r && self.workers[w].counts)
-                .collect();
-            team.shuffle(&mut self.rng);
-            let need = &self.need[r];
-            let first = need.iter().position(|&q| q > 0);
-            let last = need.iter().rposition(|&q| q > 0);
-            let mut shifts: Vec<(Minute, Minute)> = Vec::new();
-            for k in 0..team.len() {
-                let (a, l) = match (first, last, k) {
-                    (Some(first), _, 0) => {
-                        let a = first.saturating_sub(pick(&mut self.rng, 8, 20));
-                        (a, a + 510)
-                    }
-                    (_, Some(last), 1) => {
-                        let l = last + pick(&mut self.rng, 3, 10);
-                        (l.saturating_sub(510), l)
-                    }
-                    _ if k % 2 == 0 => {
-                        let a = open.saturating_sub(pick(&mut self.rng, 0, 15));
-                        (a, a + 510)
-                    }
-                    _ => {
-                        let a = open + pick(&mut self.rng, 30, 90);
-                        (a, a + 510)
-                    }
-                };
-                let l = l.min(latest).min(close.max(last.unwrap_or(0) + 10));
-                let a = a.min(l.saturating_sub(2));
-                shifts.push((a, l.max(a + 2).min(latest)));
-            }
-            // Stretch shifts until every minute is covered.
-            for (t, &required) in need.iter().enumerate() {
-                let covering = |shifts: &[(Minute, Minute)]| {
-                    shifts.iter().filter(|&&(a, l)| a < t && t < l).count()
-                };
-                while (covering(&shifts) as u32) < required {
-                    let best = shifts
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, &(a, l))| !(a < t && t < l))
-                        .filter_map(|(i, &(a, l))| {
-                            if a >= t && t >= 1 {
-                                Some((a - (t - 1), i, true))
-                            } else if l <= t && t < latest {
-                                Some((t + 1 - l, i, false))
-                            } else {
-                                None
-                            }
-                        })
-                        .min();
-                    let Some((_, i, earlier)) = best else { break };
-                    if earlier {
-                        shifts[i].0 = t - 1;
-                    } else {
-                        shifts[i].1 = t + 1;
-                    }
+    }
+
+    /// The shifts of room `r`'s counted staff.
+    fn room_shifts(&mut self, r: usize) {
+        let (open, close, latest) = (self.open, self.close, self.n - 2);
+        let mut team: Vec<usize> = (0..self.workers.len())
+            .filter(|&w| self.workers[w].home == r && self.workers[w].counts)
+            .collect();
+        team.shuffle(&mut self.rng);
+        let first = self.need[r].iter().position(|&q| q > 0);
+        let last = self.need[r].iter().rposition(|&q| q > 0);
+        let mut shifts: Vec<(Minute, Minute)> = Vec::new();
+        for k in 0..team.len() {
+            let (a, l) = match (first, last, k) {
+                (Some(first), _, 0) => {
+                    let a = first.saturating_sub(pick(&mut self.rng, 8, 20));
+                    (a, a + 510)
                 }
-            }
-            for (&w, &(a, l)) in team.iter().zip(&shifts) {
-                self.workers[w].acts = vec![(a, Act::CheckIn(r)), (l, Act::CheckOut)];
-            }
+                (_, Some(last), 1) => {
+                    let l = last + pick(&mut self.rng, 3, 10);
+                    (l.saturating_sub(510), l)
+                }
+                _ if k % 2 == 0 => {
+                    let a = open.saturating_sub(pick(&mut self.rng, 0, 15));
+                    (a, a + 510)
+                }
+                _ => {
+                    let a = open + pick(&mut self.rng, 30, 90);
+                    (a, a + 510)
+                }
+            };
+            let l = l.min(latest).min(close.max(last.unwrap_or(0) + 10));
+            let a = a.min(l.saturating_sub(2));
+            shifts.push((a, l.max(a + 2).min(latest)));
         }
-        // Staff who count in no ratio keep their own hours.
+        stretch(&self.need[r], &mut shifts, latest);
+        for (&w, &(a, l)) in team.iter().zip(&shifts) {
+            self.workers[w].acts = vec![(a, Act::CheckIn(r)), (l, Act::CheckOut)];
+        }
+    }
+
+    /// Staff who count in no ratio keep their own hours.
+    fn own_hours(&mut self) {
+        let (open, close, latest) = (self.open, self.close, self.n - 2);
         for w in 0..self.workers.len() {
             if self.workers[w].counts {
                 continue;
@@ -114,18 +109,6 @@ impl Planner<'_> {
             let a = a.min(l.saturating_sub(2));
             let home = self.workers[w].home;
             self.workers[w].acts = vec![(a, Act::CheckIn(home)), (l, Act::CheckOut)];
-        }
-        for w in &mut self.workers {
-            w.loc = locate(&w.acts, n);
-        }
-        for w in &self.workers {
-            if w.counts {
-                for (t, room) in w.loc.iter().enumerate() {
-                    if let Some(r) = room {
-                        self.cover[*r][t] += 1;
-                    }
-                }
-            }
         }
     }
 
@@ -312,46 +295,12 @@ impl Planner<'_> {
             .collect();
         for w in 0..self.workers.len() {
             let worker = &self.workers[w];
-            let id = self.cfg.staff[worker.cfg].id.clone();
             let (home, card, acts) = (worker.home, worker.card.clone(), worker.acts.clone());
             let first_in = acts.first().map(|&(m, _)| m);
             let last_out = acts.last().map(|&(m, _)| m);
             for (m, act) in acts {
                 let at = m as Secs * 60 + self.rng.gen_range(5..=55);
-                let kind = match (act, &card, &attendance) {
-                    (Act::CheckIn(r), Some(card), Some(reader)) if r == home => EventKind::Badge {
-                        reader: reader.clone(),
-                        card: card.clone(),
-                    },
-                    (Act::CheckOut, Some(card), Some(reader)) => EventKind::Badge {
-                        reader: reader.clone(),
-                        card: card.clone(),
-                    },
-                    (Act::Move(r), Some(card), _) if room_reader.contains_key(&r) => {
-                        EventKind::Badge {
-                            reader: room_reader[&r].clone(),
-                            card: card.clone(),
-                        }
-                    }
-                    (Act::CheckIn(r), _, _) => EventKind::Attendance {
-                        person: id.clone(),
-                        action: AttendanceAction::CheckIn,
-                        room: (r != home).then(|| self.cfg.rooms[r].id.clone()),
-                        by: None,
-                    },
-                    (Act::CheckOut, _, _) => EventKind::Attendance {
-                        person: id.clone(),
-                        action: AttendanceAction::CheckOut,
-                        room: None,
-                        by: None,
-                    },
-                    (Act::Move(r), _, _) => EventKind::Attendance {
-                        person: id.clone(),
-                        action: AttendanceAction::Move,
-                        room: Some(self.cfg.rooms[r].id.clone()),
-                        by: None,
-                    },
-                };
+                let kind = self.shift_event(w, act, attendance.as_ref(), &room_reader);
                 self.push(at, kind);
                 if let Some((who, out, back)) = self.step_out {
                     if who == w && m == out {
@@ -372,6 +321,83 @@ impl Planner<'_> {
                     let after = at + self.rng.gen_range(20..=60);
                     self.pass_entrance(card.as_deref(), None, Some(after));
                 }
+            }
+        }
+    }
+
+    /// What the readers see of one action of worker `w`: a badge where they have a card and
+    /// the reader exists, an attendance record otherwise.
+    fn shift_event(
+        &self,
+        w: usize,
+        act: Act,
+        attendance: Option<&String>,
+        room_reader: &HashMap<usize, String>,
+    ) -> EventKind {
+        let worker = &self.workers[w];
+        let (home, card) = (worker.home, worker.card.as_ref());
+        let id = self.cfg.staff[worker.cfg].id.clone();
+        match (act, card, attendance) {
+            (Act::CheckIn(r), Some(card), Some(reader)) if r == home => EventKind::Badge {
+                reader: reader.clone(),
+                card: card.clone(),
+            },
+            (Act::CheckOut, Some(card), Some(reader)) => EventKind::Badge {
+                reader: reader.clone(),
+                card: card.clone(),
+            },
+            (Act::Move(r), Some(card), _) if room_reader.contains_key(&r) => EventKind::Badge {
+                reader: room_reader[&r].clone(),
+                card: card.clone(),
+            },
+            (Act::CheckIn(r), _, _) => EventKind::Attendance {
+                person: id.clone(),
+                action: AttendanceAction::CheckIn,
+                room: (r != home).then(|| self.cfg.rooms[r].id.clone()),
+                by: None,
+            },
+            (Act::CheckOut, _, _) => EventKind::Attendance {
+                person: id.clone(),
+                action: AttendanceAction::CheckOut,
+                room: None,
+                by: None,
+            },
+            (Act::Move(r), _, _) => EventKind::Attendance {
+                person: id.clone(),
+                action: AttendanceAction::Move,
+                room: Some(self.cfg.rooms[r].id.clone()),
+                by: None,
+            },
+        }
+    }
+}
+
+/// Stretches `shifts`, the cheapest extension first, until each minute has the staff `need`
+/// says; a shift present in a minute starts before it and ends after it.
+fn stretch(need: &[u32], shifts: &mut [(Minute, Minute)], latest: Minute) {
+    for (t, &required) in need.iter().enumerate() {
+        let covering =
+            |shifts: &[(Minute, Minute)]| shifts.iter().filter(|&&(a, l)| a < t && t < l).count();
+        while (covering(shifts) as u32) < required {
+            let best = shifts
+                .iter()
+                .enumerate()
+                .filter(|(_, &(a, l))| !(a < t && t < l))
+                .filter_map(|(i, &(a, l))| {
+                    if a >= t && t >= 1 {
+                        Some((a - (t - 1), i, true))
+                    } else if l <= t && t < latest {
+                        Some((t + 1 - l, i, false))
+                    } else {
+                        None
+                    }
+                })
+                .min();
+            let Some((_, i, earlier)) = best else { break };
+            if earlier {
+                shifts[i].0 = t - 1;
+            } else {
+                shifts[i].1 = t + 1;
             }
         }
     }
