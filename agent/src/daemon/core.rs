@@ -52,6 +52,8 @@ pub enum CoreError {
     Outbox(#[from] outbox::OutboxError),
     #[error("configuration cannot drive the rules: {0}")]
     Rules(String),
+    #[error(transparent)]
+    Summary(#[from] crate::summary::SummaryError),
 }
 
 /// Meta key holding how many events of a simulated day have been taken in.

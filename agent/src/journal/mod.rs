@@ -8,6 +8,8 @@
 //! power cut. The database is in WAL mode so other connections (the uplink's) can read
 //! while the core writes.
 
+pub mod day;
+
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};

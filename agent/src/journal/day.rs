@@ -1,0 +1,144 @@
+//! Read-only queries over a span of the journal, for the daily summary: the runs, the
+//! transitions, the events and the rejected lines between two instants (UTC milliseconds,
+//! end exclusive). The summary adds nothing to the journal; every query here only reads.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// One run of the agent: when it started and when it was last known alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    pub started_ms: i64,
+    pub alive_ms: i64,
+}
+
+/// One journalled transition, as the summary needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransitionRow {
+    pub alert_id: String,
+    /// `raised`, `acknowledged` or `resolved`.
+    pub state: String,
+    pub alert_type: String,
+    pub subject: String,
+    pub ts_ms: i64,
+}
+
+/// Every run that started before `end`, oldest first.
+pub fn runs_before(conn: &Connection, end: i64) -> rusqlite::Result<Vec<Run>> {
+    let mut stmt = conn.prepare(
+        "SELECT started_ms, alive_ms FROM runs WHERE started_ms < ?1 ORDER BY started_ms",
+    )?;
+    let rows = stmt.query_map([end], |r| {
+        Ok(Run {
+            started_ms: r.get(0)?,
+            alive_ms: r.get(1)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The time of the last event in `[start, end)`.
+pub fn last_event_ms(conn: &Connection, start: i64, end: i64) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT MAX(ts_ms) FROM events WHERE ts_ms >= ?1 AND ts_ms < ?2",
+        params![start, end],
+        |r| r.get(0),
+    )
+}
+
+/// The time of the last transition in `[start, end)`.
+pub fn last_transition_ms(
+    conn: &Connection,
+    start: i64,
+    end: i64,
+) -> rusqlite::Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT MAX(ts_ms) FROM transitions WHERE ts_ms >= ?1 AND ts_ms < ?2",
+            params![start, end],
+            |r| r.get::<_, Option<i64>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+/// Calls `each` with every `raised` transition in `[start, end)`. A text column that is
+/// not text reads as empty.
+pub fn for_each_raise(
+    conn: &Connection,
+    start: i64,
+    end: i64,
+    mut each: impl FnMut(&str, &str),
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT type, subject FROM transitions
+         WHERE ts_ms >= ?1 AND ts_ms < ?2 AND state = 'raised'",
+    )?;
+    let mut rows = stmt.query(params![start, end])?;
+    while let Some(row) = rows.next()? {
+        let ty = row.get_ref(0)?.as_str().unwrap_or_default();
+        let subject = row.get_ref(1)?.as_str().unwrap_or_default();
+        each(ty, subject);
+    }
+    Ok(())
+}
+
+/// The transitions of alerts of type `alert_type` in `[start, end)`, in the journal's order.
+pub fn transitions_of_type(
+    conn: &Connection,
+    alert_type: &str,
+    start: i64,
+    end: i64,
+) -> rusqlite::Result<Vec<TransitionRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT alert_id, state, subject, ts_ms FROM transitions
+         WHERE ts_ms >= ?1 AND ts_ms < ?2 AND type = ?3
+         ORDER BY ts_ms, id",
+    )?;
+    let text = |r: &rusqlite::Row<'_>, i| -> rusqlite::Result<String> {
+        Ok(r.get_ref(i)?.as_str().unwrap_or_default().to_string())
+    };
+    let rows = stmt.query_map(params![start, end, alert_type], |r| {
+        Ok(TransitionRow {
+            alert_id: text(r, 0)?,
+            state: text(r, 1)?,
+            alert_type: alert_type.to_string(),
+            subject: text(r, 2)?,
+            ts_ms: r.get(3)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// How many input lines were rejected in `[start, end)`, by the time they were seen.
+pub fn rejected_count(conn: &Connection, start: i64, end: i64) -> rusqlite::Result<u64> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM rejected WHERE seen_ms >= ?1 AND seen_ms < ?2",
+        params![start, end],
+        |r| r.get(0),
+    )
+}
+
+/// Calls `each` with the time and body of every event in `[start, end)`, in the journal's
+/// order `(ts_ms, id)` — the rules' time order. A body that is not text is `None`.
+pub fn for_each_event(
+    conn: &Connection,
+    start: i64,
+    end: i64,
+    mut each: impl FnMut(i64, Option<&str>),
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT ts_ms, body FROM events WHERE ts_ms >= ?1 AND ts_ms < ?2 ORDER BY ts_ms, id",
+    )?;
+    let mut rows = stmt.query(params![start, end])?;
+    while let Some(row) = rows.next()? {
+        let at: i64 = row.get(0)?;
+        each(at, row.get_ref(1)?.as_str().ok());
+    }
+    Ok(())
+}
+
+/// The time of the first event at or after `from` (one indexed look-up).
+pub fn first_event_from(conn: &Connection, from: i64) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT MIN(ts_ms) FROM events WHERE ts_ms >= ?1")?
+        .query_row([from], |r| r.get(0))
+}

@@ -1,0 +1,222 @@
+//! The replay of one day of journalled events through a fresh [`Engine`], for the figures
+//! the journal does not hold as such: who attended, how many were present, child- and
+//! staff-minutes, readings and door opens.
+//!
+//! Children and counted staff are constant between events, so the minutes are integrated
+//! exactly, in integer milliseconds. The day starts empty (a nursery closes every night).
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::Connection;
+
+use super::body::Stats;
+use super::SummaryError;
+use crate::config::Config;
+use crate::event::{DoorState, Event, EventKind};
+use crate::journal::day;
+use crate::rules::Engine;
+
+/// The physical ranges of contract section 3: a reading outside them is a sensor fault.
+const CELSIUS: std::ops::RangeInclusive<f64> = -20.0..=60.0;
+const HUMIDITY: std::ops::RangeInclusive<f64> = 0.0..=100.0;
+
+#[derive(Debug, Default)]
+pub(super) struct RoomAcc {
+    children: u32,
+    counted_staff: u32,
+    pub(super) child_ms: u64,
+    pub(super) staff_ms: u64,
+    pub(super) peak_children: u32,
+    pub(super) peak_required: u32,
+    pub(super) attended: HashSet<String>,
+    pub(super) celsius: Stats,
+    pub(super) humidity: Stats,
+}
+
+/// The figures of the replayed day.
+pub(super) struct Replay {
+    /// In `cfg.rooms` order.
+    pub(super) rooms: Vec<RoomAcc>,
+    /// Opens per door, in `cfg.doors` order.
+    pub(super) door_opens: Vec<u64>,
+    /// Distinct children checked in anywhere during the day.
+    pub(super) attended: usize,
+    /// Most children present at once in the whole facility.
+    pub(super) peak_children: u32,
+    /// Journalled events of the day.
+    pub(super) rows: u64,
+    /// Of which not parsed or refused by the engine.
+    pub(super) unreadable: u64,
+}
+
+/// The replay under way: the engine, the roster's indexes and the running figures.
+struct Replayer<'c> {
+    engine: Engine,
+    room_ix: HashMap<&'c str, usize>,
+    door_ix: HashMap<&'c str, usize>,
+    sensor_room: HashMap<&'c str, usize>,
+    children: HashSet<&'c str>,
+    rooms: Vec<RoomAcc>,
+    door_opens: Vec<u64>,
+    door_open: Vec<bool>,
+    attended: HashSet<String>,
+    peak_children: u32,
+    rows: u64,
+    unreadable: u64,
+    /// The time up to which the minutes are integrated.
+    prev: i64,
+}
+
+impl Replay {
+    /// Replays the events of `[start, end)`, integrating until `horizon`.
+    pub(super) fn run(
+        cfg: &Config,
+        conn: &Connection,
+        start: i64,
+        end: i64,
+        horizon: i64,
+    ) -> Result<Replay, SummaryError> {
+        let mut r = Replayer::new(cfg, start)?;
+        day::for_each_event(conn, start, end, |at, body| r.row(at, body, horizon))?;
+        r.advance(horizon);
+        Ok(Replay {
+            rooms: r.rooms,
+            door_opens: r.door_opens,
+            attended: r.attended.len(),
+            peak_children: r.peak_children,
+            rows: r.rows,
+            unreadable: r.unreadable,
+        })
+    }
+}
+
+impl<'c> Replayer<'c> {
+    fn new(cfg: &'c Config, start: i64) -> Result<Self, SummaryError> {
+        let engine = Engine::new(cfg).map_err(SummaryError::Rules)?;
+        let room_ix: HashMap<&str, usize> = cfg
+            .rooms
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.as_str(), i))
+            .collect();
+        let door_ix = cfg
+            .doors
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.id.as_str(), i))
+            .collect();
+        let sensor_room = cfg
+            .sensors
+            .iter()
+            .filter_map(|s| Some((s.id.as_str(), *room_ix.get(s.room.as_str())?)))
+            .collect();
+        Ok(Replayer {
+            engine,
+            room_ix,
+            door_ix,
+            sensor_room,
+            children: cfg.children.iter().map(|c| c.id.as_str()).collect(),
+            rooms: cfg.rooms.iter().map(|_| RoomAcc::default()).collect(),
+            door_opens: vec![0; cfg.doors.len()],
+            door_open: vec![false; cfg.doors.len()],
+            attended: HashSet::new(),
+            peak_children: 0,
+            rows: 0,
+            unreadable: 0,
+            prev: start,
+        })
+    }
+
+    /// One journalled row at `at`: counted, and unless it cannot be read, replayed.
+    fn row(&mut self, at: i64, body: Option<&str>, horizon: i64) {
+        self.rows += 1;
+        let Some(ev) = body.and_then(|b| Event::parse(b).ok()) else {
+            self.unreadable += 1;
+            return;
+        };
+        if self.engine.on_event(&ev).is_err() {
+            self.unreadable += 1;
+            return;
+        }
+        self.advance(at.clamp(self.prev, horizon.max(self.prev)));
+        match &ev.kind {
+            EventKind::Attendance { person, .. } => {
+                // Only attendance moves children (a badge moves staff only).
+                if self.children.contains(person.as_str()) {
+                    self.note_attendance();
+                }
+                self.sample_rooms();
+            }
+            EventKind::Badge { .. } => self.sample_rooms(),
+            EventKind::Reading {
+                sensor,
+                celsius,
+                humidity,
+            } => self.reading(sensor, *celsius, *humidity),
+            EventKind::Door { door, state } => self.door(door, *state),
+            _ => {}
+        }
+    }
+
+    /// Integrates the rooms' children and staff from the previous event up to `at`.
+    fn advance(&mut self, at: i64) {
+        let dt = u64::try_from(at - self.prev).unwrap_or(0);
+        for r in &mut self.rooms {
+            r.child_ms += u64::from(r.children) * dt;
+            r.staff_ms += u64::from(r.counted_staff) * dt;
+        }
+        self.prev = self.prev.max(at);
+    }
+
+    /// Every child now checked in has attended their room today.
+    fn note_attendance(&mut self) {
+        for (id, room) in self.engine.occupancy() {
+            if let (true, Some(&r)) = (
+                self.children.contains(id.as_str()),
+                self.room_ix.get(room.as_str()),
+            ) {
+                self.rooms[r].attended.insert(id.clone());
+                self.attended.insert(id);
+            }
+        }
+    }
+
+    /// The rooms' figures after an event that can move a person.
+    fn sample_rooms(&mut self) {
+        let mut total = 0;
+        for f in self.engine.rooms() {
+            let Some(&r) = self.room_ix.get(f.room.as_str()) else {
+                continue;
+            };
+            let acc = &mut self.rooms[r];
+            acc.children = f.children;
+            acc.counted_staff = f.counted_staff;
+            acc.peak_children = acc.peak_children.max(f.children);
+            acc.peak_required = acc.peak_required.max(f.required);
+            total += f.children;
+        }
+        self.peak_children = self.peak_children.max(total);
+    }
+
+    fn reading(&mut self, sensor: &str, celsius: Option<f64>, humidity: Option<f64>) {
+        let Some(&r) = self.sensor_room.get(sensor) else {
+            return;
+        };
+        if let Some(c) = celsius.filter(|c| CELSIUS.contains(c)) {
+            self.rooms[r].celsius.add(c);
+        }
+        if let Some(h) = humidity.filter(|h| HUMIDITY.contains(h)) {
+            self.rooms[r].humidity.add(h);
+        }
+    }
+
+    fn door(&mut self, door: &str, state: DoorState) {
+        if let Some(&d) = self.door_ix.get(door) {
+            let open = state == DoorState::Open;
+            if open && !self.door_open[d] {
+                self.door_opens[d] += 1;
+            }
+            self.door_open[d] = open;
+        }
+    }
+}
