@@ -90,7 +90,7 @@ impl Planner<'_> {
         }
     }
 
-    /// Incident: a card on no roster at the entrance reader (or any reader).
+    /// Incident: a card on no roster at the entrance reader (or any reader), soon after opening.
     pub(super) fn emit_unknown_card(&mut self) {
         let readers = &self.cfg.readers;
         let entrance = self.entrance().map(|d| self.cfg.doors[d].id.clone());
@@ -114,8 +114,14 @@ impl Planner<'_> {
                 break c;
             }
         };
-        let at = pick(&mut self.rng, self.open + 60, self.close - 60) as Secs * 60
-            + self.rng.gen_range(0..60);
+        // In the morning rush, a few minutes after opening: the first incident of the day,
+        // so that the demo (which starts half an hour before `open`, one simulated hour a
+        // real minute) shows an alert within its first minute.
+        // The minute is drawn over the whole day, as it always was, and folded into the
+        // ten minutes after opening: the same random values are consumed, so every other
+        // event of a seed's day stays where it was.
+        let drawn = pick(&mut self.rng, self.open + 60, self.close - 60) - (self.open + 60);
+        let at = (self.open + 2 + drawn % 11) as Secs * 60 + self.rng.gen_range(0..60);
         self.push(
             at,
             EventKind::Badge {

@@ -21,7 +21,8 @@
 //!    for longer than `ratio_grace`; a door held open beyond `door_held_open`; a child
 //!    picked up by an adult who is not their guardian; an afternoon room hotter than
 //!    `temperature.max_c` for longer than `sustain`; a sensor silent for longer than
-//!    `sensor_stale_after`; an unknown card; a door forced open.
+//!    `sensor_stale_after`; an unknown card, a few minutes after `open` (the first incident,
+//!    so the demo shows an alert in its first minute); a door forced open.
 //! 4. **Events.** Arrivals come through the entrance — a card at the access reader (or the
 //!    release button pressed from inside for an adult without a card), the door opening and
 //!    closing a few seconds later — then the attendance record; departures press the exit

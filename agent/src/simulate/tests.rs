@@ -434,7 +434,9 @@ fn digest(day: &SimulatedDay) -> (usize, u64) {
 #[test]
 fn the_simulated_days_are_the_ones_the_single_file_planner_made() {
     // Recorded on the planner as it was in one file (main at 5428fbe), before it moved
-    // into its folder: the split must not change a single event.
+    // into its folder: the split must not change a single event. Updated once since, when
+    // the unknown card moved to the morning (issue 10.7): on the demo day exactly that one
+    // badge moved (15:24:41 → 07:39:41), every other event stayed.
     let cfg = demo();
     let small = roster(SMALL);
     let cases: [(&Config, u64, &str); 4] = [
@@ -450,10 +452,27 @@ fn the_simulated_days_are_the_ones_the_single_file_planner_made() {
     assert_eq!(
         got,
         vec![
-            (6406, 10615393726071845717),
-            (6382, 10809867910800008159),
-            (6406, 13282290478196615052),
+            (6406, 4537834912506240959),
+            (6382, 6457058104397305761),
+            (6406, 9941881516825843204),
             (18, 17781706918914051387),
         ]
     );
+}
+
+#[test]
+fn the_first_incident_comes_within_minutes_of_opening_so_the_demo_shows_an_alert_at_once() {
+    let cfg = demo();
+    let open = cfg.facility.open.0;
+    for (seed, date) in [(2019, "2026-03-02"), (7, "2026-03-03"), (11, "2026-09-15")] {
+        let day = plan_day(&cfg, seed, date.parse().unwrap());
+        let first = day.incidents.first().expect("the demo day has incidents");
+        assert_eq!(first.kind, IncidentKind::UnknownCard, "seed {seed}");
+        let after_open = first.at.time() - open;
+        assert!(
+            after_open >= chrono::Duration::minutes(2)
+                && after_open < chrono::Duration::minutes(13),
+            "seed {seed}: {first:?}"
+        );
+    }
 }
