@@ -11,6 +11,7 @@ use crate::alert::AlertType;
 use crate::daemon::core::{Core, Input};
 use crate::event::Event;
 use crate::journal::Journal;
+use nursery_testkit::Roster;
 
 /// The summary as the JSON the platform receives, for assertions by path.
 fn daily_summary(
@@ -23,85 +24,15 @@ fn daily_summary(
         .map(|body| serde_json::to_value(body).expect("a summary body serialises"))
 }
 
-const BASE: &str = r#"
-[facility]
-id = "310115-0042"
-name = "向日葵托育园"
-timezone = "Asia/Shanghai"
-ratio_preset = "cn-2019"
-open = "07:30"
-close = "18:00"
-
-[[rooms]]
-id = "infant"
-name = "乳儿班"
-
-[[rooms]]
-id = "toddler"
-name = "托小班"
-
-[[doors]]
-id = "entrance"
-name = "大门"
-
-[[doors]]
-id = "garden"
-
-[[readers]]
-id = "entrance-reader"
-purpose = "access"
-door = "entrance"
-
-[[readers]]
-id = "kiosk"
-purpose = "attendance"
-
-[[sensors]]
-id = "t-infant"
-room = "infant"
-
-[[staff]]
-id = "s-01"
-name = "王老师"
-card = "10001"
-role = "caregiver"
-room = "infant"
-
-[[staff]]
-id = "s-02"
-name = "李老师"
-card = "10002"
-role = "teacher"
-room = "infant"
-
-[[staff]]
-id = "s-cook"
-name = "张师傅"
-card = "10009"
-role = "cook"
-room = "infant"
-
-[[guardians]]
-id = "g-01"
-name = "李女士"
-card = "20001"
-
-[[guardians]]
-id = "g-02"
-name = "陈先生"
-card = "20002"
-"#;
-
-/// The base roster with four infants born 2025-06-15 (8 months on 2026-03-02, band
-/// 1:3), in the time zone `tz`.
+/// The kit's 向日葵 roster without its room reader and its counted nurse, with four
+/// infants born 2025-06-15 (8 months on 2026-03-02, band 1:3), in the time zone `tz`.
 fn config_in(tz: &str) -> (Config, TempDir) {
-    let mut text = BASE.replace("Asia/Shanghai", tz);
-    for i in 1..=4 {
-        text.push_str(&format!(
-            "\n[[children]]\nid = \"c-0{i}\"\nname = \"孩子{i}号\"\nbirth_date = \"2025-06-15\"\nroom = \"infant\"\nguardians = [\"g-01\"]\n"
-        ));
-    }
-    let mut cfg: Config = toml::from_str(&text).expect("test config parses");
+    let roster = Roster::sunflower()
+        .without("toddler-reader")
+        .without("s-nurse")
+        .timezone(tz)
+        .children("infant", &["2025-06-15"; 4]);
+    let mut cfg: Config = toml::from_str(&roster.toml()).expect("test config parses");
     let dir = tempfile::tempdir().unwrap();
     cfg.storage.dir = dir.path().to_path_buf();
     (cfg, dir)
