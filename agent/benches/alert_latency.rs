@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use nursery_testkit::{ev, Door, Reader, Room, Roster};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 
 const SAMPLES: usize = 300;
@@ -75,8 +76,7 @@ fn main() {
     wait_for(&rx, "/status");
     let mut agent_lat = Vec::new();
     for i in 0..SAMPLES {
-        let line =
-            format!("{{\"type\":\"badge\",\"reader\":\"entrance-reader\",\"card\":\"9{i:07}\"}}\n");
+        let line = ev::badge(ev::NOW, "entrance-reader", &format!("9{i:07}")) + "\n";
         let t = Instant::now();
         writer.write_all(line.as_bytes()).unwrap();
         writer.flush().unwrap();
@@ -110,40 +110,19 @@ fn report(name: &str, v: &mut [Duration]) {
     );
 }
 
+/// One room open round the clock, an entrance with its access reader, the uplink to the
+/// bench's broker: the shared test kit's roster builder.
 fn config_text(dir: &std::path::Path, port: u16) -> String {
-    format!(
-        r#"
-[facility]
-id = "bench-0001"
-name = "bench"
-timezone = "Asia/Shanghai"
-ratio_preset = "cn-2019"
-open = "00:00"
-close = "23:59"
-
-[[rooms]]
-id = "r1"
-name = "r1"
-
-[[doors]]
-id = "entrance"
-
-[[readers]]
-id = "entrance-reader"
-purpose = "access"
-door = "entrance"
-
-[mqtt]
-port = {port}
-
-[storage]
-dir = "{}"
-
-[dashboard]
-listen = "127.0.0.1:0"
-"#,
-        dir.join("state").display()
-    )
+    Roster::new()
+        .facility("bench-0001", "bench")
+        .hours("00:00", "23:59")
+        .room(Room::new("r1", "r1"))
+        .door(Door::new("entrance"))
+        .reader(Reader::access("entrance-reader", "entrance"))
+        .set("mqtt", "port", port)
+        .storage(&dir.join("state"))
+        .listen("127.0.0.1:0")
+        .toml()
 }
 
 fn subscriber(port: u16, filter: &str) -> (mpsc::Receiver<String>, std::thread::JoinHandle<()>) {

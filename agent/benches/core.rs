@@ -17,6 +17,7 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 use nursery_agent::config::{self, Config};
 use nursery_agent::daemon::core::{Core, Input};
 use nursery_agent::daemon::MAX_BATCH;
+use nursery_testkit::ev;
 use rusqlite::{params, Connection};
 
 const EVENTS: usize = 100_000;
@@ -86,66 +87,42 @@ fn bench_config() -> Config {
 /// A long busy day: every child and counted staff member in the roster checked in, then
 /// a stream of readings, door cycles with grants, and room moves of staff, one second
 /// apart. All valid; it raises a few alerts (doors forced, temperature) along the way.
+/// The lines are the shared test kit's (`nursery_testkit::ev`).
 fn day(cfg: &Config, n: usize) -> Vec<String> {
     let start: DateTime<FixedOffset> = "2026-03-02T06:00:00+08:00".parse().unwrap();
     let mut out = Vec::with_capacity(n);
     let mut t = start;
-    let mut push = |out: &mut Vec<String>, body: String| {
+    let mut tick = || {
         t += Duration::seconds(1);
-        out.push(format!(r#"{{"ts":"{}",{body}}}"#, t.to_rfc3339()));
+        t
     };
-    for s in &cfg.staff {
-        push(
-            &mut out,
-            format!(
-                r#""type":"attendance","person":"{}","action":"check_in""#,
-                s.id
-            ),
-        );
+    for id in cfg
+        .staff
+        .iter()
+        .map(|s| &s.id)
+        .chain(cfg.children.iter().map(|c| &c.id))
+    {
+        out.push(ev::check_in(tick(), id));
     }
-    for c in &cfg.children {
-        push(
-            &mut out,
-            format!(
-                r#""type":"attendance","person":"{}","action":"check_in""#,
-                c.id
-            ),
-        );
-    }
+    let door = |k: usize| cfg.doors[k % cfg.doors.len()].id.as_str();
     let mut i = 0usize;
     while out.len() < n {
         i += 1;
-        let body = match i % 8 {
+        let line = match i % 8 {
             0..=3 => {
                 let s = &cfg.sensors[i % cfg.sensors.len().max(1)];
-                let c = 22.0 + (i % 70) as f64 / 10.0;
-                format!(
-                    r#""type":"reading","sensor":"{}","celsius":{c:.1},"humidity":{}"#,
-                    s.id,
-                    40 + i % 20
-                )
+                let celsius = (220 + i % 70) as f64 / 10.0;
+                ev::reading(tick(), &s.id, celsius, (40 + i % 20) as f64)
             }
-            4 => format!(
-                r#""type":"exit_button","door":"{}""#,
-                cfg.doors[i % cfg.doors.len()].id
-            ),
-            5 => format!(
-                r#""type":"door","door":"{}","state":"open""#,
-                cfg.doors[(i - 1) % cfg.doors.len()].id
-            ),
-            6 => format!(
-                r#""type":"door","door":"{}","state":"closed""#,
-                cfg.doors[(i - 2) % cfg.doors.len()].id
-            ),
+            4 => ev::exit_button(tick(), door(i)),
+            5 => ev::door_open(tick(), door(i - 1)),
+            6 => ev::door_closed(tick(), door(i - 2)),
             _ => {
                 let s = &cfg.staff[i % cfg.staff.len()];
-                format!(
-                    r#""type":"attendance","person":"{}","action":"move","room":"{}""#,
-                    s.id, s.room
-                )
+                ev::move_to(tick(), &s.id, &s.room)
             }
         };
-        push(&mut out, body);
+        out.push(line);
     }
     out
 }
