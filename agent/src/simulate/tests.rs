@@ -6,6 +6,7 @@ use crate::alert::{AlertState, Transition};
 use crate::config::ReaderPurpose;
 use crate::event::{AttendanceAction, EventKind};
 use crate::rules::Engine;
+use nursery_testkit::{Child, Door, Guardian, Reader, Room, Roster, Sensor, Staff};
 
 fn demo() -> Config {
     let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/demo.toml"));
@@ -17,10 +18,6 @@ fn demo_date(cfg: &Config) -> NaiveDate {
         .as_ref()
         .and_then(|s| s.date)
         .expect("the demo fixes its simulated date")
-}
-
-fn roster(text: &str) -> Config {
-    toml::from_str(text).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Runs a day through a fresh engine the way `replay` does, insisting that every event
@@ -232,103 +229,54 @@ fn the_demo_stays_lawful_when_its_children_have_grown() {
     }
 }
 
-const SMALL: &str = r#"
-    [facility]
-    id = "310115-0001"
-    name = "小树苗"
-    timezone = "Asia/Shanghai"
-    ratio_preset = "cn-2019"
-    open = "07:30"
-    close = "18:00"
+/// 小树苗: one 托小班 (`toddler`) with two counted staff of roles `roles` and no cards,
+/// seven children (`c-07` with no guardian), five guardians without cards; no doors,
+/// readers or sensors.
+fn small_with(roles: [&str; 2]) -> Roster {
+    let born = [
+        ("c-01", "小明", "2024-10-01", Some("g-01")),
+        ("c-02", "小红", "2024-09-01", Some("g-01")),
+        ("c-03", "小刚", "2024-08-01", Some("g-02")),
+        ("c-04", "小丽", "2024-07-01", Some("g-03")),
+        ("c-05", "小华", "2024-06-01", Some("g-04")),
+        ("c-06", "小军", "2024-05-01", Some("g-05")),
+        ("c-07", "没人接", "2024-05-01", None),
+    ];
+    let mut r = Roster::new()
+        .facility("310115-0001", "小树苗")
+        .room(Room::new("toddler", "托小班"))
+        .staff(Staff::new("s-01", "王老师", roles[0], "toddler"))
+        .staff(Staff::new("s-02", "李老师", roles[1], "toddler"));
+    for (id, name, date, guardian) in born {
+        let child = Child::new(id, name, date, "toddler");
+        r = r.child(match guardian {
+            Some(g) => child.guardians([g]),
+            None => child,
+        });
+    }
+    for (id, name) in [
+        ("g-01", "张女士"),
+        ("g-02", "刘先生"),
+        ("g-03", "陈女士"),
+        ("g-04", "赵先生"),
+        ("g-05", "孙女士"),
+    ] {
+        r = r.guardian(Guardian::new(id, name));
+    }
+    r
+}
 
-    [[rooms]]
-    id = "toddler"
-    name = "托小班"
+fn small() -> Roster {
+    small_with(["caregiver", "teacher"])
+}
 
-    [[staff]]
-    id = "s-01"
-    name = "王老师"
-    role = "caregiver"
-    room = "toddler"
-
-    [[staff]]
-    id = "s-02"
-    name = "李老师"
-    role = "teacher"
-    room = "toddler"
-
-    [[children]]
-    id = "c-01"
-    name = "小明"
-    birth_date = "2024-10-01"
-    room = "toddler"
-    guardians = ["g-01"]
-
-    [[children]]
-    id = "c-02"
-    name = "小红"
-    birth_date = "2024-09-01"
-    room = "toddler"
-    guardians = ["g-01"]
-
-    [[children]]
-    id = "c-03"
-    name = "小刚"
-    birth_date = "2024-08-01"
-    room = "toddler"
-    guardians = ["g-02"]
-
-    [[children]]
-    id = "c-04"
-    name = "小丽"
-    birth_date = "2024-07-01"
-    room = "toddler"
-    guardians = ["g-03"]
-
-    [[children]]
-    id = "c-05"
-    name = "小华"
-    birth_date = "2024-06-01"
-    room = "toddler"
-    guardians = ["g-04"]
-
-    [[children]]
-    id = "c-06"
-    name = "小军"
-    birth_date = "2024-05-01"
-    room = "toddler"
-    guardians = ["g-05"]
-
-    [[children]]
-    id = "c-07"
-    name = "没人接"
-    birth_date = "2024-05-01"
-    room = "toddler"
-
-    [[guardians]]
-    id = "g-01"
-    name = "张女士"
-
-    [[guardians]]
-    id = "g-02"
-    name = "刘先生"
-
-    [[guardians]]
-    id = "g-03"
-    name = "陈女士"
-
-    [[guardians]]
-    id = "g-04"
-    name = "赵先生"
-
-    [[guardians]]
-    id = "g-05"
-    name = "孙女士"
-"#;
+fn config_of(roster: Roster) -> Config {
+    toml::from_str(&roster.toml()).unwrap_or_else(|e| panic!("{e}"))
+}
 
 #[test]
 fn a_roster_without_doors_readers_or_sensors_still_has_a_lawful_day() {
-    let cfg = roster(SMALL);
+    let cfg = config_of(small());
     let date: NaiveDate = "2026-03-02".parse().unwrap();
     for seed in 0..5 {
         let day = plan_day(&cfg, seed, date);
@@ -349,23 +297,12 @@ fn a_roster_without_doors_readers_or_sensors_still_has_a_lawful_day() {
 
 #[test]
 fn a_small_roster_with_a_door_and_a_sensor_gets_the_incidents_it_can_have() {
-    let text = format!(
-        "{SMALL}{}",
-        r#"
-        [[doors]]
-        id = "front"
-
-        [[readers]]
-        id = "front-reader"
-        purpose = "access"
-        door = "front"
-
-        [[sensors]]
-        id = "t-toddler"
-        room = "toddler"
-        "#
+    let cfg = config_of(
+        small()
+            .door(Door::new("front"))
+            .reader(Reader::access("front-reader", "front"))
+            .sensor(Sensor::new("t-toddler", "toddler")),
     );
-    let cfg = roster(&text);
     let date: NaiveDate = "2026-03-02".parse().unwrap();
     let mut breaches = 0;
     for seed in 0..10 {
@@ -387,10 +324,7 @@ fn a_small_roster_with_a_door_and_a_sensor_gets_the_incidents_it_can_have() {
 
 #[test]
 fn a_room_with_no_counted_staff_takes_no_children() {
-    let text = SMALL
-        .replace(r#"role = "caregiver""#, r#"role = "cook""#)
-        .replace(r#"role = "teacher""#, r#"role = "health""#);
-    let cfg = roster(&text);
+    let cfg = config_of(small_with(["cook", "health"]));
     let date: NaiveDate = "2026-03-02".parse().unwrap();
     let day = plan_day(&cfg, 3, date);
     assert!(checked_in(&cfg, &day.events, "c-").is_empty());
@@ -400,12 +334,7 @@ fn a_room_with_no_counted_staff_takes_no_children() {
 
 #[test]
 fn an_empty_roster_gives_an_empty_day() {
-    let text: String = SMALL
-        .split("[[rooms]]")
-        .next()
-        .expect("the facility table comes first")
-        .to_string();
-    let cfg = roster(&text);
+    let cfg = config_of(Roster::new().facility("310115-0001", "小树苗"));
     let day = plan_day(&cfg, 1, "2026-03-02".parse().unwrap());
     assert!(day.events.is_empty());
     assert!(day.incidents.is_empty());
@@ -438,7 +367,7 @@ fn the_simulated_days_are_the_ones_the_single_file_planner_made() {
     // the unknown card moved to the morning (issue 10.7): on the demo day exactly that one
     // badge moved (15:24:41 → 07:39:41), every other event stayed.
     let cfg = demo();
-    let small = roster(SMALL);
+    let small = config_of(small());
     let cases: [(&Config, u64, &str); 4] = [
         (&cfg, 2019, "2026-03-02"),
         (&cfg, 7, "2026-03-03"),
