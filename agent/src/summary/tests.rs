@@ -11,7 +11,7 @@ use crate::alert::AlertType;
 use crate::daemon::core::{Core, Input};
 use crate::event::Event;
 use crate::journal::Journal;
-use nursery_testkit::Roster;
+use nursery_testkit::{ev as kit, Roster};
 
 /// The summary as the JSON the platform receives, for assertions by path.
 fn daily_summary(
@@ -72,18 +72,17 @@ fn ev(time: &str, body: &str) -> String {
     )
 }
 
+/// `time` (see [`at`]) with the Shanghai offset, as the kit's event lines take it.
+fn local(time: &str) -> DateTime<chrono::FixedOffset> {
+    at(time).with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+}
+
 fn attend(time: &str, person: &str, action: &str) -> String {
-    ev(
-        time,
-        &format!(r#""type":"attendance","person":"{person}","action":"{action}""#),
-    )
+    kit::attendance(local(time), person, action, None, None)
 }
 
 fn pick_up(time: &str, child: &str, by: &str) -> String {
-    ev(
-        time,
-        &format!(r#""type":"attendance","person":"{child}","action":"check_out","by":"{by}""#),
-    )
+    kit::pick_up(local(time), child, by)
 }
 
 /// Runs the agent's core from `start`, feeding `lines` one batch each at their own time,
@@ -186,16 +185,10 @@ fn a_child_is_attended_once_per_room_however_often_they_come_and_move() {
     let lines = [
         attend("08:00", "s-01", "check_in"),
         attend("08:00", "s-02", "check_in"),
-        ev(
-            "08:00",
-            r#""type":"attendance","person":"s-02","action":"move","room":"toddler""#,
-        ),
+        kit::move_to(local("08:00"), "s-02", "toddler"),
         attend("08:00", "c-01", "check_in"),
         attend("08:00", "c-02", "check_in"),
-        ev(
-            "08:40",
-            r#""type":"attendance","person":"c-01","action":"move","room":"toddler""#,
-        ),
+        kit::move_to(local("08:40"), "c-01", "toddler"),
         pick_up("09:00", "c-01", "g-01"),
         attend("10:00", "c-01", "check_in"),
         pick_up("10:15", "c-01", "g-01"),
@@ -344,39 +337,22 @@ fn temperature_and_humidity_leave_out_physically_impossible_values() {
 /// A morning with a granted door, a forced one held open, an exit, an unknown card and
 /// a pick-up by someone else's guardian.
 fn eventful_morning() -> Vec<String> {
-    let door = |time: &str, d: &str, state: &str| {
-        ev(
-            time,
-            &format!(r#""type":"door","door":"{d}","state":"{state}""#),
-        )
-    };
+    let door = |time: &str, d: &str, state: &str| kit::door(local(time), d, state);
     vec![
-        ev(
-            "07:59:00",
-            r#""type":"reading","sensor":"t-infant","celsius":22.0"#,
-        ),
-        ev(
-            "08:00:00",
-            r#""type":"badge","reader":"entrance-reader","card":"10001""#,
-        ),
+        kit::reading(local("07:59:00"), "t-infant", 22.0, None),
+        kit::badge(local("08:00:00"), "entrance-reader", "10001"),
         door("08:00:02", "entrance", "open"),
         door("08:00:05", "entrance", "closed"),
         attend("08:01", "s-01", "check_in"),
         door("08:10:00", "entrance", "open"),
         door("08:12:00", "entrance", "closed"),
-        ev("08:20:00", r#""type":"exit_button","door":"garden""#),
+        kit::exit_button(local("08:20:00"), "garden"),
         door("08:20:01", "garden", "open"),
         door("08:20:03", "garden", "closed"),
-        ev(
-            "08:25:00",
-            r#""type":"badge","reader":"kiosk","card":"99999""#,
-        ),
+        kit::badge(local("08:25:00"), "kiosk", "99999"),
         attend("08:30", "c-01", "check_in"),
         pick_up("09:00", "c-01", "g-02"),
-        ev(
-            "09:01:00",
-            r#""type":"reading","sensor":"t-infant","celsius":22.0"#,
-        ),
+        kit::reading(local("09:01:00"), "t-infant", 22.0, None),
     ]
 }
 
