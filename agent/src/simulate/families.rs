@@ -222,6 +222,7 @@ impl Planner<'_> {
             .and_then(|g| g.card.clone())
     }
 
+    /// Each present family's morning and afternoon, in family order.
     pub(super) fn emit_families(&mut self) {
         for f in 0..self.families.len() {
             let fam = &self.families[f];
@@ -236,58 +237,66 @@ impl Planner<'_> {
             let (arrive, depart) = (fam.arrive as Secs * 60, fam.depart as Secs * 60);
             let (dropper, picker, stranger) =
                 (fam.dropper.clone(), fam.picker.clone(), fam.stranger);
-            let step = |base: Secs| -> Secs {
-                if kids.len() > 1 {
-                    ((58 - base) / (kids.len() as Secs - 1)).min(6)
-                } else {
-                    0
-                }
-            };
-
-            // Morning: in through the entrance, the children checked in, out again.
-            let base = self.rng.gen_range(15..=30);
-            let card = self.guardian_card(&dropper);
-            self.pass_entrance(card.as_deref(), Some(arrive + base - 10), None);
-            let st = step(base);
-            for (j, kid) in kids.iter().enumerate() {
-                let at = arrive + base + st * j as Secs;
-                self.push(
-                    at,
-                    EventKind::Attendance {
-                        person: kid.clone(),
-                        action: AttendanceAction::CheckIn,
-                        room: None,
-                        by: None,
-                    },
-                );
-            }
-            let after = arrive + 60 + self.rng.gen_range(0..=60);
-            self.pass_entrance(None, None, Some(after));
-
-            // Afternoon: in, the children checked out by the picker, out through the door.
-            let base = self.rng.gen_range(5..=20);
-            let card = self.guardian_card(&picker);
-            let walk = self.rng.gen_range(60..=120);
-            self.pass_entrance(card.as_deref(), Some(depart + base - walk), None);
-            let st = step(base);
-            for (j, kid) in kids.iter().enumerate() {
-                let at = depart + base + st * j as Secs;
-                self.push(
-                    at,
-                    EventKind::Attendance {
-                        person: kid.clone(),
-                        action: AttendanceAction::CheckOut,
-                        room: None,
-                        by: Some(picker.clone()),
-                    },
-                );
-                if stranger {
-                    self.incidents
-                        .push((IncidentKind::PickupByNonGuardian, kid.clone(), at, None));
-                }
-            }
-            let after = depart + 60 + self.rng.gen_range(0..=60);
-            self.pass_entrance(None, None, Some(after));
+            self.family_morning(&kids, arrive, &dropper);
+            self.family_afternoon(&kids, depart, &picker, stranger);
         }
+    }
+
+    /// Morning: in through the entrance, the children checked in, out again.
+    fn family_morning(&mut self, kids: &[String], arrive: Secs, dropper: &str) {
+        let base = self.rng.gen_range(15..=30);
+        let card = self.guardian_card(dropper);
+        self.pass_entrance(card.as_deref(), Some(arrive + base - 10), None);
+        let st = sibling_step(kids.len(), base);
+        for (j, kid) in kids.iter().enumerate() {
+            let at = arrive + base + st * j as Secs;
+            self.push(
+                at,
+                EventKind::Attendance {
+                    person: kid.clone(),
+                    action: AttendanceAction::CheckIn,
+                    room: None,
+                    by: None,
+                },
+            );
+        }
+        let after = arrive + 60 + self.rng.gen_range(0..=60);
+        self.pass_entrance(None, None, Some(after));
+    }
+
+    /// Afternoon: in, the children checked out by the picker, out through the door.
+    fn family_afternoon(&mut self, kids: &[String], depart: Secs, picker: &str, stranger: bool) {
+        let base = self.rng.gen_range(5..=20);
+        let card = self.guardian_card(picker);
+        let walk = self.rng.gen_range(60..=120);
+        self.pass_entrance(card.as_deref(), Some(depart + base - walk), None);
+        let st = sibling_step(kids.len(), base);
+        for (j, kid) in kids.iter().enumerate() {
+            let at = depart + base + st * j as Secs;
+            self.push(
+                at,
+                EventKind::Attendance {
+                    person: kid.clone(),
+                    action: AttendanceAction::CheckOut,
+                    room: None,
+                    by: Some(picker.to_string()),
+                },
+            );
+            if stranger {
+                self.incidents
+                    .push((IncidentKind::PickupByNonGuardian, kid.clone(), at, None));
+            }
+        }
+        let after = depart + 60 + self.rng.gen_range(0..=60);
+        self.pass_entrance(None, None, Some(after));
+    }
+}
+
+/// Seconds between siblings' records, so that `n` children fit in the minute after `base`.
+fn sibling_step(n: usize, base: Secs) -> Secs {
+    if n > 1 {
+        ((58 - base) / (n as Secs - 1)).min(6)
+    } else {
+        0
     }
 }
