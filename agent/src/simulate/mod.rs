@@ -11,7 +11,7 @@
 //!    counted staff can cover under the ratio preset and as its capacity allows.
 //! 2. **Staff.** Each room's counted staff get shifts — an opener who arrives before the
 //!    room's first child, a closer who leaves after its last — stretched minute by minute
-//!    until the room's required staff (⌈Σ n_b / r_b⌉, [`Preset::required_staff`]) is always
+//!    until the room's required staff (⌈Σ n_b / r_b⌉, [`crate::presets::Preset::required_staff`]) is always
 //!    met. Lunch breaks and room moves are placed only where a minute-by-minute occupancy
 //!    check shows the ratio still holds; a break in a room without slack waits for a
 //!    colleague to step in from a room with slack. The health worker makes a round of
@@ -42,7 +42,7 @@
 //! change, the repeated or skipped local hour is not modelled.)
 
 //!
-//! The files follow the plan: [`plan`] holds the planner's state and its small helpers,
+//! The files follow the plan: `plan` holds the planner's state and its small helpers,
 //! then `families`, `staff`, `incidents`, `readings` plan and write each part of the day,
 //! and `emission` books the doors and writes the events down in time order.
 

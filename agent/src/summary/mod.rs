@@ -6,7 +6,7 @@
 //! says the same thing about the same journal every time.
 //!
 //! - **Occupancy.** The day's journalled events are replayed, in time order, through a fresh
-//!   [`Engine`]; the room figures are sampled after every event that can move a person
+//!   [`Engine`](crate::rules::Engine); the room figures are sampled after every event that can move a person
 //!   (attendance, badge). Children and counted staff are constant between events, so
 //!   child-minutes and staff-minutes are integrated exactly, in integer milliseconds. The day
 //!   starts empty: a nursery closes every night, and a child left checked in over midnight has
@@ -36,8 +36,8 @@
 //! - A journal row that does not parse, or that a fresh engine refuses (a person since
 //!   removed from the roster), is skipped and counted in `events.unreadable`.
 //!
-//! The files follow the summary's making: [`query`] reads the journal's runs and
-//! transitions (its SQL is in [`crate::journal::day`]), [`replay`] replays the day's events,
+//! The files follow the summary's making: `query` reads the journal's runs and
+//! transitions (its SQL is in [`crate::journal::day`]), `replay` replays the day's events,
 //! and [`body`] is the message the platform receives.
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
