@@ -1,10 +1,12 @@
 //! The local alarm: a buzzer or light that sounds while any open critical alert has not
 //! been acknowledged by staff, whether or not the network is up.
 //!
-//! The rhythm comes from the firmware's pattern driver ([`nursery_firmware::alarm`]); the
-//! output here is a stand-in pin that writes log lines, until a board's GPIO is wired in
-//! its place. "alarm on" / "alarm off" are logged once per change; the pin's every edge
-//! is logged at `trace`.
+//! The rhythm comes from the firmware's pattern driver ([`nursery_firmware::alarm`]), and
+//! one pattern drives every output at once ([`Outputs`]): the log pin always, and the
+//! buzzer and light lines where `[outputs]` names them. "alarm on" / "alarm off" are logged
+//! once per change; the pin's every edge is logged at `trace`. A GPIO line is written with
+//! one non-blocking ioctl, so the async task may drive it; a failed write is logged and the
+//! other outputs go on.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -63,6 +65,77 @@ impl OutputPin for LogPin {
     }
 }
 
+/// Every output of the alarm, driven with the same level: the log pin, and each extra
+/// line (a GPIO buzzer or light).
+pub struct Outputs {
+    pub log: LogPin,
+    pub lines: Vec<Box<dyn OutputPin<Error = Infallible> + Send>>,
+}
+
+impl Outputs {
+    /// The log pin and `lines`.
+    pub fn new(lines: Vec<Box<dyn OutputPin<Error = Infallible> + Send>>) -> Self {
+        Outputs {
+            log: LogPin::default(),
+            lines,
+        }
+    }
+
+    fn set(&mut self, high: bool) {
+        self.log.set(high);
+        for line in &mut self.lines {
+            let Ok(()) = if high {
+                line.set_high()
+            } else {
+                line.set_low()
+            };
+        }
+    }
+}
+
+impl ErrorType for Outputs {
+    type Error = Infallible;
+}
+
+impl OutputPin for Outputs {
+    fn set_low(&mut self) -> Result<(), Infallible> {
+        self.set(false);
+        Ok(())
+    }
+
+    fn set_high(&mut self) -> Result<(), Infallible> {
+        self.set(true);
+        Ok(())
+    }
+}
+
+/// An output whose failed writes are logged (as warnings) rather than returned: one bad
+/// line must not stop the alarm on the others.
+pub struct Logged<P> {
+    pub name: String,
+    pub pin: P,
+}
+
+impl<P: OutputPin> ErrorType for Logged<P> {
+    type Error = Infallible;
+}
+
+impl<P: OutputPin> OutputPin for Logged<P> {
+    fn set_low(&mut self) -> Result<(), Infallible> {
+        if let Err(e) = self.pin.set_low() {
+            tracing::warn!(output = %self.name, error = ?e, "alarm output write failed");
+        }
+        Ok(())
+    }
+
+    fn set_high(&mut self) -> Result<(), Infallible> {
+        if let Err(e) = self.pin.set_high() {
+            tracing::warn!(output = %self.name, error = ?e, "alarm output write failed");
+        }
+        Ok(())
+    }
+}
+
 /// The open critical alerts nobody has acknowledged yet: the alarm sounds while there
 /// is one.
 pub fn unacknowledged_critical(view: &LiveView) -> Vec<&str> {
@@ -73,9 +146,14 @@ pub fn unacknowledged_critical(view: &LiveView) -> Vec<&str> {
         .collect()
 }
 
-/// Drives the alarm from the live view until `shutdown`, then silences it.
-pub async fn run(live: Live, shutdown: CancellationToken) {
-    run_on(LogPin::default(), live, shutdown).await;
+/// Drives the alarm on the log pin and `lines` from the live view until `shutdown`, then
+/// silences it.
+pub async fn run(
+    lines: Vec<Box<dyn OutputPin<Error = Infallible> + Send>>,
+    live: Live,
+    shutdown: CancellationToken,
+) {
+    run_on(Outputs::new(lines), live, shutdown).await;
 }
 
 /// As [`run`], on any output pin; hands the pin back once silenced.
@@ -205,6 +283,43 @@ mod tests {
         fn high(&self) -> bool {
             self.0 .0.load(Ordering::SeqCst)
         }
+    }
+
+    #[test]
+    fn every_output_follows_the_one_pattern_and_a_failing_line_does_not_stop_the_others() {
+        #[derive(Debug)]
+        struct Broken;
+        impl ErrorType for Broken {
+            type Error = embedded_hal::digital::ErrorKind;
+        }
+        impl OutputPin for Broken {
+            fn set_low(&mut self) -> Result<(), Self::Error> {
+                Err(embedded_hal::digital::ErrorKind::Other)
+            }
+            fn set_high(&mut self) -> Result<(), Self::Error> {
+                Err(embedded_hal::digital::ErrorKind::Other)
+            }
+        }
+        let (buzzer, light) = (Probe::default(), Probe::default());
+        let broken = Logged {
+            name: "broken".into(),
+            pin: Broken,
+        };
+        let outputs = Outputs::new(vec![
+            Box::new(broken),
+            Box::new(buzzer.clone()),
+            Box::new(light.clone()),
+        ]);
+        let mut alarm = Alarm::new(outputs);
+        alarm.raise(Pattern::Critical, 1_000);
+        alarm.step(1_050).unwrap();
+        assert!(buzzer.high() && light.high());
+        alarm.step(1_150).unwrap();
+        assert!(!buzzer.high() && !light.high());
+        alarm.step(1_250).unwrap();
+        let outputs = alarm.destroy();
+        assert_eq!(outputs.log.edges(), 3);
+        assert_eq!((buzzer.edges(), light.edges()), (3, 3));
     }
 
     #[tokio::test]

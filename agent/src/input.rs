@@ -26,6 +26,18 @@ pub enum Input {
         /// a restart resumes exactly after the last line taken in.
         resume: Option<Resume>,
     },
+    /// A line from `--events` that is rejected before it is read as JSON (not UTF-8, or
+    /// longer than the limit): journalled as rejected with `reason`, `sample` standing for
+    /// the line.
+    BadLine {
+        sample: String,
+        reason: LineProblem,
+        resume: Option<Resume>,
+    },
+    /// An event decoded by the hardware layer, stamped with when the hardware saw it. The
+    /// journal keeps it as its JSON line ([`Event::to_json_line`]), the text a line from
+    /// `--events` with the same event would have.
+    Hardware(Event),
     /// The `index`-th event (1-based) of the simulated day `date`.
     Simulated {
         date: NaiveDate,
@@ -41,6 +53,15 @@ pub enum Input {
     Local { event: Event, reply: Option<Reply> },
     /// A command from the platform, passed on by the uplink; answered on `command-results`.
     Command(Command),
+}
+
+/// Why a line is rejected before it is read as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineProblem {
+    #[error("line is {bytes} bytes, longer than the {limit}-byte limit")]
+    TooLong { bytes: usize, limit: usize },
+    #[error("line is not valid UTF-8 (invalid byte at offset {offset})")]
+    NotUtf8 { offset: usize },
 }
 
 /// A position in an input file, recorded in the journal's `meta` table under `key`.

@@ -23,13 +23,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gpiocdev::line::{Bias, EdgeDetection, EdgeKind, EventClock, Value, Values};
-use nursery_firmware::alarm::Alarm;
-pub use nursery_firmware::alarm::Severity;
 use nursery_firmware::door::{DebounceConfig, Debouncer, DoorState as Level, Polarity};
 use nursery_firmware::wiegand::{Credential, Decoder, Line, DEFAULT_FRAME_GAP_US};
 use tokio_util::sync::CancellationToken;
@@ -414,7 +411,7 @@ pub(crate) fn spawn(
 }
 
 /// A GPIO output line as an embedded-hal [`OutputPin`](embedded_hal::digital::OutputPin),
-/// for the firmware's [`Alarm`].
+/// for the alarm ([`crate::alarm`], through the firmware's pattern driver).
 pub struct CdevOutput {
     req: gpiocdev::Request,
     offset: u32,
@@ -449,7 +446,7 @@ impl embedded_hal::digital::OutputPin for CdevOutput {
 }
 
 /// The `[outputs]` lines (buzzer first, then light), requested as outputs and driven low
-/// at once, as embedded-hal pins for the firmware's [`Alarm`] (or `crate::alarm`).
+/// at once, as embedded-hal pins for [`crate::alarm`].
 pub fn output_pins(cfg: &Config) -> Result<Vec<CdevOutput>, HwError> {
     let mut pins = Vec::new();
     for out in [&cfg.outputs.buzzer, &cfg.outputs.light]
@@ -475,55 +472,28 @@ pub fn output_pins(cfg: &Config) -> Result<Vec<CdevOutput>, HwError> {
     Ok(pins)
 }
 
-/// Drives the buzzer / light: [`AlarmHandle::set`] the highest severity that should sound
-/// (`Severity::Off` once every alert is acknowledged or resolved).
-#[derive(Clone)]
-pub struct AlarmHandle {
-    tx: mpsc::Sender<Severity>,
-}
-
-impl AlarmHandle {
-    /// Raises (escalates to) `severity`, or stops the pattern with `Severity::Off`. A lower
-    /// severity than the one sounding changes nothing until `Off` (the firmware's rule).
-    pub fn set(&self, severity: Severity) {
-        let _ = self.tx.send(severity);
-    }
-}
-
-/// Requests the `[outputs]` lines (driven low at once) and starts the thread stepping their
-/// alarm patterns every 10 ms. `None` when no output is configured.
-pub fn spawn_outputs(
+/// The `[outputs]` lines as outputs of [`crate::alarm`], each logging its failed writes.
+pub fn alarm_lines(
     cfg: &Config,
-    cancel: CancellationToken,
-) -> Result<Option<(AlarmHandle, JoinHandle<()>)>, HwError> {
-    let mut alarms: Vec<Alarm<CdevOutput>> =
-        output_pins(cfg)?.into_iter().map(Alarm::new).collect();
-    if alarms.is_empty() {
-        return Ok(None);
-    }
-    let (tx, rx) = mpsc::channel::<Severity>();
-    let handle = thread("outputs".into(), move || {
-        let start = Instant::now();
-        let now_ms = || start.elapsed().as_millis() as u64;
-        loop {
-            match rx.recv_timeout(Duration::from_millis(10)) {
-                Ok(Severity::Off) => alarms.iter_mut().for_each(Alarm::acknowledge),
-                Ok(s) => alarms.iter_mut().for_each(|a| a.raise(s, now_ms())),
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-            if cancel.is_cancelled() {
-                break;
-            }
-            for a in &mut alarms {
-                if let Err(e) = a.step(now_ms()) {
-                    tracing::warn!(error = ?e.0, "alarm output write failed");
-                }
-            }
-        }
-        for a in &mut alarms {
-            let _ = a.silence();
-        }
-    })?;
-    Ok(Some((AlarmHandle { tx }, handle)))
+) -> Result<
+    Vec<Box<dyn embedded_hal::digital::OutputPin<Error = std::convert::Infallible> + Send>>,
+    HwError,
+> {
+    let names = [
+        ("buzzer", &cfg.outputs.buzzer),
+        ("light", &cfg.outputs.light),
+    ]
+    .into_iter()
+    .filter(|(_, o)| o.is_some())
+    .map(|(name, _)| name);
+    Ok(output_pins(cfg)?
+        .into_iter()
+        .zip(names)
+        .map(|(pin, name)| {
+            Box::new(crate::alarm::Logged {
+                name: name.to_string(),
+                pin,
+            }) as Box<dyn embedded_hal::digital::OutputPin<Error = _> + Send>
+        })
+        .collect())
 }

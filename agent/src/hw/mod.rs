@@ -7,7 +7,7 @@
 //! | [`w1`] | DS18B20 through the kernel's `w1_therm` sysfs files | one for all 1-Wire sensors |
 //! | [`gpio`] | door contacts, exit buttons, Wiegand D0/D1 on `/dev/gpiochipN` (gpiocdev), with kernel edge timestamps | one per chip |
 //! | [`evdev`] | USB keyboard-wedge card readers on `/dev/input/eventN` | one per reader |
-//! | [`outputs`](spawn_outputs) | buzzer / light on GPIO outputs, stepped through the firmware's `Alarm` | one |
+//! | [`outputs`](alarm_lines) | buzzer / light on GPIO outputs, driven by [`crate::alarm`] with the log pin | — (the alarm task) |
 //! | [`systemd`] | `READY=1` / `WATCHDOG=1` | — |
 //!
 //! Every module keeps the decoding pure (a parser or a state machine fed with timestamps) and
@@ -65,7 +65,7 @@ pub enum HwError {
 
 /// Starts one thread per I²C bus, one for the 1-Wire sensors, one per GPIO chip with inputs
 /// and one per keyboard reader, each sending its decoded events to `tx` as
-/// [`Input::Line`] (with `ts` set to when the hardware saw it). Returns no thread when the
+/// [`Input::Hardware`] (with `ts` set to when the hardware saw it). Returns no thread when the
 /// configuration names no hardware.
 ///
 /// Fails when a device cannot be opened, before any thread has started reading (threads
@@ -104,7 +104,7 @@ pub fn spawn(
     Ok(threads)
 }
 
-pub use gpio::{spawn_outputs, AlarmHandle};
+pub use gpio::alarm_lines;
 
 /// Where hardware threads deliver events: the daemon's input channel, with the facility's
 /// time zone for the `ts` offset.
@@ -119,13 +119,8 @@ impl Sink {
     /// ends the calling thread.
     pub(crate) fn send(&self, kind: EventKind, at: DateTime<Utc>) -> bool {
         let event = Event::at(at.with_timezone(&self.tz).fixed_offset(), kind);
-        tracing::debug!(event = %event.to_json_line(), "hardware event");
-        self.tx
-            .send(Input::Line {
-                text: event.to_json_line(),
-                resume: None,
-            })
-            .is_ok()
+        tracing::debug!(?event, "hardware event");
+        self.tx.send(Input::Hardware(event)).is_ok()
     }
 }
 

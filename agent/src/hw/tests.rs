@@ -600,7 +600,7 @@ fn a_configuration_without_hardware_starts_no_thread_and_needs_no_device() {
 }
 
 #[test]
-fn a_hardware_event_reaches_the_daemon_as_a_stamped_line_in_the_facility_time_zone() {
+fn a_hardware_event_reaches_the_daemon_typed_and_stamped_in_the_facility_time_zone() {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     let sink = super::Sink {
         tx,
@@ -614,14 +614,12 @@ fn a_hardware_event_reaches_the_daemon_as_a_stamped_line_in_the_facility_time_zo
         at
     ));
     match rx.recv().unwrap() {
-        crate::input::Input::Line { text, resume } => {
-            assert_eq!(
-                text,
-                r#"{"ts":"2026-03-02T07:31:05+08:00","type":"exit_button","door":"entrance"}"#
-            );
-            assert!(resume.is_none());
-        }
-        _ => panic!("expected a line"),
+        // The journal keeps it as this line, the same text as when hardware sent lines.
+        crate::input::Input::Hardware(event) => assert_eq!(
+            event.to_json_line(),
+            r#"{"ts":"2026-03-02T07:31:05+08:00","type":"exit_button","door":"entrance"}"#
+        ),
+        other => panic!("expected a hardware event, got {other:?}"),
     }
     drop(rx);
 }

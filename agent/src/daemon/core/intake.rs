@@ -1,0 +1,234 @@
+//! Intake: the batch's inputs, each parsed (lines), checked against the clock, applied to
+//! the rules and journalled — accepted as an event, or rejected with its reason. Commands
+//! and the positions to resume from are collected for the rest of the batch.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::record::Recorder;
+use super::{CoreError, CoreStats, Reply, Resume, FUTURE_TOLERANCE, MAX_LINE_BYTES};
+use crate::alert::Transition;
+use crate::event::Event;
+use crate::input::{Command, Input, LineProblem};
+use crate::rules::{Engine, Rejection};
+
+type Dt = DateTime<Utc>;
+
+/// Why a live input was not taken in. The text is what the journal records as the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum LineRejected {
+    #[error(transparent)]
+    Line(#[from] LineProblem),
+    #[error(transparent)]
+    Parse(#[from] crate::event::ParseError),
+    #[error(
+        "`ts` {ts} is {ahead} s ahead of the agent's clock ({clock}); more than {} s ahead is refused",
+        FUTURE_TOLERANCE.num_seconds()
+    )]
+    Ahead {
+        ts: String,
+        ahead: i64,
+        clock: String,
+    },
+    #[error(transparent)]
+    Rules(#[from] Rejection),
+}
+
+/// What the batch's inputs leave for the rest of the batch.
+#[derive(Default)]
+pub(super) struct Taken {
+    /// The latest input position seen, to record with the batch.
+    pub resume: Option<Resume>,
+    /// The latest simulated event taken: its day and index.
+    pub simulated: Option<(NaiveDate, u64)>,
+    /// Answers to local commands, sent once the batch is visible.
+    pub replies: Vec<(Reply, Result<Vec<Transition>, String>)>,
+    /// Platform commands, carried out after the events.
+    pub commands: Vec<Command>,
+}
+
+/// Applies every input in order, journalling each event or rejection in the batch.
+pub(super) fn take_in(
+    engine: &mut Engine,
+    stats: &mut CoreStats,
+    rec: &mut Recorder<'_, '_>,
+    inputs: Vec<Input>,
+    now: Dt,
+) -> Result<Taken, CoreError> {
+    let mut taken = Taken::default();
+    for input in inputs {
+        let (event, original) = match input {
+            Input::Line { text, resume } => {
+                if resume.is_some() {
+                    taken.resume = resume;
+                }
+                match parse_line(engine, &text, now) {
+                    Ok((ev, false)) => (ev, Some(text)),
+                    Ok((ev, true)) => (ev, None),
+                    Err(reason) => {
+                        reject(stats, rec, now, &text, &reason)?;
+                        continue;
+                    }
+                }
+            }
+            Input::BadLine {
+                sample,
+                reason,
+                resume,
+            } => {
+                if resume.is_some() {
+                    taken.resume = resume;
+                }
+                reject(stats, rec, now, &sample, &reason)?;
+                continue;
+            }
+            Input::Hardware(event) => match ahead(engine, &event, now) {
+                // The journal keeps the event as its line, as it would have come.
+                Ok(()) => (event, None),
+                Err(reason) => {
+                    reject(stats, rec, now, &event.to_json_line(), &reason)?;
+                    continue;
+                }
+            },
+            Input::Simulated { date, index, event } => {
+                taken.simulated = Some((date, index));
+                (event, None)
+            }
+            Input::Time(_) => continue,
+            Input::Command(cmd) => {
+                taken.commands.push(cmd);
+                continue;
+            }
+            Input::Local { event, reply } => {
+                let result = local(engine, stats, rec, event, now)?;
+                if let Some(reply) = reply {
+                    taken.replies.push((reply, result));
+                }
+                continue;
+            }
+        };
+        apply(engine, stats, rec, event, original, now)?;
+    }
+    Ok(taken)
+}
+
+/// An event from the staff page, applied at the rules' clock (or `now`, if later).
+fn local(
+    engine: &mut Engine,
+    stats: &mut CoreStats,
+    rec: &mut Recorder<'_, '_>,
+    mut event: Event,
+    now: Dt,
+) -> Result<Result<Vec<Transition>, String>, CoreError> {
+    event.ts = Some(engine.local(engine.clock().map_or(now, |c| c.max(now))));
+    let result = engine.on_event(&event);
+    match &result {
+        Ok(ts) => {
+            stats.accepted += 1;
+            rec.batch().event(&event)?;
+            rec.record(ts.iter().cloned())?;
+        }
+        Err(rejection) => {
+            tracing::info!(event = %event.to_json_line(), reason = %rejection, "local command refused");
+        }
+    }
+    Ok(result.map_err(|e| e.to_string()))
+}
+
+/// A live event: clamped to the rules' clock if stamped before it, applied, journalled
+/// (as its original line when that is the event as applied), or rejected.
+fn apply(
+    engine: &mut Engine,
+    stats: &mut CoreStats,
+    rec: &mut Recorder<'_, '_>,
+    event: Event,
+    original: Option<String>,
+    now: Dt,
+) -> Result<(), CoreError> {
+    let (event, clamped) = clamp(engine, event);
+    match engine.on_event(&event) {
+        Ok(ts) => {
+            stats.accepted += 1;
+            if clamped {
+                stats.clamped += 1;
+            }
+            match original.filter(|_| !clamped) {
+                Some(text) => rec.batch().event_line(&event, text.trim())?,
+                None => rec.batch().event(&event)?,
+            };
+            rec.record(ts)?;
+        }
+        Err(rejection) => {
+            let line = event.to_json_line();
+            reject(stats, rec, now, &line, &LineRejected::Rules(rejection))?;
+        }
+    }
+    Ok(())
+}
+
+/// Counts, logs and journals a rejected line.
+fn reject(
+    stats: &mut CoreStats,
+    rec: &Recorder<'_, '_>,
+    now: Dt,
+    line: &str,
+    reason: &dyn std::fmt::Display,
+) -> Result<(), CoreError> {
+    stats.rejected += 1;
+    tracing::warn!(line = %shorten(line), %reason, "event rejected");
+    rec.batch().rejected(now, line, &reason.to_string())?;
+    Ok(())
+}
+
+/// Parses a live line; the flag says whether it had no `ts` and was stamped with `now`.
+pub fn parse_line(engine: &Engine, text: &str, now: Dt) -> Result<(Event, bool), LineRejected> {
+    if text.len() > MAX_LINE_BYTES {
+        return Err(LineProblem::TooLong {
+            bytes: text.len(),
+            limit: MAX_LINE_BYTES,
+        }
+        .into());
+    }
+    let mut ev: Event =
+        serde_json::from_str(text.trim()).map_err(crate::event::ParseError::from)?;
+    let stamped = ev.ts.is_none();
+    ev.ts.get_or_insert(engine.local(now));
+    ahead(engine, &ev, now)?;
+    Ok((ev, stamped))
+}
+
+/// A clock running far ahead (a terminal with a wrong RTC) must not drag the rules' time
+/// with it: every timer would fire early and the day's summary go out half done.
+fn ahead(engine: &Engine, ev: &Event, now: Dt) -> Result<(), LineRejected> {
+    let Some(ts) = ev.ts else { return Ok(()) };
+    if ts.to_utc() > now + FUTURE_TOLERANCE {
+        return Err(LineRejected::Ahead {
+            ts: ts.to_rfc3339(),
+            ahead: (ts.to_utc() - now).num_seconds(),
+            clock: engine.local(now).to_rfc3339(),
+        });
+    }
+    Ok(())
+}
+
+/// A live event stamped before the rules' clock is applied at the clock.
+fn clamp(engine: &Engine, mut event: Event) -> (Event, bool) {
+    match (engine.clock(), event.utc()) {
+        (Some(clock), Some(ts)) if ts < clock => {
+            tracing::warn!(
+                ts = %event.ts.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                clock = %engine.local(clock).to_rfc3339(),
+                "event stamped earlier than the rules' clock; applied at the clock"
+            );
+            event.ts = Some(engine.local(clock));
+            (event, true)
+        }
+        _ => (event, false),
+    }
+}
+
+fn shorten(s: &str) -> &str {
+    match s.char_indices().nth(200) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}

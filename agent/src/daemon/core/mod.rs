@@ -1,0 +1,280 @@
+//! The core: the one owner of the journal and the rules engine.
+//!
+//! Everything that changes the agent's state passes through [`Core::process`]: a batch of
+//! inputs is parsed, applied to the engine, and written to the journal — events, alert
+//! transitions, rejected lines, input positions and the engine snapshot — in **one**
+//! transaction. By concern: [`intake`] takes the inputs in, [`record`] writes each
+//! transition (the one loop that does), [`outbound`] fills the outbox, [`commands`]
+//! carries out the platform's commands, [`pressure`] watches the outbox's cap and
+//! [`summaries`] queues the daily summaries. Only after that transaction has committed are the transitions handed back
+//! to the caller to be shown, sounded or sent. So whatever the agent has said, it has
+//! recorded; and whatever it has recorded, it will remember after a crash.
+//!
+//! The core is synchronous and owns no thread of its own: the daemon drives it from one
+//! thread, the benchmark drives it directly.
+
+mod commands;
+mod intake;
+mod outbound;
+mod pressure;
+mod record;
+mod summaries;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use self::outbound::Outbound;
+use self::record::Recorder;
+use super::upstream;
+use crate::alert::Transition;
+use crate::config::Config;
+use crate::event::{Event, EventKind};
+pub use crate::input::{Input, Reply, Resume};
+use crate::journal::{Journal, JournalError};
+use crate::outbox;
+use crate::rules::{Engine, Rejection};
+pub use intake::{parse_line, LineRejected};
+
+type Dt = DateTime<Utc>;
+
+/// Lines longer than this are rejected unread: no real event comes near it.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// How far ahead of the agent's clock a live event's own `ts` may be (clock skew between
+/// a terminal and the board); further ahead, it is rejected.
+pub const FUTURE_TOLERANCE: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Counters since the core was opened.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CoreStats {
+    pub accepted: u64,
+    pub rejected: u64,
+    /// Live events stamped earlier than the rules' clock, applied at the clock instead
+    /// (an attendance terminal whose clock runs a little behind the agent's).
+    pub clamped: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("journal write failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("outbox: {0}")]
+    Outbox(#[from] outbox::OutboxError),
+    #[error("configuration cannot drive the rules: {0}")]
+    Rules(String),
+    #[error("configuration cannot drive the rules: {0}")]
+    Start(Rejection),
+    #[error(transparent)]
+    Summary(#[from] crate::summary::SummaryError),
+}
+
+/// Meta key holding how many events of a simulated day have been taken in.
+pub fn simulation_key(date: NaiveDate) -> String {
+    format!("simulation:{date}")
+}
+
+pub struct Core {
+    journal: Journal,
+    engine: Engine,
+    stats: CoreStats,
+    /// This run's row in the journal's `runs` table.
+    run: i64,
+    cfg: Config,
+    cap: outbox::Cap,
+    /// When the next telemetry snapshot is due (the next whole minute of the rules' clock).
+    telemetry_next: Option<Dt>,
+    /// The open `storage_pressure` alert, if any.
+    pressure: Option<(String, Dt)>,
+    /// Whether a batch since the last [`Core::take_enqueued`] put anything in the outbox.
+    enqueued: bool,
+    /// The uplink's figures, for the offline time in the daily summary.
+    uplink: Option<std::sync::Arc<crate::uplink::UplinkStatus>>,
+    offline_mark: u64,
+    /// When to look next for a day whose summary is due.
+    summary_check: Option<Dt>,
+    /// Ids of everyone on the roster: only these may name a person upstream.
+    person_ids: std::collections::HashSet<String>,
+    /// Answers to local commands of committed batches, not yet sent.
+    replies: Vec<(Reply, Result<Vec<Transition>, String>)>,
+}
+
+/// What opening the core found and did.
+pub struct Opened {
+    pub core: Core,
+    /// True when the state was rebuilt from a journal written by an earlier run.
+    pub restored: bool,
+    /// Transitions of timers that fell due while the agent was down, and of the start.
+    pub transitions: Vec<Transition>,
+}
+
+impl Core {
+    /// Opens the journal in `cfg.storage.dir`, rebuilds the rules' state from its latest
+    /// snapshot (or starts empty), and journals the start at the time `now` picks — it is
+    /// shown the journal and the restored clock — or at the restored clock, if that is
+    /// later: time never runs backwards for the rules.
+    pub fn open(
+        cfg: &Config,
+        now: impl FnOnce(&Journal, Option<Dt>) -> Dt,
+    ) -> Result<Opened, CoreError> {
+        let journal = Journal::open(&cfg.storage.dir)?;
+        outbox::migrate(journal.connection())?;
+        let snapshot = journal.snapshot()?;
+        let pressure = pressure::restore(journal.meta(pressure::PRESSURE_KEY)?);
+        let restored = snapshot.is_some();
+        let engine = match &snapshot {
+            Some(snap) => Engine::restore(cfg, snap),
+            None => Engine::new(cfg),
+        }
+        .map_err(CoreError::Rules)?;
+        let mut core = Core {
+            journal,
+            engine,
+            stats: CoreStats::default(),
+            run: 0,
+            cfg: cfg.clone(),
+            cap: outbox::Cap::from_config(cfg),
+            telemetry_next: None,
+            pressure,
+            enqueued: false,
+            uplink: None,
+            offline_mark: 0,
+            summary_check: None,
+            replies: Vec::new(),
+            person_ids: cfg
+                .staff
+                .iter()
+                .map(|p| p.id.clone())
+                .chain(cfg.children.iter().map(|p| p.id.clone()))
+                .chain(cfg.guardians.iter().map(|p| p.id.clone()))
+                .collect(),
+        };
+        let clock = core.engine.clock();
+        let now = now(&core.journal, clock);
+        let at = clock.map_or(now, |c| c.max(now));
+        let start = Event::at(core.engine.local(at), EventKind::AgentStarted);
+        let transitions = core.process(vec![], Some(start), at, None)?;
+        Ok(Opened {
+            core,
+            restored,
+            transitions,
+        })
+    }
+
+    /// Takes in a batch: every input is applied in order, timers fire up to `now`, and
+    /// everything is committed in one transaction before the transitions are returned.
+    pub fn ingest(&mut self, inputs: Vec<Input>, now: Dt) -> Result<Vec<Transition>, CoreError> {
+        self.process(inputs, None, now, None)
+    }
+
+    /// As [`Core::ingest`], and then moves the rules' clock on to `settled` (at most `now`)
+    /// even with no timer due, so that the journal's clock keeps up with an idle day. An
+    /// event stamped before `settled` that arrives later is applied at the clock.
+    pub fn ingest_and_settle(
+        &mut self,
+        inputs: Vec<Input>,
+        now: Dt,
+        settled: Dt,
+    ) -> Result<Vec<Transition>, CoreError> {
+        self.process(inputs, None, now, Some(settled.min(now)))
+    }
+
+    /// One batch, one transaction: the start marker (on open), the inputs, the timers,
+    /// then what goes upstream and the batch's bookkeeping; committed before the
+    /// transitions are handed back.
+    fn process(
+        &mut self,
+        inputs: Vec<Input>,
+        first: Option<Event>,
+        now: Dt,
+        settle_to: Option<Dt>,
+    ) -> Result<Vec<Transition>, CoreError> {
+        let batch = self.journal.batch()?;
+        let mut rec = Recorder::new(&batch);
+        let engine = &mut self.engine;
+        if let Some(ev) = first {
+            self.run = batch.run_started(now)?;
+            let ts = engine.on_event(&ev).map_err(CoreError::Start)?;
+            batch.event(&ev)?;
+            rec.record(ts)?;
+        }
+        let taken = intake::take_in(engine, &mut self.stats, &mut rec, inputs, now)?;
+        rec.fire_timers(engine, now, settle_to)?;
+        // Upstream, in the same transaction: every transition, telemetry once a minute,
+        // command results. Under storage pressure the daemon itself raises a warning.
+        let clock = engine.clock().unwrap_or(now);
+        let mut up = Outbound::new(batch.transaction(), &self.cfg, &self.cap, &self.person_ids);
+        for t in rec.transitions() {
+            up.alert(t, true)?;
+        }
+        up.telemetry_if_due(engine, clock, &mut self.telemetry_next)?;
+        commands::carry_out(&mut up, engine, clock, taken.commands)?;
+        if up.dropped > 0 {
+            if let Some(u) = &self.uplink {
+                u.set_telemetry_dropped(u.telemetry_dropped() + up.dropped);
+            }
+        }
+        if let Some(p) = up.pressure_seen {
+            self.enqueued = true;
+            pressure::check(engine, &mut self.pressure, p, clock, &mut rec, &mut up)?;
+        }
+        if let Some(r) = taken.resume {
+            batch.set_meta(&r.key, &r.value)?;
+        }
+        if let Some((date, index)) = taken.simulated {
+            batch.set_meta(&simulation_key(date), &index.to_string())?;
+        }
+        batch.alive(self.run, engine.clock().unwrap_or(now))?;
+        batch.snapshot(now, &engine.snapshot())?;
+        let out = rec.into_transitions();
+        batch.commit()?;
+        // Answered once the live view shows the batch (see `answer_replies`).
+        self.replies.extend(taken.replies);
+        self.summarise_due_days()?;
+        Ok(out)
+    }
+
+    /// Lets the daily summary count the uplink's offline time.
+    pub fn set_uplink_status(&mut self, status: std::sync::Arc<crate::uplink::UplinkStatus>) {
+        self.offline_mark = status.snapshot(Utc::now()).offline_total_secs;
+        if let Ok(s) = outbox::stats(self.journal.connection()) {
+            status.set_telemetry_dropped(s.telemetry_dropped);
+        }
+        self.uplink = Some(status);
+    }
+
+    /// Sends the answers to local commands (acknowledgements) of the batches committed so
+    /// far. The daemon calls it once the live view shows them, so that whoever asked sees
+    /// the effect of their command as soon as they have the answer.
+    pub fn answer_replies(&mut self) {
+        for (reply, result) in self.replies.drain(..) {
+            let _ = reply.send(result);
+        }
+    }
+
+    /// Whether anything went into the outbox since the last call (the uplink is woken).
+    pub fn take_enqueued(&mut self) -> bool {
+        std::mem::take(&mut self.enqueued)
+    }
+
+    /// When the rules next need the core, if nothing else happens first.
+    pub fn next_due(&self) -> Option<Dt> {
+        self.engine.next_due()
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    pub fn stats(&self) -> CoreStats {
+        self.stats
+    }
+}

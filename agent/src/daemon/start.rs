@@ -1,0 +1,175 @@
+//! Starting the daemon: the storage directory's lock, and the core opened on the clock
+//! the journal implies (the wall clock, or the simulated clock where it left off).
+
+use std::fs::File;
+use std::path::Path;
+
+use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, TimeZone, Utc};
+
+use super::core::{Core, Opened};
+use super::feed::SimulationStart;
+use super::{RunError, RunOptions, LOCK_FILE};
+use crate::clock::Clock;
+use crate::config::Config;
+
+/// Creates the storage directory and takes its lock: one agent per journal. The lock is
+/// held while the file is open.
+pub fn lock(dir: &Path) -> Result<File, RunError> {
+    std::fs::create_dir_all(dir).map_err(|source| RunError::Storage {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = File::create(&lock_path).map_err(|source| RunError::Storage {
+        path: lock_path.clone(),
+        source,
+    })?;
+    if lock.try_lock().is_err() {
+        return Err(RunError::Locked(dir.to_path_buf()));
+    }
+    Ok(lock)
+}
+
+/// The core opened, with the clock the daemon runs on and, under simulation, where the
+/// simulated nursery starts.
+pub struct Started {
+    pub opened: Opened,
+    pub clock: Clock,
+    pub simulation: Option<(crate::config::Simulation, SimulationStart)>,
+}
+
+/// Opens the core, deciding the clock from what the journal remembers.
+pub fn open_core(cfg: &Config) -> Result<Started, RunError> {
+    let simulation = cfg.simulation.clone().filter(|s| s.enabled);
+    let mut sim_plan: Option<(Clock, SimulationStart)> = None;
+    let opened = Core::open(cfg, |journal, restored| match &simulation {
+        None => Utc::now(),
+        Some(sim) => {
+            let (start, origin) = simulation_start(cfg, sim, journal, restored);
+            sim_plan = Some((Clock::simulated(origin, sim.speed), start));
+            origin
+        }
+    })?;
+    let clock = sim_plan.map_or(Clock::Wall, |(c, _)| c);
+    let simulation = simulation.zip(sim_plan.map(|(_, start)| start));
+    Ok(Started {
+        opened,
+        clock,
+        simulation,
+    })
+}
+
+/// Which simulated day to feed, from which event, and where the simulated clock starts:
+/// where the journal left off, or the configured (else today's) date before opening.
+fn simulation_start(
+    cfg: &Config,
+    sim: &crate::config::Simulation,
+    journal: &crate::journal::Journal,
+    restored: Option<DateTime<Utc>>,
+) -> (SimulationStart, DateTime<Utc>) {
+    let tz = cfg.facility.timezone;
+    let latest: Option<(NaiveDate, u64)> = journal
+        .meta_with_prefix("simulation:")
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let date = k.strip_prefix("simulation:")?.parse().ok()?;
+            Some((date, v.parse().ok()?))
+        })
+        .max();
+    let day_start = |date: NaiveDate| {
+        let at = sim
+            .start
+            .map(|t| t.0)
+            .unwrap_or_else(|| cfg.facility.open.0 - ChronoDuration::minutes(30));
+        tz.from_local_datetime(&date.and_time(at))
+            .earliest()
+            .map_or_else(|| date.and_time(at).and_utc(), |t| t.with_timezone(&Utc))
+    };
+    match (latest, restored) {
+        (Some((date, taken)), Some(clock)) => (
+            SimulationStart {
+                date,
+                taken,
+                origin: clock,
+            },
+            clock,
+        ),
+        (_, Some(clock)) => {
+            // A journal from a run without simulation: simulate from its clock's day.
+            let date = clock.with_timezone(&tz).date_naive();
+            let origin = day_start(date).max(clock);
+            (
+                SimulationStart {
+                    date,
+                    taken: 0,
+                    origin,
+                },
+                origin,
+            )
+        }
+        (_, None) => {
+            let date = sim
+                .date
+                .unwrap_or_else(|| Utc::now().with_timezone(&tz).date_naive());
+            let origin = day_start(date);
+            (
+                SimulationStart {
+                    date,
+                    taken: 0,
+                    origin,
+                },
+                origin,
+            )
+        }
+    }
+}
+
+/// What the agent is, where its journal is, and what it restored.
+pub fn print_banner(cfg: &Config, started: &Started, opts: &RunOptions) {
+    let core = &started.opened.core;
+    let restored = started.opened.restored;
+    let sim = started
+        .simulation
+        .as_ref()
+        .map(|(_, start)| (started.clock, start));
+    let f = &cfg.facility;
+    println!(
+        "nursery-agent {} — {} ({}), preset {}, journal {}",
+        env!("CARGO_PKG_VERSION"),
+        f.name,
+        f.id,
+        f.ratio_preset.name(),
+        core.journal().path().display()
+    );
+    if let Some((clock, start)) = sim {
+        let speed = match clock {
+            Clock::Simulated { speed, .. } => speed,
+            Clock::Wall => 1.0,
+        };
+        println!(
+            "simulated nursery: day {} from {}, {speed}× real time",
+            start.date,
+            core.engine().local(clock.now()).format("%H:%M:%S")
+        );
+    }
+    if let Some(p) = &opts.events {
+        println!("events from {}", p.display());
+    }
+    let occupancy = core.engine().occupancy();
+    let open = core.engine().open_alerts();
+    if restored {
+        println!(
+            "restored from the journal: {} people checked in, {} open alerts",
+            occupancy.len(),
+            open.len()
+        );
+    }
+    for (id, kind, subject, since) in &open {
+        println!(
+            "  open: {id} {} {subject} since {}",
+            kind.as_str(),
+            core.engine().local(*since).format("%H:%M:%S")
+        );
+    }
+}
