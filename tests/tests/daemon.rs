@@ -188,3 +188,84 @@ fn an_events_file_is_followed_as_it_grows_and_after_a_sigkill_resumes_after_its_
     assert_eq!(journalled(&config, "exit_button"), 301, "every line once");
     assert_eq!(journalled(&config, "agent_started"), 2);
 }
+
+/// A demo configuration with the simulation off, so that only `--events` feeds the agent.
+fn events_only_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let config = demo_config(dir, 1.0);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
+    doc["simulation"]["enabled"] = toml_edit::value(false);
+    std::fs::write(&config, doc.to_string()).unwrap();
+    config
+}
+
+/// The journal's rejected lines: (line, reason).
+fn rejected(dir: &std::path::Path) -> Vec<(String, String)> {
+    let conn = rusqlite::Connection::open(dir.join("state/nursery-agent.db")).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT line, reason FROM rejected ORDER BY rowid")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn a_line_that_is_not_utf8_is_rejected_and_counted_not_journalled_as_a_card_of_replacement_characters(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = events_only_config(dir.path());
+    let events = dir.path().join("events.jsonl");
+    let mut bytes = b"{\"type\":\"badge\",\"reader\":\"entrance-reader\",\"card\":\"".to_vec();
+    bytes.extend_from_slice(b"\xff\xfe\xfd\"}\n");
+    bytes.extend_from_slice(b"{\"type\":\"exit_button\",\"door\":\"entrance\"}\n");
+    std::fs::write(&events, &bytes).unwrap();
+    let mut agent = Agent::start(&config, &["--events", events.to_str().unwrap()]);
+    agent.wait_for_line("events from", LIMIT);
+    wait_for_journalled(&config, "exit_button", 1);
+    assert!(agent.terminate(Duration::from_secs(10)).success());
+
+    assert_eq!(
+        journalled(&config, "badge"),
+        0,
+        "the bad line is not judged"
+    );
+    let (_, export, _) = run(&["export", "--config", config.to_str().unwrap()]);
+    assert!(!export.contains('\u{FFFD}'), "{export}");
+    let rejected = rejected(dir.path());
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(
+        rejected[0].1,
+        "line is not valid UTF-8 (invalid byte at offset 51)"
+    );
+}
+
+#[test]
+fn an_over_long_line_is_rejected_naming_the_size_limit_and_the_next_line_is_taken_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = events_only_config(dir.path());
+    let events = dir.path().join("events.jsonl");
+    let long = format!(
+        "{{\"type\":\"badge\",\"reader\":\"entrance-reader\",\"card\":\"{}\"}}\n",
+        "1".repeat(100_000)
+    );
+    let text = format!("{long}{{\"type\":\"exit_button\",\"door\":\"entrance\"}}\n");
+    std::fs::write(&events, text).unwrap();
+    let mut agent = Agent::start(&config, &["--events", events.to_str().unwrap()]);
+    agent.wait_for_line("events from", LIMIT);
+    wait_for_journalled(&config, "exit_button", 1);
+    assert!(agent.terminate(Duration::from_secs(10)).success());
+
+    let rejected = rejected(dir.path());
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(
+        rejected[0].1,
+        format!(
+            "line is {} bytes, longer than the 65536-byte limit",
+            long.len()
+        )
+    );
+    assert!(rejected[0].0.len() < 400, "only a sample is journalled");
+    assert_eq!(journalled(&config, "badge"), 0);
+}

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::core::{Input, Resume, MAX_LINE_BYTES};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::input::LineProblem;
 
 /// How often a followed file is checked for growth, rotation or truncation.
 const POLL: Duration = Duration::from_millis(100);
@@ -56,7 +57,7 @@ fn read_stream(
     tx: &SyncSender<Input>,
     cancel: &CancellationToken,
 ) -> std::io::Result<bool> {
-    let mut lines = Lines::new(r);
+    let mut lines = Lines::new(r, Some(0));
     loop {
         let text = match lines.next()? {
             Got::Line(text, _) => text,
@@ -69,13 +70,61 @@ fn read_stream(
         if cancel.is_cancelled() {
             return Ok(true);
         }
-        if text.is_empty() {
+        let Some(input) = input(text, lines.number(), None) else {
             continue;
-        }
-        if tx.send(Input::Line { text, resume: None }).is_err() {
+        };
+        if tx.send(input).is_err() {
             return Ok(false);
         }
     }
+}
+
+/// What the core gets for a line: the line, or why it is rejected unread. `None` for an
+/// empty line.
+fn input(text: Text, line: Option<u64>, resume: Option<Resume>) -> Option<Input> {
+    match text {
+        Ok(text) if text.is_empty() => None,
+        Ok(text) => Some(Input::Line { text, resume }),
+        Err(Bad { sample, problem }) => {
+            tracing::warn!(line = ?line, reason = %problem, "events: a line is rejected unread");
+            Some(Input::BadLine {
+                sample,
+                reason: problem,
+                resume,
+            })
+        }
+    }
+}
+
+/// A line as read: its text (trimmed), or why it cannot be read as text.
+type Text = Result<String, Bad>;
+
+/// A line rejected before it is parsed: a sample of it (lossy UTF-8, at most 200 bytes)
+/// and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Bad {
+    sample: String,
+    problem: LineProblem,
+}
+
+/// The line's text, or [`LineProblem::NotUtf8`]: a line is text, and one that is not
+/// must not be taken in with U+FFFD in place of its bytes (a card number of `���`).
+fn decode(bytes: &[u8]) -> Text {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(s.trim().to_string()),
+        Err(e) => Err(Bad {
+            sample: sample(bytes),
+            problem: LineProblem::NotUtf8 {
+                offset: e.valid_up_to(),
+            },
+        }),
+    }
+}
+
+/// The start of a bad line, to journal in its place.
+fn sample(bytes: &[u8]) -> String {
+    let end = bytes.len().min(200);
+    String::from_utf8_lossy(&bytes[..end]).trim().to_string()
 }
 
 /// Splits input into lines of at most [`MAX_LINE_BYTES`]: a longer line is not held in
@@ -88,23 +137,33 @@ struct Lines<R> {
     skipped: usize,
     /// The start of an overlong line, for the rejection.
     sample: String,
+    /// Lines read so far, when counted from the input's start (not after a resume).
+    number: Option<u64>,
 }
 
+#[derive(Debug)]
 enum Got {
-    /// A whole line (trimmed) and how many bytes it took, newline included.
-    Line(String, u64),
+    /// A whole line and how many bytes it took, newline included.
+    Line(Text, u64),
     /// Nothing more for now; a line without its newline yet stays pending.
     Eof,
 }
 
 impl<R: BufRead> Lines<R> {
-    fn new(r: R) -> Lines<R> {
+    /// Lines of `r`; `number` is how many lines came before (`None`: not known).
+    fn new(r: R, number: Option<u64>) -> Lines<R> {
         Lines {
             r,
             buf: Vec::new(),
             skipped: 0,
             sample: String::new(),
+            number,
         }
+    }
+
+    /// The number of the line last returned, when known.
+    fn number(&self) -> Option<u64> {
+        self.number
     }
 
     fn next(&mut self) -> std::io::Result<Got> {
@@ -116,15 +175,12 @@ impl<R: BufRead> Lines<R> {
             }
             if self.buf.ends_with(b"\n") {
                 let taken = (self.skipped + self.buf.len()) as u64;
+                self.number = self.number.map(|n| n + 1);
                 let text = if self.skipped > 0 {
-                    tracing::warn!(
-                        bytes = taken,
-                        "events: a line longer than {MAX_LINE_BYTES} bytes is rejected"
-                    );
                     self.skipped = taken as usize;
-                    self.sample_text()
+                    Err(self.too_long())
                 } else {
-                    String::from_utf8_lossy(&self.buf).trim().to_string()
+                    decode(&self.buf)
                 };
                 self.buf.clear();
                 self.skipped = 0;
@@ -132,7 +188,7 @@ impl<R: BufRead> Lines<R> {
             }
             if self.buf.len() > MAX_LINE_BYTES {
                 if self.skipped == 0 {
-                    self.sample = String::from_utf8_lossy(&self.buf[..200]).into_owned();
+                    self.sample = sample(&self.buf);
                 }
                 self.skipped += self.buf.len();
                 self.buf.clear();
@@ -140,20 +196,24 @@ impl<R: BufRead> Lines<R> {
         }
     }
 
-    fn sample_text(&mut self) -> String {
-        format!(
-            "{}… ({} bytes, longer than {MAX_LINE_BYTES})",
-            std::mem::take(&mut self.sample),
-            self.skipped
-        )
+    /// The rejection of an overlong line: its start, and its size against the limit.
+    fn too_long(&mut self) -> Bad {
+        Bad {
+            sample: format!("{}…", std::mem::take(&mut self.sample)),
+            problem: LineProblem::TooLong {
+                bytes: self.skipped,
+                limit: MAX_LINE_BYTES,
+            },
+        }
     }
 
     /// A pending line without its newline, taken as it is (at the end of a stream).
-    fn take_partial(&mut self) -> Option<String> {
+    fn take_partial(&mut self) -> Option<Text> {
         if self.buf.is_empty() {
             return None;
         }
-        let text = String::from_utf8_lossy(&self.buf).trim().to_string();
+        self.number = self.number.map(|n| n + 1);
+        let text = decode(&self.buf);
         self.buf.clear();
         Some(text)
     }
@@ -233,7 +293,7 @@ fn follow_file(
                 tracing::info!(path = %path.display(), offset = s.offset, "events: resuming after the last line taken in");
             }
         }
-        let mut lines = Lines::new(BufReader::new(file));
+        let mut lines = Lines::new(BufReader::new(file), (pos.offset == 0).then_some(0));
         let mut replaced = false;
         while !cancel.is_cancelled() {
             let (text, taken) = match lines.next()? {
@@ -255,14 +315,14 @@ fn follow_file(
                 }
             };
             pos.offset += taken;
-            if text.is_empty() {
-                continue;
-            }
             let resume = Some(Resume {
                 key: key.clone(),
                 value: pos.render(),
             });
-            if tx.send(Input::Line { text, resume }).is_err() {
+            let Some(input) = input(text, lines.number(), resume) else {
+                continue;
+            };
+            if tx.send(input).is_err() {
                 return Ok(());
             }
         }
@@ -352,8 +412,8 @@ fn wait_until(
 mod tests {
     use super::*;
 
-    fn all(input: &[u8]) -> Vec<(String, u64)> {
-        let mut lines = Lines::new(input);
+    fn all(input: &[u8]) -> Vec<(Text, u64)> {
+        let mut lines = Lines::new(input, Some(0));
         let mut out = Vec::new();
         while let Got::Line(text, taken) = lines.next().unwrap() {
             out.push((text, taken));
@@ -367,21 +427,80 @@ mod tests {
         let input = format!("{long}{{\"type\":\"exit_button\",\"door\":\"d\"}}\n");
         let got = all(input.as_bytes());
         assert_eq!(got.len(), 2);
-        assert!(got[0].0.len() < 400, "only a sample is kept");
-        assert!(got[0].0.contains("longer than"), "{}", got[0].0);
+        let bad = got[0].0.as_ref().unwrap_err();
+        assert!(bad.sample.len() < 400, "only a sample is kept");
+        assert!(
+            bad.problem.to_string().contains("longer than"),
+            "{}",
+            bad.problem
+        );
         assert_eq!(
             got[0].1,
             long.len() as u64,
             "every byte of it is accounted for"
         );
-        assert_eq!(got[1].0, r#"{"type":"exit_button","door":"d"}"#);
+        assert_eq!(
+            got[1].0.as_deref(),
+            Ok(r#"{"type":"exit_button","door":"d"}"#)
+        );
+    }
+
+    #[test]
+    fn an_over_long_line_is_rejected_naming_its_size_and_the_limit() {
+        let long = format!(
+            "{{\"type\":\"badge\",\"card\":\"{}\"}}\n",
+            "1".repeat(MAX_LINE_BYTES)
+        );
+        let got = all(long.as_bytes());
+        let bad = got[0].0.as_ref().unwrap_err();
+        assert_eq!(
+            bad.problem.to_string(),
+            format!(
+                "line is {} bytes, longer than the {MAX_LINE_BYTES}-byte limit",
+                long.len()
+            )
+        );
+        assert!(
+            bad.sample.starts_with(r#"{"type":"badge""#),
+            "{}",
+            bad.sample
+        );
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_rejected_unread_and_the_next_line_is_read() {
+        let bytes = b"{\"type\":\"badge\",\"reader\":\"r\",\"card\":\"\xff\xfe\"}\n{\"a\":1}\n";
+        let got = all(bytes);
+        assert_eq!(got.len(), 2);
+        let bad = got[0].0.as_ref().unwrap_err();
+        assert_eq!(bad.problem, LineProblem::NotUtf8 { offset: 37 });
+        assert_eq!(
+            bad.problem.to_string(),
+            "line is not valid UTF-8 (invalid byte at offset 37)"
+        );
+        assert_eq!(got[1].0.as_deref(), Ok(r#"{"a":1}"#));
+        let rejected = input(got[0].0.clone(), Some(1), None).unwrap();
+        assert!(
+            matches!(
+                rejected,
+                Input::BadLine {
+                    reason: LineProblem::NotUtf8 { .. },
+                    ..
+                }
+            ),
+            "{rejected:?}"
+        );
     }
 
     #[test]
     fn a_last_line_without_its_newline_stays_pending() {
-        let mut lines = Lines::new(&b"{\"a\":1}\n{\"b\""[..]);
-        assert!(matches!(lines.next().unwrap(), Got::Line(t, 8) if t == r#"{"a":1}"#));
+        let mut lines = Lines::new(&b"{\"a\":1}\n{\"b\""[..], Some(0));
+        assert!(matches!(lines.next().unwrap(), Got::Line(Ok(t), 8) if t == r#"{"a":1}"#));
         assert!(matches!(lines.next().unwrap(), Got::Eof));
-        assert_eq!(lines.take_partial().as_deref(), Some(r#"{"b""#));
+        assert_eq!(
+            lines.take_partial().map(|t| t.unwrap()).as_deref(),
+            Some(r#"{"b""#)
+        );
+        assert_eq!(lines.number(), Some(2));
     }
 }
