@@ -85,6 +85,13 @@ impl ForwardedIds {
         }
         true
     }
+
+    /// Forgets `id`: a command refused before the core saw it may come again.
+    fn remove(&mut self, id: &str) {
+        if self.set.remove(id) {
+            self.order.retain(|o| o != id);
+        }
+    }
 }
 
 impl Store {
@@ -155,7 +162,12 @@ impl Store {
                         .map_err(OutboxError::from)
                 }
                 StoreReq::Command(payload) => self.command(&payload),
-                StoreReq::CommandFailed { id, error } => self.result(&id, &error),
+                StoreReq::CommandFailed { id, error } => {
+                    // Refused unseen ("agent busy; try again"): a retry with the same id
+                    // is a new attempt, not a repeat.
+                    self.forwarded.remove(&id);
+                    self.result(&id, &error)
+                }
                 StoreReq::ClientIdConflict(id) => self.note_conflict(id.as_deref()),
             };
             if let Err(e) = result {
@@ -246,5 +258,51 @@ impl Store {
         }
         let _ = self.replies.send(StoreReply::Enqueued);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_refused_as_busy_is_accepted_when_it_comes_again_with_the_same_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Store::open(&dir.path().join("outbox.db")).unwrap();
+        let (replies, mut rx) = mpsc::unbounded_channel();
+        let (requests, from_link) = std::sync::mpsc::channel();
+        let store = Store {
+            conn,
+            facility: "f".into(),
+            cap: Cap {
+                max_bytes: 1 << 20,
+                tz: chrono_tz::UTC,
+            },
+            command_max_bytes: 4096,
+            replies,
+            forwarded: ForwardedIds::default(),
+        };
+        let thread = std::thread::spawn(move || store.run(from_link));
+        let command = br#"{"id":"c-1","command":"snapshot"}"#.to_vec();
+        requests.send(StoreReq::Command(command.clone())).unwrap();
+        assert!(matches!(rx.blocking_recv(), Some(StoreReply::Forward(c)) if c.id() == "c-1"));
+        // The link found the core's channel full.
+        requests
+            .send(StoreReq::CommandFailed {
+                id: "c-1".into(),
+                error: "agent busy; try again".into(),
+            })
+            .unwrap();
+        assert!(matches!(rx.blocking_recv(), Some(StoreReply::Enqueued)));
+        // The retry, then a third copy (forwarded and not refused: a repeat).
+        requests.send(StoreReq::Command(command.clone())).unwrap();
+        requests.send(StoreReq::Command(command)).unwrap();
+        drop(requests);
+        thread.join().unwrap();
+        assert!(
+            matches!(rx.try_recv(), Ok(StoreReply::Forward(c)) if c.id() == "c-1"),
+            "the retry reaches the core"
+        );
+        assert!(rx.try_recv().is_err(), "a repeat is ignored");
     }
 }
