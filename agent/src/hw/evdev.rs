@@ -1,8 +1,13 @@
 //! USB keyboard-wedge card readers (the cheap attendance kind) through evdev.
 //!
 //! Such a reader is a USB keyboard that types the card number and presses Enter. The agent
-//! reads its `/dev/input/eventN` node with plain `std` file reads and parses the kernel's
-//! `struct input_event` itself (no ioctl, so no `unsafe`):
+//! opens its `/dev/input/eventN` node through the [`evdev`](::evdev) crate, which keeps the
+//! ioctls (and their `unsafe`) inside the dependency: the device is **grabbed**
+//! (`EVIOCGRAB`), so the card numbers it types reach the agent only, not the Linux console
+//! or a login prompt. The events are decoded into [`InputEvent`]s and assembled into cards
+//! by the pure [`KeyboardDecoder`].
+//!
+//! Recorded fixtures are raw `struct input_event` dumps, decoded by [`parse_events`]:
 //!
 //! | field | 64-bit targets | 32-bit targets (armv7) |
 //! |---|---|---|
@@ -27,11 +32,9 @@
 //! would (`card_format = "card"`: `3456`; `"facility_card"`: `12:3456`), so one card has one
 //! roster entry whichever reader it is shown to; `"as_typed"` keeps the text.
 //!
-//! The device is not grabbed (`EVIOCGRAB` needs an ioctl), so the keystrokes also reach the
-//! Linux console: on a board with a local login prompt, mask `getty@tty1` (see
-//! `docs/hardware.md`).
+//! Should the grab fail (another program holds it), the reader is still read, and a warning
+//! says that its keystrokes also reach the console.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -201,72 +204,105 @@ pub fn readers(cfg: &Config) -> Vec<KeyboardReader> {
         .collect()
 }
 
-/// `O_NONBLOCK`, so that the reading thread can look at the cancellation token between
-/// keys instead of blocking in `read` until someone badges.
-fn open(device: &PathBuf) -> std::io::Result<std::fs::File> {
+/// Opens the reader with `O_NONBLOCK`, so that the reading thread can look at the
+/// cancellation token between keys instead of blocking until someone badges, and grabs it.
+fn open(reader: &KeyboardReader) -> std::io::Result<::evdev::raw_stream::RawDevice> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
-        .open(device)
+        .open(&reader.device)?;
+    let mut device = ::evdev::raw_stream::RawDevice::try_from(file)?;
+    if let Err(e) = device.grab() {
+        tracing::warn!(reader = %reader.reader, device = %reader.device.display(), error = %e,
+            "card reader not grabbed: what it types also reaches the console");
+    }
+    Ok(device)
 }
 
-/// Opens the reader's device and starts its thread. A reader unplugged later is reopened
-/// every few seconds.
+/// Opens (and grabs) the reader's device and starts its thread. A reader unplugged later is
+/// reopened every few seconds.
 pub(crate) fn spawn(
     reader: KeyboardReader,
     sink: Sink,
     cancel: CancellationToken,
 ) -> Result<JoinHandle<()>, HwError> {
-    let file = open(&reader.device).map_err(|source| HwError::Open {
+    let device = open(&reader).map_err(|source| HwError::Open {
         path: reader.device.clone(),
         source,
     })?;
     let name = format!("evdev {}", reader.reader);
-    thread(name, move || run(file, &reader, &sink, &cancel))
+    thread(name, move || run(device, &reader, &sink, &cancel))
 }
 
-fn run(mut file: std::fs::File, reader: &KeyboardReader, sink: &Sink, cancel: &CancellationToken) {
+/// An event as the crate reads it, as the decoder takes it.
+pub(crate) fn decoded(ev: &::evdev::InputEvent) -> InputEvent {
+    let time_us = ev
+        .timestamp()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    InputEvent {
+        time_us,
+        kind: ev.event_type().0,
+        code: ev.code(),
+        value: ev.value(),
+    }
+}
+
+fn run(
+    mut device: ::evdev::raw_stream::RawDevice,
+    reader: &KeyboardReader,
+    sink: &Sink,
+    cancel: &CancellationToken,
+) {
     let mut decoder = KeyboardDecoder::default();
-    let mut pending: Vec<u8> = Vec::new();
-    let mut buf = [0u8; EVENT_SIZE * 64];
     while !cancel.is_cancelled() {
-        match file.read(&mut buf) {
-            Ok(0) => std::thread::sleep(Duration::from_millis(20)),
-            Ok(n) => {
-                pending.extend_from_slice(&buf[..n]);
-                let whole = pending.len() / EVENT_SIZE * EVENT_SIZE;
-                for ev in parse_events(&pending[..whole], EVENT_SIZE) {
-                    if let Some((typed, at)) = decoder.on_event(ev) {
-                        let kind = EventKind::Badge {
-                            reader: reader.reader.clone(),
-                            card: format_typed(&typed, reader.card_format),
-                        };
-                        if !sink.send(kind, utc_from_us(at)) {
-                            return;
-                        }
-                    }
-                }
-                pending.drain(..whole);
-            }
+        let fetched = device
+            .fetch_events()
+            .map(|events| events.map(|ev| decoded(&ev)).collect::<Vec<_>>());
+        let events = match fetched {
+            Ok(events) => events,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(20));
+                continue;
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 tracing::warn!(reader = %reader.reader, device = %reader.device.display(), error = %e, "card reader lost; reopening");
-                pending.clear();
-                loop {
-                    if !super::sleep_until(std::time::Instant::now() + CANCEL_CHECK * 25, cancel) {
-                        return;
-                    }
-                    if let Ok(f) = open(&reader.device) {
-                        tracing::info!(reader = %reader.reader, "card reader back");
-                        file = f;
-                        break;
-                    }
+                match reopen(reader, cancel) {
+                    Some(d) => device = d,
+                    None => return,
+                }
+                continue;
+            }
+        };
+        for ev in events {
+            if let Some((typed, at)) = decoder.on_event(ev) {
+                let kind = EventKind::Badge {
+                    reader: reader.reader.clone(),
+                    card: format_typed(&typed, reader.card_format),
+                };
+                if !sink.send(kind, utc_from_us(at)) {
+                    return;
                 }
             }
+        }
+    }
+}
+
+/// Tries to open the reader again every five seconds until it is back; `None` if
+/// cancelled first.
+fn reopen(
+    reader: &KeyboardReader,
+    cancel: &CancellationToken,
+) -> Option<::evdev::raw_stream::RawDevice> {
+    loop {
+        if !super::sleep_until(std::time::Instant::now() + CANCEL_CHECK * 25, cancel) {
+            return None;
+        }
+        if let Ok(d) = open(reader) {
+            tracing::info!(reader = %reader.reader, "card reader back");
+            return Some(d);
         }
     }
 }

@@ -643,3 +643,54 @@ fn a_typed_em4100_id_reads_like_the_same_card_on_a_wiegand_reader() {
         "not decimal: kept"
     );
 }
+
+#[test]
+fn events_read_through_the_evdev_crate_assemble_into_the_same_card() {
+    use super::evdev::{decoded, KEY_ENTER};
+    let mut decoder = KeyboardDecoder::default();
+    let mut card = None;
+    // KEY_7, KEY_8, KEY_9: pressed, released; then Enter.
+    for (code, value) in [
+        (8, 1),
+        (8, 0),
+        (9, 1),
+        (9, 0),
+        (10, 1),
+        (10, 0),
+        (KEY_ENTER, 1),
+    ] {
+        let ev = ::evdev::InputEvent::new_now(super::evdev::EV_KEY, code, value);
+        let got = decoded(&ev);
+        assert_eq!((got.kind, got.code, got.value), (1, code, value));
+        assert!(
+            got.time_us > FIXTURE_START_US,
+            "stamped with the realtime clock"
+        );
+        card = card.or(decoder.on_event(got));
+    }
+    assert_eq!(card.map(|(c, _)| c).as_deref(), Some("789"));
+}
+
+#[test]
+fn a_file_that_is_not_an_input_device_is_refused_as_a_reader_naming_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = dir.path().join("event0");
+    std::fs::write(&device, [0u8; 48]).unwrap();
+    let reader = super::evdev::KeyboardReader {
+        reader: "entrance-reader".into(),
+        device: device.clone(),
+        card_format: CardFormat::AsTyped,
+    };
+    let (tx, _rx) = std::sync::mpsc::sync_channel(1);
+    let sink = super::Sink {
+        tx,
+        tz: chrono_tz::Asia::Shanghai,
+    };
+    match super::evdev::spawn(reader, sink, tokio_util::sync::CancellationToken::new()) {
+        Err(e @ super::HwError::Open { .. }) => {
+            assert!(e.to_string().contains(&device.display().to_string()), "{e}")
+        }
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("a regular file is not a card reader"),
+    }
+}
