@@ -53,6 +53,20 @@ pub enum Input {
     Local { event: Event, reply: Option<Reply> },
     /// A command from the platform, passed on by the uplink; answered on `command-results`.
     Command(Command),
+    /// The configuration re-read on SIGHUP (contract section 11).
+    Reload(Reload),
+}
+
+/// What re-reading the configuration gave.
+#[derive(Debug)]
+pub enum Reload {
+    /// A valid configuration, to apply at once; `hash` names its content.
+    Apply {
+        cfg: Box<crate::config::Config>,
+        hash: String,
+    },
+    /// An invalid one, refused as a whole: every problem found.
+    Refused { problems: Vec<String> },
 }
 
 /// Why a line is rejected before it is read as JSON.

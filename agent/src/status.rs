@@ -80,12 +80,23 @@ pub fn read(cfg: &Config) -> Result<Value, String> {
             })
         })
         .collect();
+    // The last SIGHUP reload: applied (with the content hash) or refused (every problem).
+    let reload: Option<Value> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [crate::daemon::core::RELOAD_KEY],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .and_then(|v| serde_json::from_str(&v).ok());
     Ok(json!({
         "clock": engine.clock().map(|c| engine.local(c).to_rfc3339()),
         "occupancy": occupancy,
         "rooms": engine.rooms(),
         "open_alerts": open,
         "uplink": uplink,
+        "reload": reload,
     }))
 }
 

@@ -269,3 +269,65 @@ fn an_over_long_line_is_rejected_naming_the_size_limit_and_the_next_line_is_take
     assert!(rejected[0].0.len() < 400, "only a sample is journalled");
     assert_eq!(journalled(&config, "badge"), 0);
 }
+
+fn hangup(agent: &Agent) {
+    let pid = agent.child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+#[test]
+fn sighup_refuses_an_invalid_configuration_whole_and_applies_a_valid_one_keeping_the_open_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = events_only_config(dir.path());
+    let good = std::fs::read_to_string(&config).unwrap();
+    let events = dir.path().join("events.jsonl");
+    // A door opened with no badge or exit button: door_forced, open until it closes.
+    std::fs::write(
+        &events,
+        "{\"type\":\"door\",\"door\":\"entrance\",\"state\":\"open\"}\n",
+    )
+    .unwrap();
+    let mut agent = Agent::start(&config, &["--events", events.to_str().unwrap()]);
+    agent.wait_for_line("door forced", LIMIT);
+    let open = |config: &std::path::Path| status(config)["open_alerts"].as_array().unwrap().len();
+    assert_eq!(open(&config), 1);
+
+    std::fs::write(&config, format!("no_such_key = 1\n{good}")).unwrap();
+    hangup(&agent);
+    let refused = agent.wait_for_line("configuration refused", LIMIT);
+    assert!(refused.contains("1 problems"), "{refused}");
+    agent.wait_for_line("no_such_key", LIMIT);
+    // `status` itself needs a valid file: the same configuration, beside it.
+    let good_copy = dir.path().join("agent-good.toml");
+    std::fs::write(&good_copy, &good).unwrap();
+    let st = status(&good_copy);
+    assert_eq!(st["reload"]["applied"], false, "{st}");
+    assert!(
+        st["reload"]["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("no_such_key"),
+        "{st}"
+    );
+    assert_eq!(open(&good_copy), 1, "the open alert stays");
+
+    assert!(good.contains("name = \"向日葵托育园\""));
+    let renamed = good.replacen(
+        "name = \"向日葵托育园\"",
+        "name = \"向日葵托育园 (renamed)\"",
+        1,
+    );
+    std::fs::write(&config, &renamed).unwrap();
+    hangup(&agent);
+    agent.wait_for_line("configuration reloaded (fnv1a64:", LIMIT);
+    let st = status(&config);
+    assert_eq!(st["reload"]["applied"], true, "{st}");
+    assert_eq!(st["open_alerts"].as_array().unwrap().len(), 1, "{st}");
+    assert_eq!(st["open_alerts"][0]["type"], "door_forced", "{st}");
+    let exit = agent.terminate(Duration::from_secs(10));
+    assert!(exit.success(), "still running after both reloads: {exit:?}");
+}

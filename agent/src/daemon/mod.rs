@@ -112,6 +112,12 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<(), RunError> {
         .map_err(RunError::Runtime)?;
     let cancel = CancellationToken::new();
     runtime.spawn(stop_on_signal(&runtime, cancel.clone()).map_err(RunError::Signals)?);
+    // Installed now, so that a SIGHUP during start-up does not end the process.
+    let hangup = {
+        let _guard = runtime.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(RunError::Signals)?
+    };
 
     let started = start::open_core(&cfg)?;
     let console = Console::new(&cfg);
@@ -134,6 +140,7 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<(), RunError> {
         cancel: cancel.clone(),
     };
     parts::staff_page(&runtime, &wiring);
+    parts::reload(&runtime, &wiring, opts.config_path.clone(), hangup);
     let _feeds = parts::feeds(&wiring, &core, &opts, simulation, clock)?;
     let wake = Arc::new(tokio::sync::Notify::new());
     let uplink_task = parts::uplink(&runtime, &wiring, &mut core, wake.clone())?;

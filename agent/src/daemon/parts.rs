@@ -163,3 +163,51 @@ pub fn start_thread(
             source,
         })
 }
+
+/// Reload on SIGHUP: the configuration file is re-read and validated off the runtime, and
+/// what it gave (to apply, or refused with every problem) goes to the core in order with
+/// the other inputs.
+pub fn reload(
+    runtime: &Runtime,
+    w: &Wiring,
+    path: std::path::PathBuf,
+    mut hangup: tokio::signal::unix::Signal,
+) {
+    let (tx, cancel) = (w.tx.clone(), w.cancel.clone());
+    runtime.spawn(async move {
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                got = hangup.recv() => if got.is_none() { break },
+            }
+            tracing::info!(path = %path.display(), "SIGHUP: reloading the configuration");
+            let (path, tx) = (path.clone(), tx.clone());
+            let sent = tokio::task::spawn_blocking(move || tx.send(Input::Reload(read(&path))));
+            if !matches!(sent.await, Ok(Ok(()))) {
+                break;
+            }
+        }
+    });
+}
+
+/// Reads and validates the configuration at `path`.
+fn read(path: &std::path::Path) -> crate::input::Reload {
+    use crate::input::Reload;
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            return Reload::Refused {
+                problems: vec![format!("{}: {e}", path.display())],
+            }
+        }
+    };
+    match crate::config::load(path) {
+        Ok(cfg) => Reload::Apply {
+            cfg: Box::new(cfg),
+            hash: super::core::content_hash(&bytes),
+        },
+        Err(errors) => Reload::Refused {
+            problems: errors.problems.iter().map(ToString::to_string).collect(),
+        },
+    }
+}

@@ -8,7 +8,7 @@ use super::record::Recorder;
 use super::{CoreError, CoreStats, Reply, Resume, FUTURE_TOLERANCE, MAX_LINE_BYTES};
 use crate::alert::Transition;
 use crate::event::Event;
-use crate::input::{Command, Input, LineProblem};
+use crate::input::{Command, Input, LineProblem, Reload};
 use crate::rules::{Engine, Rejection};
 
 type Dt = DateTime<Utc>;
@@ -44,6 +44,9 @@ pub(super) struct Taken {
     pub replies: Vec<(Reply, Result<Vec<Transition>, String>)>,
     /// Platform commands, carried out after the events.
     pub commands: Vec<Command>,
+    /// The latest configuration reload of the batch: applied to the engine where it came
+    /// among the inputs, the rest of the core to follow.
+    pub reload: Option<Reload>,
 }
 
 /// Applies every input in order, journalling each event or rejection in the batch.
@@ -94,6 +97,10 @@ pub(super) fn take_in(
                 (event, None)
             }
             Input::Time(_) => continue,
+            Input::Reload(reload) => {
+                taken.reload = Some(reconfigure(engine, reload));
+                continue;
+            }
             Input::Command(cmd) => {
                 taken.commands.push(cmd);
                 continue;
@@ -109,6 +116,24 @@ pub(super) fn take_in(
         apply(engine, stats, rec, event, original, now)?;
     }
     Ok(taken)
+}
+
+/// Rebuilds the engine under a reloaded configuration from its own snapshot, so that who
+/// is where and every open alert carry over. A configuration the rules cannot take is
+/// refused like an invalid file.
+fn reconfigure(engine: &mut Engine, reload: Reload) -> Reload {
+    let Reload::Apply { cfg, hash } = reload else {
+        return reload;
+    };
+    match Engine::restore(&cfg, &engine.snapshot()) {
+        Ok(new) => {
+            *engine = new;
+            Reload::Apply { cfg, hash }
+        }
+        Err(problem) => Reload::Refused {
+            problems: vec![problem],
+        },
+    }
 }
 
 /// An event from the staff page, applied at the rules' clock (or `now`, if later).

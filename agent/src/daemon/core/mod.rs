@@ -18,6 +18,7 @@ mod intake;
 mod outbound;
 mod pressure;
 mod record;
+mod reload;
 mod summaries;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -33,6 +34,7 @@ use crate::journal::{Journal, JournalError};
 use crate::outbox;
 use crate::rules::{Engine, Rejection};
 pub use intake::{parse_line, LineRejected};
+pub use reload::{content_hash, RELOAD_KEY};
 
 type Dt = DateTime<Utc>;
 
@@ -141,13 +143,7 @@ impl Core {
             offline_mark: 0,
             summary_check: None,
             replies: Vec::new(),
-            person_ids: cfg
-                .staff
-                .iter()
-                .map(|p| p.id.clone())
-                .chain(cfg.children.iter().map(|p| p.id.clone()))
-                .chain(cfg.guardians.iter().map(|p| p.id.clone()))
-                .collect(),
+            person_ids: reload::person_ids(cfg),
         };
         let clock = core.engine.clock();
         let now = now(&core.journal, clock);
@@ -198,7 +194,18 @@ impl Core {
             batch.event(&ev)?;
             rec.record(ts)?;
         }
-        let taken = intake::take_in(engine, &mut self.stats, &mut rec, inputs, now)?;
+        let mut taken = intake::take_in(engine, &mut self.stats, &mut rec, inputs, now)?;
+        let reloaded = match taken.reload.take() {
+            Some(reload) => Some(reload::follow(
+                reload,
+                &mut self.cfg,
+                &mut self.cap,
+                &mut self.person_ids,
+                &batch,
+                now,
+            )?),
+            None => None,
+        };
         rec.fire_timers(engine, now, settle_to)?;
         // Upstream, in the same transaction: every transition, telemetry once a minute,
         // command results. Under storage pressure the daemon itself raises a warning.
@@ -230,6 +237,9 @@ impl Core {
         batch.commit()?;
         // Answered once the live view shows the batch (see `answer_replies`).
         self.replies.extend(taken.replies);
+        if let Some(line) = reloaded {
+            println!("{line}");
+        }
         self.summarise_due_days()?;
         Ok(out)
     }
