@@ -24,6 +24,28 @@ pub struct Outlets {
     pub after_commit: AfterCommit,
 }
 
+/// Starts the core thread, which runs [`drive`] holding `keep_open`.
+pub fn spawn(
+    mut core: Core,
+    rx: mpsc::Receiver<Input>,
+    keep_open: mpsc::SyncSender<Input>,
+    clock: Clock,
+    cancel: &CancellationToken,
+    mut outlets: Outlets,
+) -> Result<std::thread::JoinHandle<Result<(), RunError>>, RunError> {
+    let cancel = cancel.clone();
+    std::thread::Builder::new()
+        .name("core".into())
+        .spawn(move || {
+            let _keep_open = keep_open;
+            drive(&mut core, &rx, clock, &cancel, &mut outlets)
+        })
+        .map_err(|source| RunError::Thread {
+            name: "core".into(),
+            source,
+        })
+}
+
 /// Runs the core until `cancel`, then takes in what is waiting and returns.
 pub fn drive(
     core: &mut Core,

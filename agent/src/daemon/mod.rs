@@ -105,19 +105,7 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<(), RunError> {
     if !missing.is_empty() {
         return Err(RunError::Devices(missing));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(RunError::Runtime)?;
-    let cancel = CancellationToken::new();
-    runtime.spawn(stop_on_signal(&runtime, cancel.clone()).map_err(RunError::Signals)?);
-    // Installed now, so that a SIGHUP during start-up does not end the process.
-    let hangup = {
-        let _guard = runtime.enter();
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            .map_err(RunError::Signals)?
-    };
+    let (runtime, cancel, hangup) = runtime()?;
 
     let started = start::open_core(&cfg)?;
     let console = Console::new(&cfg);
@@ -153,25 +141,14 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<(), RunError> {
             wake.notify_one();
         }
     });
-    let mut outlets = drive::Outlets {
+    let outlets = drive::Outlets {
         listeners: vec![Box::new(move |t| println!("{}", console.line(t)))],
         publisher,
         after_commit,
     };
-    // Held by the core so that the channel never reports "disconnected" while feeds come
-    // and go.
-    let keep_open = wiring.tx.clone();
-    let core_cancel = cancel.clone();
-    let core_thread = std::thread::Builder::new()
-        .name("core".into())
-        .spawn(move || {
-            let _keep_open = keep_open;
-            drive::drive(&mut core, &rx, clock, &core_cancel, &mut outlets)
-        })
-        .map_err(|source| RunError::Thread {
-            name: "core".into(),
-            source,
-        })?;
+    // The core holds a sender so that the channel never reports "disconnected" while
+    // feeds come and go.
+    let core_thread = drive::spawn(core, rx, wiring.tx.clone(), clock, &cancel, outlets)?;
     crate::hw::systemd::notify_ready();
     let result = core_thread.join().unwrap_or(Err(RunError::CorePanicked));
     crate::hw::systemd::notify_stopping();
@@ -185,6 +162,32 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<(), RunError> {
     );
     drop(lock);
     result
+}
+
+/// The async runtime, the token that stops everything (cancelled on SIGTERM/SIGINT), and
+/// the SIGHUP stream — installed now, so that a SIGHUP during start-up does not end the
+/// process.
+fn runtime() -> Result<
+    (
+        tokio::runtime::Runtime,
+        CancellationToken,
+        tokio::signal::unix::Signal,
+    ),
+    RunError,
+> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(RunError::Runtime)?;
+    let cancel = CancellationToken::new();
+    runtime.spawn(stop_on_signal(&runtime, cancel.clone()).map_err(RunError::Signals)?);
+    let hangup = {
+        let _guard = runtime.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(RunError::Signals)?
+    };
+    Ok((runtime, cancel, hangup))
 }
 
 /// Stops the parts once the core has returned: hardware threads joined, the alarm

@@ -175,76 +175,17 @@ pub fn device_problems(cfg: &Config, file: &Path) -> Vec<Problem> {
 
 /// [`device_problems`] with every device path taken relative to `root` (for tests).
 pub(crate) fn device_problems_under(cfg: &Config, file: &Path, root: &Path) -> Vec<Problem> {
-    let mut found: Vec<(String, PathBuf, &str)> = Vec::new();
-    for (i, s) in cfg.sensors.iter().enumerate() {
-        match s.kind {
-            SensorKind::Virtual => {}
-            SensorKind::Sht3x | SensorKind::Sht4x => found.push((
-                format!("sensors[{i}].bus"),
-                s.i2c_bus(),
-                "enable I2C (dtparam=i2c_arm=on in /boot/firmware/config.txt) and reboot",
-            )),
-            SensorKind::Ds18b20 => {
-                if let Some(id) = &s.w1_id {
-                    found.push((
-                        format!("sensors[{i}].w1_id"),
-                        Path::new(w1::W1_DEVICES).join(id).join("w1_slave"),
-                        "enable 1-Wire (dtoverlay=w1-gpio), check the wiring and the 4.7 kΩ pull-up, and compare with ls /sys/bus/w1/devices",
-                    ))
-                }
-            }
-        }
-    }
-    for (i, d) in cfg.doors.iter().enumerate() {
-        if let Some(c) = &d.contact {
-            found.push((
-                format!("doors[{i}].contact.gpiochip"),
-                c.gpiochip.clone(),
-                "see gpiodetect",
-            ));
-        }
-        if let Some(b) = &d.exit_button {
-            found.push((
-                format!("doors[{i}].exit_button.gpiochip"),
-                b.gpiochip.clone(),
-                "see gpiodetect",
-            ));
-        }
-    }
-    for (i, r) in cfg.readers.iter().enumerate() {
-        let Some(input) = &r.input else { continue };
-        match input.kind {
-            ReaderInputKind::Wiegand => found.push((
-                format!("readers[{i}].input.gpiochip"),
-                input.gpiochip.clone(),
-                "see gpiodetect",
-            )),
-            ReaderInputKind::Keyboard => {
-                if let Some(dev) = &input.device {
-                    found.push((
-                        format!("readers[{i}].input.device"),
-                        dev.clone(),
-                        "plug the reader in and see ls -l /dev/input/by-id",
-                    ));
-                }
-            }
-        }
-    }
-    for (name, out) in [
-        ("buzzer", &cfg.outputs.buzzer),
-        ("light", &cfg.outputs.light),
-    ] {
-        if let Some(o) = out {
-            found.push((
-                format!("outputs.{name}.gpiochip"),
-                o.gpiochip.clone(),
-                "see gpiodetect",
-            ));
-        }
-    }
+    let found = [
+        sensor_devices(cfg),
+        door_devices(cfg),
+        reader_devices(cfg),
+        output_devices(cfg),
+    ]
+    .into_iter()
+    .flatten();
     let mut problems = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (key, path, hint) in found {
+    for Needed { key, path, hint } in found {
         let on_disk = root.join(path.strip_prefix("/").unwrap_or(&path));
         if on_disk.exists() || !seen.insert(path.clone()) {
             continue;
@@ -257,6 +198,101 @@ pub(crate) fn device_problems_under(cfg: &Config, file: &Path, root: &Path) -> V
         });
     }
     problems
+}
+
+/// A device file the configuration needs: the key that asks for it, and how to make it
+/// appear.
+struct Needed {
+    key: String,
+    path: PathBuf,
+    hint: &'static str,
+}
+
+const SEE_GPIODETECT: &str = "see gpiodetect";
+
+fn sensor_devices(cfg: &Config) -> Vec<Needed> {
+    let mut found = Vec::new();
+    for (i, s) in cfg.sensors.iter().enumerate() {
+        match s.kind {
+            SensorKind::Virtual => {}
+            SensorKind::Sht3x | SensorKind::Sht4x => found.push(Needed {
+                key: format!("sensors[{i}].bus"),
+                path: s.i2c_bus(),
+                hint: "enable I2C (dtparam=i2c_arm=on in /boot/firmware/config.txt) and reboot",
+            }),
+            SensorKind::Ds18b20 => {
+                if let Some(id) = &s.w1_id {
+                    found.push(Needed {
+                        key: format!("sensors[{i}].w1_id"),
+                        path: Path::new(w1::W1_DEVICES).join(id).join("w1_slave"),
+                        hint: "enable 1-Wire (dtoverlay=w1-gpio), check the wiring and the 4.7 kΩ pull-up, and compare with ls /sys/bus/w1/devices",
+                    })
+                }
+            }
+        }
+    }
+    found
+}
+
+fn door_devices(cfg: &Config) -> Vec<Needed> {
+    let mut found = Vec::new();
+    for (i, d) in cfg.doors.iter().enumerate() {
+        if let Some(c) = &d.contact {
+            found.push(Needed {
+                key: format!("doors[{i}].contact.gpiochip"),
+                path: c.gpiochip.clone(),
+                hint: SEE_GPIODETECT,
+            });
+        }
+        if let Some(b) = &d.exit_button {
+            found.push(Needed {
+                key: format!("doors[{i}].exit_button.gpiochip"),
+                path: b.gpiochip.clone(),
+                hint: SEE_GPIODETECT,
+            });
+        }
+    }
+    found
+}
+
+fn reader_devices(cfg: &Config) -> Vec<Needed> {
+    let mut found = Vec::new();
+    for (i, r) in cfg.readers.iter().enumerate() {
+        let Some(input) = &r.input else { continue };
+        match input.kind {
+            ReaderInputKind::Wiegand => found.push(Needed {
+                key: format!("readers[{i}].input.gpiochip"),
+                path: input.gpiochip.clone(),
+                hint: SEE_GPIODETECT,
+            }),
+            ReaderInputKind::Keyboard => {
+                if let Some(dev) = &input.device {
+                    found.push(Needed {
+                        key: format!("readers[{i}].input.device"),
+                        path: dev.clone(),
+                        hint: "plug the reader in and see ls -l /dev/input/by-id",
+                    });
+                }
+            }
+        }
+    }
+    found
+}
+
+fn output_devices(cfg: &Config) -> Vec<Needed> {
+    [
+        ("buzzer", &cfg.outputs.buzzer),
+        ("light", &cfg.outputs.light),
+    ]
+    .into_iter()
+    .filter_map(|(name, out)| {
+        out.as_ref().map(|o| Needed {
+            key: format!("outputs.{name}.gpiochip"),
+            path: o.gpiochip.clone(),
+            hint: SEE_GPIODETECT,
+        })
+    })
+    .collect()
 }
 
 #[cfg(test)]
