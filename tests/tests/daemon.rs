@@ -331,3 +331,57 @@ fn sighup_refuses_an_invalid_configuration_whole_and_applies_a_valid_one_keeping
     let exit = agent.terminate(Duration::from_secs(10));
     assert!(exit.success(), "still running after both reloads: {exit:?}");
 }
+
+#[test]
+fn events_written_while_the_agent_was_down_keep_their_own_ts_after_a_sigkill_and_restart() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let config = events_only_config(dir.path());
+    let events = dir.path().join("events.jsonl");
+    let append = |s: &str| {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&events)
+            .unwrap();
+        f.write_all(s.as_bytes()).unwrap();
+    };
+    append("{\"type\":\"exit_button\",\"door\":\"entrance\"}\n");
+    let ev = events.to_str().unwrap();
+    let mut agent = Agent::start(&config, &["--events", ev]);
+    agent.wait_for_line("events from", LIMIT);
+    wait_for_journalled(&config, "exit_button", 1);
+    agent.kill9();
+
+    // Written while the agent is down (systemd's restart delay), stamped by the terminal.
+    let tz = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let mut written = Vec::new();
+    for i in 0..3 {
+        let ts = (chrono::Utc::now() + chrono::Duration::milliseconds(i * 10))
+            .with_timezone(&tz)
+            .format("%Y-%m-%dT%H:%M:%S%.3f+08:00");
+        let line = format!(r#"{{"ts":"{ts}","type":"exit_button","door":"garden"}}"#);
+        append(&format!("{line}\n"));
+        written.push(line);
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut agent = Agent::start(&config, &["--events", ev]);
+    agent.wait_for_line("events from", LIMIT);
+    wait_for_journalled(&config, "exit_button", 4);
+    assert!(agent.terminate(Duration::from_secs(10)).success());
+
+    let (_, export, _) = run(&["export", "--config", config.to_str().unwrap()]);
+    let lines: Vec<&str> = export.lines().collect();
+    let restart = lines
+        .iter()
+        .rposition(|l| l.contains(r#""type":"agent_started""#))
+        .unwrap();
+    for line in &written {
+        let at = lines.iter().position(|l| l == line);
+        assert!(
+            at.is_some(),
+            "{line} was re-stamped; the journal has:\n{export}"
+        );
+        assert!(at < Some(restart), "taken in before the start marker");
+    }
+}

@@ -26,6 +26,42 @@ pub fn events_key(path: &Path) -> String {
     format!("events:{}", path.display())
 }
 
+/// The lines a regular events file gained while the agent was down: the whole lines after
+/// `resume_from` (the position the journal kept), at most `max`, for the core to take in
+/// before its start marker. Empty for a FIFO, stdin, a missing file, or a file replaced
+/// since (the follower reads those as before).
+pub fn backlog(path: &Path, resume_from: Option<&str>, max: usize) -> Vec<Input> {
+    let Some(saved) = resume_from.and_then(Position::parse) else {
+        return Vec::new();
+    };
+    let Ok(mut file) = File::open(path) else {
+        return Vec::new();
+    };
+    let Ok(meta) = file.metadata() else {
+        return Vec::new();
+    };
+    let same = meta.is_file() && meta.dev() == saved.dev && meta.ino() == saved.ino;
+    if !same || saved.offset > meta.len() || file.seek(SeekFrom::Start(saved.offset)).is_err() {
+        return Vec::new();
+    }
+    let key = events_key(path);
+    let mut pos = saved;
+    let mut lines = Lines::new(BufReader::new(file), None);
+    let mut out = Vec::new();
+    while out.len() < max {
+        let Ok(Got::Line(text, taken)) = lines.next() else {
+            break;
+        };
+        pos.offset += taken;
+        let resume = Some(Resume {
+            key: key.clone(),
+            value: pos.render(),
+        });
+        out.extend(input(text, None, resume));
+    }
+    out
+}
+
 /// Follows `--events PATH` until cancelled (or, for stdin, until it ends).
 pub fn follow_events(
     path: PathBuf,

@@ -107,7 +107,7 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<(), RunError> {
     }
     let (runtime, cancel, hangup) = runtime()?;
 
-    let started = start::open_core(&cfg)?;
+    let started = start::open_core(&cfg, &opts)?;
     let console = Console::new(&cfg);
     start::print_banner(&cfg, &started, &opts);
     let start::Started {

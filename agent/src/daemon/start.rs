@@ -7,7 +7,7 @@ use std::path::Path;
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, TimeZone, Utc};
 
 use super::core::{Core, Opened};
-use super::feed::SimulationStart;
+use super::feed::{self, SimulationStart};
 use super::{RunError, RunOptions, LOCK_FILE};
 use crate::clock::Clock;
 use crate::config::Config;
@@ -39,17 +39,27 @@ pub struct Started {
 }
 
 /// Opens the core, deciding the clock from what the journal remembers.
-pub fn open_core(cfg: &Config) -> Result<Started, RunError> {
+/// Lines an `--events` file gained while the agent was down are taken in before the
+/// start marker (see [`Core::open_with_backlog`]).
+pub fn open_core(cfg: &Config, opts: &RunOptions) -> Result<Started, RunError> {
     let simulation = cfg.simulation.clone().filter(|s| s.enabled);
     let mut sim_plan: Option<(Clock, SimulationStart)> = None;
-    let opened = Core::open(cfg, |journal, restored| match &simulation {
+    let now = |journal: &crate::journal::Journal, restored| match &simulation {
         None => Utc::now(),
         Some(sim) => {
             let (start, origin) = simulation_start(cfg, sim, journal, restored);
             sim_plan = Some((Clock::simulated(origin, sim.speed), start));
             origin
         }
-    })?;
+    };
+    let backlog = |journal: &crate::journal::Journal| match &opts.events {
+        Some(path) => {
+            let resume = journal.meta(&feed::events_key(path)).ok().flatten();
+            feed::backlog(path, resume.as_deref(), super::MAX_BATCH)
+        }
+        None => Vec::new(),
+    };
+    let opened = Core::open_with_backlog(cfg, now, backlog)?;
     let clock = sim_plan.map_or(Clock::Wall, |(c, _)| c);
     let simulation = simulation.zip(sim_plan.map(|(_, start)| start));
     Ok(Started {

@@ -119,6 +119,18 @@ impl Core {
         cfg: &Config,
         now: impl FnOnce(&Journal, Option<Dt>) -> Dt,
     ) -> Result<Opened, CoreError> {
+        Core::open_with_backlog(cfg, now, |_| Vec::new())
+    }
+
+    /// As [`Core::open`], taking in first what `backlog` reads (shown the journal): the
+    /// lines written while the agent was down, journalled before the start marker so that
+    /// they keep their own `ts` (the marker would otherwise move the rules' clock past
+    /// them, and they would be applied at the clock instead).
+    pub fn open_with_backlog(
+        cfg: &Config,
+        now: impl FnOnce(&Journal, Option<Dt>) -> Dt,
+        backlog: impl FnOnce(&Journal) -> Vec<Input>,
+    ) -> Result<Opened, CoreError> {
         let journal = Journal::open(&cfg.storage.dir)?;
         outbox::migrate(journal.connection())?;
         let snapshot = journal.snapshot()?;
@@ -148,8 +160,8 @@ impl Core {
         let clock = core.engine.clock();
         let now = now(&core.journal, clock);
         let at = clock.map_or(now, |c| c.max(now));
-        let start = Event::at(core.engine.local(at), EventKind::AgentStarted);
-        let transitions = core.process(vec![], Some(start), at, None)?;
+        let inputs = backlog(&core.journal);
+        let transitions = core.process(inputs, true, at, None)?;
         Ok(Opened {
             core,
             restored,
@@ -160,7 +172,7 @@ impl Core {
     /// Takes in a batch: every input is applied in order, timers fire up to `now`, and
     /// everything is committed in one transaction before the transitions are returned.
     pub fn ingest(&mut self, inputs: Vec<Input>, now: Dt) -> Result<Vec<Transition>, CoreError> {
-        self.process(inputs, None, now, None)
+        self.process(inputs, false, now, None)
     }
 
     /// As [`Core::ingest`], and then moves the rules' clock on to `settled` (at most `now`)
@@ -172,29 +184,34 @@ impl Core {
         now: Dt,
         settled: Dt,
     ) -> Result<Vec<Transition>, CoreError> {
-        self.process(inputs, None, now, Some(settled.min(now)))
+        self.process(inputs, false, now, Some(settled.min(now)))
     }
 
-    /// One batch, one transaction: the start marker (on open), the inputs, the timers,
-    /// then what goes upstream and the batch's bookkeeping; committed before the
-    /// transitions are handed back.
+    /// One batch, one transaction: the inputs, the start marker (on open, after the
+    /// backlog), the timers, then what goes upstream and the batch's bookkeeping;
+    /// committed before the transitions are handed back.
     fn process(
         &mut self,
         inputs: Vec<Input>,
-        first: Option<Event>,
+        start: bool,
         now: Dt,
         settle_to: Option<Dt>,
     ) -> Result<Vec<Transition>, CoreError> {
         let batch = self.journal.batch()?;
         let mut rec = Recorder::new(&batch);
         let engine = &mut self.engine;
-        if let Some(ev) = first {
+        if start {
             self.run = batch.run_started(now)?;
+        }
+        let mut taken = intake::take_in(engine, &mut self.stats, &mut rec, inputs, now)?;
+        if start {
+            // At `now`, or at the clock if a backlog line moved it later.
+            let at = engine.clock().map_or(now, |c| c.max(now));
+            let ev = Event::at(engine.local(at), EventKind::AgentStarted);
             let ts = engine.on_event(&ev).map_err(CoreError::Start)?;
             batch.event(&ev)?;
             rec.record(ts)?;
         }
-        let mut taken = intake::take_in(engine, &mut self.stats, &mut rec, inputs, now)?;
         let reloaded = match taken.reload.take() {
             Some(reload) => Some(reload::follow(
                 reload,
