@@ -12,6 +12,17 @@
 //! One thread — the core — owns the journal and the rules engine. It sleeps until an
 //! input arrives or the rules' next timer falls due, takes in everything waiting (up to
 //! [`MAX_BATCH`]) as one batch, commits it, and only then lets the transitions out.
+//!
+//! | file | what it does |
+//! |------|--------------|
+//! | `start.rs` | the storage lock; the core opened on its clock, with the backlog of `--events` |
+//! | `parts.rs` | the parts around the core: staff page, feeds, uplink, alarm, hardware, SIGHUP reload |
+//! | `drive.rs` | the core loop: gather a batch, commit it, let it out; systemd's watchdog |
+//! | [`core`] | the batch itself: intake, transitions, outbox, commands, pressure, summaries, reload |
+//! | [`feed`] | `--events` (file, FIFO, stdin) and the simulated nursery |
+//! | [`upstream`] | what the platform receives, personal data masked |
+//!
+//! What flows into the core is [`crate::input::Input`], a leaf module the parts share.
 
 pub mod core;
 mod drive;
