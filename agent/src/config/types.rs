@@ -530,13 +530,72 @@ pub struct Storage {
     /// Journal and outbox live here. A relative path is taken relative to the
     /// directory of the configuration file, so a checkout runs from anywhere.
     pub dir: PathBuf,
+    /// Local days of events kept in SQLite; older days are archived, then pruned.
+    pub keep_days: u32,
+    /// Where the daily archives go (`events-YYYY-MM-DD.jsonl.gz`); relative to `dir`.
+    pub archive_dir: PathBuf,
+    /// Budget for the whole storage directory, journal, outbox and archives together
+    /// (`"2GiB"`, `"500MB"` or a number of bytes): telemetry goes first, archives next,
+    /// alerts never.
+    #[serde(deserialize_with = "de_bytes")]
+    pub max_bytes: u64,
 }
 
 impl Default for Storage {
     fn default() -> Self {
         Storage {
             dir: PathBuf::from("/var/lib/nursery-agent"),
+            keep_days: 400,
+            archive_dir: PathBuf::from("archive"),
+            max_bytes: 2 << 30,
         }
+    }
+}
+
+impl Storage {
+    /// The archive directory, `archive_dir` taken relative to `dir`.
+    pub fn archive_path(&self) -> PathBuf {
+        self.dir.join(&self.archive_dir)
+    }
+}
+
+/// A size: a whole number of bytes, or a string with a unit (`B`, `KB`, `MB`, `GB`, `KiB`,
+/// `MiB`, `GiB`; decimal units are powers of 1000, binary ones of 1024).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (expected e.g. \"2GiB\", \"500MB\")"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" | "kB" => 1000,
+        "MB" => 1000 * 1000,
+        "GB" => 1000 * 1000 * 1000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` in `{s}` (expected B, KB, MB, GB, KiB, MiB or GiB)"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size `{s}` is too large"))
+}
+
+fn de_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        N(u64),
+        S(String),
+    }
+    match Size::deserialize(d)? {
+        Size::N(n) => Ok(n),
+        Size::S(s) => parse_bytes(&s).map_err(serde::de::Error::custom),
     }
 }
 

@@ -180,6 +180,21 @@ pub(super) fn check_services(cfg: &Config, doc: &Doc) -> Vec<Found> {
     if cfg.storage.dir.as_os_str().is_empty() {
         f.report("storage.dir", "dir must not be empty");
     }
+    if cfg.storage.keep_days == 0 {
+        f.report(
+            "storage.keep_days",
+            "keep_days must be at least 1 (today is always kept)",
+        );
+    }
+    if cfg.storage.max_bytes < 1 << 20 {
+        f.report(
+            "storage.max_bytes",
+            format!(
+                "max_bytes is {} bytes; the journal needs at least 1MiB",
+                cfg.storage.max_bytes
+            ),
+        );
+    }
     if let Some(sim) = &cfg.simulation {
         if !(sim.speed.is_finite() && sim.speed > 0.0) {
             f.report(
