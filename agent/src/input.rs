@@ -81,7 +81,7 @@ pub enum LineProblem {
 /// A position in an input file, recorded in the journal's `meta` table under `key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resume {
-    pub key: String,
+    pub key: crate::journal::MetaKey,
     pub value: String,
 }
 

@@ -177,7 +177,8 @@ fn replay(
         Ok(c) => c,
         Err(code) => return code,
     };
-    let file = match std::fs::File::open(events) {
+    // An archived day (`.gz`) replays as it is.
+    let file = match nursery_agent::journal::retention::open_event_log(events) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("{}: {e}", events.display());
@@ -188,13 +189,7 @@ fn replay(
     let mut out = std::io::BufWriter::new(stdout.lock());
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
-    let result = nursery_agent::replay::replay(
-        &cfg,
-        std::io::BufReader::new(file),
-        until,
-        &mut out,
-        &mut err,
-    );
+    let result = nursery_agent::replay::replay(&cfg, file, until, &mut out, &mut err);
     let _ = out.flush();
     match result {
         Ok(o) if o.rejected == 0 => ExitCode::SUCCESS,

@@ -295,16 +295,125 @@ pub fn enqueue_telemetry(
         source,
     })?;
     let size = payload.len() as i64;
+    let day = created_at.with_timezone(&cap.tz).date_naive().to_string();
+    let ms = created_at.timestamp_millis();
+    if staging(conn)? {
+        conn.prepare_cached(
+            "INSERT INTO temp.outbox_telemetry_staged (created_ms, payload, size, day, max_bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![ms, payload, size, day, cap.max_bytes as i64])?;
+        return Ok(staged_enqueued(conn, cap)?);
+    }
+    Ok(insert_telemetry(conn, ms, &payload, &day, cap.max_bytes)?)
+}
+
+fn insert_telemetry(
+    conn: &Connection,
+    created_ms: i64,
+    payload: &str,
+    day: &str,
+    max_bytes: u64,
+) -> rusqlite::Result<Enqueued> {
+    let size = payload.len() as i64;
     conn.prepare_cached(
         "INSERT INTO outbox_telemetry (created_ms, payload, size) VALUES (?1, ?2, ?3)",
     )?
-    .execute(params![created_at.timestamp_millis(), payload, size])?;
+    .execute(params![created_ms, payload, size])?;
     conn.prepare_cached(
         "UPDATE outbox_state SET telemetry_pending = telemetry_pending + 1, bytes = bytes + ?1
          WHERE id = 1",
     )?
     .execute([size])?;
-    Ok(after_insert(conn, created_at, cap)?)
+    enforce_cap(conn, day, max_bytes)
+}
+
+/// Name of the connection's temporary table where telemetry waits for the journal's
+/// routine group (see `journal`): in memory, so a minute's telemetry costs the card nothing
+/// until the group is written with the rest.
+const STAGED: &str = "outbox_telemetry_staged";
+
+/// Turns staging of telemetry on this connection on or off (the journal's write mode).
+/// Staged rows are moved into the outbox by [`flush_staged_telemetry`]; turn it off only
+/// after a flush.
+pub fn stage_telemetry(conn: &Connection, on: bool) -> rusqlite::Result<()> {
+    if on {
+        conn.execute_batch(
+            "PRAGMA temp_store = MEMORY;
+             CREATE TEMP TABLE IF NOT EXISTS outbox_telemetry_staged (
+                 id          INTEGER PRIMARY KEY,
+                 created_ms  INTEGER NOT NULL,
+                 payload     TEXT    NOT NULL,
+                 size        INTEGER NOT NULL,
+                 day         TEXT    NOT NULL,
+                 max_bytes   INTEGER NOT NULL
+             );",
+        )
+    } else {
+        flush_staged_telemetry(conn)?;
+        conn.execute_batch("DROP TABLE IF EXISTS temp.outbox_telemetry_staged")
+    }
+}
+
+fn staging(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM temp.sqlite_master WHERE type = 'table' AND name = ?1")?
+        .query_row([STAGED], |_| Ok(()))
+        .optional()
+        .map(|r| r.is_some())
+}
+
+/// Whether telemetry waits in the connection's staging table.
+pub fn has_staged_telemetry(conn: &Connection) -> rusqlite::Result<bool> {
+    if !staging(conn)? {
+        return Ok(false);
+    }
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM temp.outbox_telemetry_staged)")?
+        .query_row([], |r| r.get(0))
+}
+
+/// Moves staged telemetry into the outbox, oldest first, enforcing the cap as each
+/// enqueue would have. Call it inside the transaction that writes the journal's group.
+pub fn flush_staged_telemetry(conn: &Connection) -> rusqlite::Result<u64> {
+    if !has_staged_telemetry(conn)? {
+        return Ok(0);
+    }
+    let rows: Vec<(i64, String, String, i64)> = conn
+        .prepare_cached(
+            "SELECT created_ms, payload, day, max_bytes FROM temp.outbox_telemetry_staged
+             ORDER BY id",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut dropped = 0;
+    for (ms, payload, day, max) in &rows {
+        dropped +=
+            insert_telemetry(conn, *ms, payload, day, (*max).max(0) as u64)?.telemetry_dropped;
+    }
+    conn.execute("DELETE FROM temp.outbox_telemetry_staged", [])?;
+    Ok(dropped)
+}
+
+/// What a staged enqueue reports: `pressure` when the durable messages alone are over the
+/// cap (then no telemetry could stay), as [`enforce_cap`] would find.
+fn staged_enqueued(conn: &Connection, cap: &Cap) -> rusqlite::Result<Enqueued> {
+    let (bytes, durable): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT bytes, bytes - (SELECT coalesce(sum(size), 0) FROM outbox_telemetry)
+             FROM outbox_state WHERE id = 1",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(Enqueued {
+        seq: None,
+        telemetry_dropped: 0,
+        bytes: bytes.max(0) as u64,
+        pressure: durable.max(0) as u64 > cap.max_bytes,
+    })
+}
+
+/// Drops every waiting telemetry row (the storage budget's first relief), counted as
+/// dropped on `day`; returns how many went. Durable messages stay.
+pub fn shed_telemetry(conn: &Connection, day: NaiveDate) -> rusqlite::Result<u64> {
+    Ok(enforce_cap(conn, &day.to_string(), 0)?.telemetry_dropped)
 }
 
 /// Enforces the cap (oldest telemetry first) and records the backlog high-water marks.
@@ -314,11 +423,17 @@ fn after_insert(
     cap: &Cap,
 ) -> rusqlite::Result<Enqueued> {
     let day = created_at.with_timezone(&cap.tz).date_naive().to_string();
+    enforce_cap(conn, &day, cap.max_bytes)
+}
+
+/// Drops the oldest telemetry while the outbox is over `max_bytes`, and records the
+/// backlog high-water marks of `day`.
+fn enforce_cap(conn: &Connection, day: &str, max_bytes: u64) -> rusqlite::Result<Enqueued> {
     let (mut bytes, _) = bytes_and_backlog(conn)?;
     let mut dropped: u64 = 0;
     let mut dropped_bytes: i64 = 0;
     let mut pressure = false;
-    while bytes > cap.max_bytes {
+    while bytes > max_bytes {
         let size: Option<i64> = conn
             .prepare_cached(
                 "DELETE FROM outbox_telemetry WHERE id = (SELECT min(id) FROM outbox_telemetry)

@@ -1,65 +1,48 @@
 //! `status`: what the journal holds now, read without disturbing a running daemon.
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::journal::DB_FILE;
-use crate::rules::{Engine, Snapshot};
+use crate::journal::{retention, JournalReader};
+use crate::rules::Engine;
 
-fn open_read_only(cfg: &Config) -> Result<Connection, String> {
-    let path = cfg.storage.dir.join(DB_FILE);
-    if !path.exists() {
-        return Err(format!(
-            "no journal at {} (the agent has not run with this storage directory yet)",
-            path.display()
-        ));
-    }
-    let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(conn)
+fn open_read_only(cfg: &Config) -> Result<JournalReader, String> {
+    JournalReader::open(&cfg.storage.dir, std::time::Duration::from_secs(5))
+        .map_err(|e| e.to_string())
 }
 
 /// Writes the journal's events (an event log that `replay` accepts) or, with
-/// `transitions`, its alert transitions, one JSON line each, oldest first.
+/// `transitions`, its alert transitions, one JSON line each, oldest first. Events of days
+/// already archived (`storage.archive_dir`) come first, so the whole history replays.
 pub fn export(
     cfg: &Config,
     transitions: bool,
     out: &mut impl std::io::Write,
 ) -> Result<(), String> {
-    let conn = open_read_only(cfg)?;
-    let sql = if transitions {
-        "SELECT body FROM transitions ORDER BY id"
+    let journal = open_read_only(cfg)?;
+    let mut line = |body: &str| writeln!(out, "{body}");
+    if transitions {
+        journal.each_transition_line(&mut line)
     } else {
-        "SELECT body FROM events ORDER BY id"
-    };
-    let mut stmt = conn.prepare(sql).map_err(|e| e.to_string())?;
-    let mut rows = stmt.query([]).map_err(|e| e.to_string())?;
-    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
-        let body: String = row.get(0).map_err(|e| e.to_string())?;
-        writeln!(out, "{body}").map_err(|e| e.to_string())?;
+        retention::each_archived_line(&cfg.storage.archive_path(), &mut line)
+            .and_then(|()| journal.each_event_line(&mut line))
     }
-    Ok(())
+    .map_err(|e| e.to_string())
 }
 
 /// The rules' clock, who is checked in where, room figures and open alerts, as JSON.
 /// Opens the journal read-only; never creates it.
 pub fn read(cfg: &Config) -> Result<Value, String> {
-    let path = cfg.storage.dir.join(DB_FILE);
-    let conn = open_read_only(cfg)?;
-    let state: Option<String> = conn
-        .query_row("SELECT state FROM snapshot WHERE id = 1", [], |r| r.get(0))
-        .optional()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let uplink = uplink(&conn).map_err(|e| format!("{}: {e}", path.display()))?;
-    let Some(state) = state else {
+    let journal = open_read_only(cfg)?;
+    let snap = journal
+        .snapshot()
+        .map_err(|e| format!("{}: {e}", journal.path().display()))?;
+    let uplink = uplink(&journal).map_err(|e| e.to_string())?;
+    let Some(snap) = snap else {
         return Ok(
             json!({ "clock": null, "occupancy": {}, "rooms": [], "open_alerts": [], "uplink": uplink }),
         );
     };
-    let snap = Snapshot::from_json(&state).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut engine = Engine::restore(cfg, &snap)?;
     let mut occupancy = serde_json::Map::new();
     for (person, room) in engine.occupancy() {
@@ -81,14 +64,9 @@ pub fn read(cfg: &Config) -> Result<Value, String> {
         })
         .collect();
     // The last SIGHUP reload: applied (with the content hash) or refused (every problem).
-    let reload: Option<Value> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = ?1",
-            [crate::daemon::core::RELOAD_KEY],
-            |r| r.get::<_, String>(0),
-        )
-        .optional()
-        .map_err(|e| format!("{}: {e}", path.display()))?
+    let reload: Option<Value> = journal
+        .meta(&crate::daemon::core::RELOAD_KEY)
+        .map_err(|e| e.to_string())?
         .and_then(|v| serde_json::from_str(&v).ok());
     Ok(json!({
         "clock": engine.clock().map(|c| engine.local(c).to_rfc3339()),
@@ -103,26 +81,9 @@ pub fn read(cfg: &Config) -> Result<Value, String> {
 /// What the running link has noted (`uplink_link`, written by the uplink's store):
 /// `client_id_conflict` is the client id another client seems to be taking over, with
 /// `since`, or null.
-fn uplink(conn: &Connection) -> rusqlite::Result<Value> {
-    let exists: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'uplink_link')",
-        [],
-        |r| r.get(0),
-    )?;
-    let row: Option<(Option<String>, Option<String>)> = if exists {
-        conn.query_row(
-            "SELECT client_id_conflict, since FROM uplink_link WHERE id = 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?
-    } else {
-        None
-    };
-    Ok(match row {
-        Some((Some(id), since)) => {
-            json!({ "client_id_conflict": { "client_id": id, "since": since } })
-        }
-        _ => json!({ "client_id_conflict": null }),
+fn uplink(journal: &JournalReader) -> Result<Value, crate::journal::JournalError> {
+    Ok(match journal.client_id_conflict()? {
+        Some((id, since)) => json!({ "client_id_conflict": { "client_id": id, "since": since } }),
+        None => json!({ "client_id_conflict": null }),
     })
 }

@@ -22,8 +22,8 @@ use crate::input::LineProblem;
 const POLL: Duration = Duration::from_millis(100);
 
 /// The `meta` key under which the position in the events file at `path` is kept.
-pub fn events_key(path: &Path) -> String {
-    format!("events:{}", path.display())
+pub fn events_key(path: &Path) -> crate::journal::MetaKey {
+    crate::journal::MetaKey::events(path)
 }
 
 /// The lines a regular events file gained while the agent was down: the whole lines after

@@ -79,13 +79,9 @@ fn simulation_start(
 ) -> (SimulationStart, DateTime<Utc>) {
     let tz = cfg.facility.timezone;
     let latest: Option<(NaiveDate, u64)> = journal
-        .meta_with_prefix("simulation:")
+        .simulation_progress()
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|(k, v)| {
-            let date = k.strip_prefix("simulation:")?.parse().ok()?;
-            Some((date, v.parse().ok()?))
-        })
         .max();
     let day_start = |date: NaiveDate| {
         let at = sim

@@ -7,12 +7,11 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use chrono_tz::Tz;
-use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::journal::DB_FILE;
+use crate::journal::JournalReader;
 use crate::live::{Live, LiveView};
 
 /// One sample per minute of the rules' clock: a whole day, and then some.
@@ -105,34 +104,18 @@ pub fn transitions_of_day(
     tz: Tz,
     clock: DateTime<Utc>,
 ) -> Result<Vec<Value>, String> {
-    let path = dir.join(DB_FILE);
-    let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| format!("journal: {e}"))?;
-    conn.busy_timeout(std::time::Duration::from_secs(2))
+    let journal = JournalReader::open(&dir, std::time::Duration::from_secs(2))
         .map_err(|e| format!("journal: {e}"))?;
     let local = clock.with_timezone(&tz).date_naive();
     let midnight = tz
         .from_local_datetime(&local.and_time(chrono::NaiveTime::MIN))
         .earliest()
         .map_or(clock, |t| t.with_timezone(&Utc));
-    let mut stmt = conn
-        .prepare(
-            "SELECT body FROM transitions WHERE ts_ms >= ?1 ORDER BY ts_ms DESC, id DESC LIMIT ?2",
-        )
+    let lines = journal
+        .transitions_since(midnight, MAX_TRANSITIONS)
         .map_err(|e| format!("journal: {e}"))?;
-    let rows = stmt
-        .query_map(
-            rusqlite::params![midnight.timestamp_millis(), MAX_TRANSITIONS as i64],
-            |r| r.get::<_, String>(0),
-        )
-        .map_err(|e| format!("journal: {e}"))?;
-    let mut out = Vec::new();
-    for body in rows {
-        let body = body.map_err(|e| format!("journal: {e}"))?;
-        if let Ok(v) = serde_json::from_str::<Value>(&body) {
-            out.push(v);
-        }
-    }
-    out.reverse();
-    Ok(out)
+    Ok(lines
+        .iter()
+        .filter_map(|body| serde_json::from_str::<Value>(body).ok())
+        .collect())
 }

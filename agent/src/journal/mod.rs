@@ -1,26 +1,70 @@
 //! The journal: an append-only record in SQLite of every accepted event and every alert
 //! transition, plus the latest engine snapshot, from which `run` rebuilds the day after a
-//! crash or power cut.
+//! crash or power cut. It is the only module that writes SQL for these tables; `status`,
+//! `export` and the staff page read them through [`JournalReader`].
 //!
 //! One thread owns the connection (the daemon's core thread). Writes are batched: one
-//! transaction per batch, committed with `synchronous = FULL` before any effect of the
-//! batch (console line, buzzer, outbox) is let out, so what was acknowledged survives a
-//! power cut. The database is in WAL mode so other connections (the uplink's) can read
-//! while the core writes.
+//! transaction per batch. The database is in WAL mode so other connections (the uplink's)
+//! can read while the core writes.
+//!
+//! # What reaches the SD card ([`WriteMode::Budget`], the default)
+//! A board runs for years on a card that small random writes wear out, so the journal
+//! spends writes where they buy safety and nowhere else:
+//! - **Alerts are durable before they are seen.** A batch that journals a transition (or
+//!   that the caller marks with [`Batch::durable`]) has its WAL synced to the card before
+//!   [`Batch::commit`] returns, so what is shown, sounded or sent survives a power cut.
+//! - **Other commits are `synchronous = NORMAL`**: in WAL mode that is safe against a crash
+//!   of the process (the OS has the pages) and, on a power cut, loses at most the commits
+//!   since the last sync (the last alert commit or checkpoint); never corrupts the file.
+//! - **Routine batches wait in memory.** A batch that holds nothing but sensor readings,
+//!   the snapshot, meta positions and telemetry is not written at once: it joins a group
+//!   that is committed with the next batch that matters, or once it is
+//!   [`GROUP_WINDOW`] old (rules' time), or when anyone reads the journal. A crash loses at
+//!   most that window of readings and telemetry — consistently: the snapshot, the input
+//!   file positions and the events go together, so a file input is read again from there.
+//! - **The snapshot is written only when it changed.**
+//! - `wal_autocheckpoint` = [`WAL_AUTOCHECKPOINT_PAGES`] and `journal_size_limit` =
+//!   [`WAL_SIZE_LIMIT`]: the WAL is folded back into the database every ~4 MiB of
+//!   frames, and truncated back to 1 MiB after, so it neither grows nor stays large.
+//! - `auto_vacuum = INCREMENTAL` (new files): pages freed by retention go back to the file
+//!   system in small steps ([`retention`]).
+//!
+//! [`WriteMode::Legacy`] keeps the old behaviour (every batch `FULL`, snapshot every time)
+//! for the SD budget benchmark's baseline.
 
-pub mod day;
-
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::alert::Transition;
-use crate::event::Event;
+use crate::event::{Event, EventKind};
 use crate::rules::Snapshot;
+
+pub mod budget;
+pub mod day;
+pub mod meta;
+pub mod read;
+pub mod retention;
+
+pub use meta::MetaKey;
+pub use read::JournalReader;
 
 /// File name of the database inside `storage.dir`.
 pub const DB_FILE: &str = "nursery-agent.db";
+
+/// Longest a group of routine batches waits in memory, in the rules' time.
+pub const GROUP_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
+/// Most events a group holds before it is written anyway.
+pub const GROUP_MAX_EVENTS: usize = 4096;
+/// WAL frames (pages) after which SQLite checkpoints by itself (its default, ~4 MiB).
+pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 1000;
+/// Bytes the WAL file is truncated to after a checkpoint.
+pub const WAL_SIZE_LIMIT: i64 = 1 << 20;
 
 /// Schema migrations for the journal's own tables, applied in order; `PRAGMA user_version`
 /// records how many have run. Never edit one that has shipped: append a new one.
@@ -67,6 +111,17 @@ const MIGRATIONS: &[&str] = &[
      );",
 ];
 
+/// How the journal spends writes; see the module documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteMode {
+    /// Group routine batches, sync only alert-bearing commits, snapshot when changed.
+    #[default]
+    Budget,
+    /// Every batch committed `synchronous = FULL` with its snapshot: the agent before the
+    /// SD budget (kept for the benchmark's baseline).
+    Legacy,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("cannot create storage directory {path}: {source}")]
@@ -79,23 +134,129 @@ pub enum JournalError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("journal write failed ({path}): {source}")]
+    Write {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("journal {path}: cannot sync to storage: {source}")]
+    Sync {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no journal at {path} (the agent has not run with this storage directory yet)")]
+    Missing { path: PathBuf },
     #[error("journal database {path} has schema version {found}, newer than this agent knows ({known}); refusing to touch it")]
     TooNew {
         path: PathBuf,
         found: usize,
         known: usize,
     },
+    #[error("archive {path}: {source}")]
+    Archive {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write out the journal: {0}")]
+    Output(std::io::Error),
     #[error(transparent)]
     Snapshot(#[from] crate::rules::SnapshotError),
+}
+
+/// Writes waiting in memory for their group to be committed (see the module docs).
+#[derive(Default)]
+struct Pending {
+    /// `(ts, ts_ms, body)` in arrival order.
+    events: Vec<(String, i64, String)>,
+    snapshot: Option<(i64, String)>,
+    alive: BTreeMap<i64, i64>,
+    meta: BTreeMap<String, String>,
+    /// The rules' time of the oldest batch in the group.
+    since: Option<i64>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.events.is_empty()
+            && self.snapshot.is_none()
+            && self.alive.is_empty()
+            && self.meta.is_empty()
+    }
+
+    fn absorb(&mut self, later: Pending) {
+        self.events.extend(later.events);
+        if later.snapshot.is_some() {
+            self.snapshot = later.snapshot;
+        }
+        for (run, at) in later.alive {
+            let e = self.alive.entry(run).or_insert(at);
+            *e = (*e).max(at);
+        }
+        self.meta.extend(later.meta);
+        self.since = match (self.since, later.since) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// Writes everything held into `tx`, with the telemetry staged on the connection.
+    fn write(&self, tx: &Connection) -> rusqlite::Result<()> {
+        let mut ins =
+            tx.prepare_cached("INSERT INTO events (ts, ts_ms, body) VALUES (?1, ?2, ?3)")?;
+        for (ts, ms, body) in &self.events {
+            ins.execute(params![ts, ms, body])?;
+        }
+        if let Some((taken, state)) = &self.snapshot {
+            write_snapshot(tx, *taken, state)?;
+        }
+        for (run, at) in &self.alive {
+            write_alive(tx, *run, *at)?;
+        }
+        for (k, v) in &self.meta {
+            write_meta(tx, k, v)?;
+        }
+        crate::outbox::flush_staged_telemetry(tx)?;
+        Ok(())
+    }
 }
 
 pub struct Journal {
     conn: Connection,
     path: PathBuf,
+    mode: WriteMode,
+    pending: RefCell<Pending>,
+    /// The snapshot last written or held, to skip writing an unchanged one.
+    last_snapshot: RefCell<Option<String>>,
+    /// Set by SQLite's update hook whenever a row of the main database changes.
+    main_written: Arc<AtomicBool>,
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
+}
+
+fn write_snapshot(c: &Connection, taken: i64, state: &str) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO snapshot (id, taken_ms, state) VALUES (1, ?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET taken_ms = excluded.taken_ms, state = excluded.state",
+    )?
+    .execute(params![taken, state])?;
+    Ok(())
+}
+
+fn write_alive(c: &Connection, run: i64, at: i64) -> rusqlite::Result<()> {
+    c.prepare_cached("UPDATE runs SET alive_ms = max(alive_ms, ?2) WHERE id = ?1")?
+        .execute(params![run, at])?;
+    Ok(())
+}
+
+fn write_meta(c: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![key, value])?;
+    Ok(())
 }
 
 impl Journal {
@@ -110,13 +271,54 @@ impl Journal {
             path: path.clone(),
             source,
         })?;
-        let mut j = Journal { conn, path };
+        let mut j = Journal {
+            conn,
+            path,
+            mode: WriteMode::Budget,
+            pending: RefCell::default(),
+            last_snapshot: RefCell::default(),
+            main_written: Arc::default(),
+        };
         j.setup().map_err(|e| j.err(e))??;
+        j.set_mode(WriteMode::Budget)?;
+        let flag = j.main_written.clone();
+        j.conn.update_hook(Some(
+            move |_: rusqlite::hooks::Action, db: &str, _: &str, _| {
+                if db == "main" {
+                    flag.store(true, Ordering::Relaxed);
+                }
+            },
+        ));
         Ok(j)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub fn mode(&self) -> WriteMode {
+        self.mode
+    }
+
+    /// Switches how writes are spent (pending writes are committed first).
+    pub fn set_mode(&mut self, mode: WriteMode) -> Result<(), JournalError> {
+        self.flush()?;
+        let sync = match mode {
+            WriteMode::Budget => "NORMAL",
+            WriteMode::Legacy => "FULL",
+        };
+        let limit = match mode {
+            WriteMode::Budget => WAL_SIZE_LIMIT,
+            WriteMode::Legacy => -1,
+        };
+        let c = &self.conn;
+        c.pragma_update(None, "synchronous", sync)
+            .and_then(|_| c.pragma_update(None, "journal_size_limit", limit))
+            .and_then(|_| c.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES))
+            .map_err(|e| self.err(e))?;
+        crate::outbox::stage_telemetry(c, mode == WriteMode::Budget).map_err(|e| self.err(e))?;
+        self.mode = mode;
+        Ok(())
     }
 
     fn err(&self, source: rusqlite::Error) -> JournalError {
@@ -128,8 +330,6 @@ impl Journal {
 
     fn setup(&mut self) -> rusqlite::Result<Result<(), JournalError>> {
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
-        // FULL: a committed batch survives a power cut, not just a crash.
-        self.conn.pragma_update(None, "synchronous", "FULL")?;
         self.conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let version: usize = self
             .conn
@@ -140,6 +340,11 @@ impl Journal {
                 found: version,
                 known: MIGRATIONS.len(),
             }));
+        }
+        if version == 0 {
+            // Only before the first table: freed pages can then be given back in steps.
+            self.conn
+                .pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = self.conn.transaction()?;
@@ -159,46 +364,112 @@ impl Journal {
 
     /// Starts a batch: everything written through it commits together or not at all.
     pub fn batch(&mut self) -> Result<Batch<'_>, JournalError> {
-        let path = self.path.clone();
         // IMMEDIATE: take the write lock at the start, so a batch that reads before it
         // writes (a summary) cannot fail when the uplink commits a delete meanwhile.
         let tx = self
             .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|source| JournalError::Sqlite { path, source })?;
-        Ok(Batch { tx })
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|source| JournalError::Write {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.main_written.store(false, Ordering::Relaxed);
+        Ok(Batch {
+            tx: Some(tx),
+            path: &self.path,
+            mode: self.mode,
+            pending: &self.pending,
+            last_snapshot: &self.last_snapshot,
+            main_written: &self.main_written,
+            own: RefCell::default(),
+            carried: RefCell::default(),
+            significant: std::cell::Cell::new(false),
+            durable: std::cell::Cell::new(false),
+        })
+    }
+
+    /// Commits what waits in memory (see the module docs). Reads through this journal do
+    /// it by themselves; the daemon need not call it, dropping the journal does.
+    pub fn flush(&self) -> Result<(), JournalError> {
+        let mut p = self.pending.borrow_mut();
+        let staged = crate::outbox::has_staged_telemetry(&self.conn).map_err(|e| self.err(e))?;
+        if p.is_empty() && !staged {
+            return Ok(());
+        }
+        let write = || -> rusqlite::Result<()> {
+            let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+            p.write(&tx)?;
+            tx.commit()
+        };
+        write().map_err(|source| JournalError::Write {
+            path: self.path.clone(),
+            source,
+        })?;
+        *p = Pending::default();
+        Ok(())
     }
 
     /// The latest engine snapshot, if any.
     pub fn snapshot(&self) -> Result<Option<Snapshot>, JournalError> {
+        self.flush()?;
         let state: Option<String> = self
             .conn
             .query_row("SELECT state FROM snapshot WHERE id = 1", [], |r| r.get(0))
             .optional()
             .map_err(|e| self.err(e))?;
+        *self.last_snapshot.borrow_mut() = state.clone();
         Ok(match state {
             Some(s) => Some(Snapshot::from_json(&s)?),
             None => None,
         })
     }
 
-    pub fn meta(&self, key: &str) -> Result<Option<String>, JournalError> {
+    pub fn meta(&self, key: &MetaKey) -> Result<Option<String>, JournalError> {
+        self.flush()?;
         self.conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [key.to_string()],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| self.err(e))
     }
 
-    /// Every `meta` entry whose key starts with `prefix`.
-    pub fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, JournalError> {
+    /// How far each simulated day was fed (`MetaKey::Simulation`), oldest day first.
+    pub fn simulation_progress(&self) -> Result<Vec<(NaiveDate, u64)>, JournalError> {
+        Ok(self
+            .meta_of_kind(&MetaKey::Simulation(NaiveDate::MIN))?
+            .into_iter()
+            .filter_map(|(k, v)| match k {
+                MetaKey::Simulation(d) => Some((d, v.parse().ok()?)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Every `meta` entry of the same kind as `like` (its value in `like` is ignored).
+    pub fn meta_of_kind(&self, like: &MetaKey) -> Result<Vec<(MetaKey, String)>, JournalError> {
+        self.flush()?;
         let mut stmt = self
             .conn
-            .prepare("SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1")
+            .prepare(
+                "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+            )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map([like.kind_prefix()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
             .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        let mut out = Vec::new();
+        for row in rows {
+            let (k, v) = row.map_err(|e| self.err(e))?;
+            if let Some(k) = MetaKey::parse(&k) {
+                out.push((k, v));
+            }
+        }
+        Ok(out)
     }
 
     /// Every journalled event, oldest first, as JSON lines (an event log `replay` accepts).
@@ -212,6 +483,7 @@ impl Journal {
     }
 
     fn column(&self, sql: &str) -> Result<Vec<String>, JournalError> {
+        self.flush()?;
         let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| r.get::<_, String>(0))
@@ -220,107 +492,280 @@ impl Journal {
     }
 
     /// The connection, for components that keep their own tables in the same database
-    /// and must write in the same transaction as the journal (the outbox).
+    /// (the outbox) or read the journal's (the summary). What waits in memory is
+    /// committed first, so a reader sees everything taken in.
     pub fn connection(&self) -> &Connection {
+        if let Err(e) = self.flush() {
+            tracing::warn!(error = %e, "journal: pending routine rows not written yet");
+        }
         &self.conn
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            tracing::error!(error = %e, "journal: routine rows of the last minutes not written");
+        }
     }
 }
 
 /// One atomic batch of journal writes.
 pub struct Batch<'j> {
-    tx: Transaction<'j>,
+    /// `Some` until [`Batch::commit`].
+    tx: Option<Transaction<'j>>,
+    path: &'j Path,
+    mode: WriteMode,
+    pending: &'j RefCell<Pending>,
+    last_snapshot: &'j RefCell<Option<String>>,
+    main_written: &'j AtomicBool,
+    /// This batch's routine writes, held until commit decides where they go.
+    own: RefCell<Pending>,
+    /// Earlier groups' writes, written into this transaction: back to the journal's
+    /// pending if it is not committed.
+    carried: RefCell<Pending>,
+    /// Something was written that cannot wait (an event other than a reading, a
+    /// transition, a rejected line, a run).
+    significant: std::cell::Cell<bool>,
+    /// The commit must reach the card before it returns.
+    durable: std::cell::Cell<bool>,
 }
 
 impl Batch<'_> {
-    pub fn event(&self, ev: &Event) -> rusqlite::Result<i64> {
-        let ts = ev.ts.expect("journalled events carry their ts");
+    fn tx(&self) -> &Transaction<'_> {
         self.tx
-            .prepare_cached("INSERT INTO events (ts, ts_ms, body) VALUES (?1, ?2, ?3)")?
-            .execute(params![ts.to_rfc3339(), ms(ts.to_utc()), ev.to_json_line()])?;
-        Ok(self.tx.last_insert_rowid())
+            .as_ref()
+            .expect("a batch's transaction is open until commit")
+    }
+
+    fn werr(&self, source: rusqlite::Error) -> JournalError {
+        JournalError::Write {
+            path: self.path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// Before a write that cannot wait: writes out everything held, so rows keep
+    /// their order.
+    fn now_significant(&self) -> Result<(), JournalError> {
+        self.significant.set(true);
+        self.write_held()
+    }
+
+    /// Writes the journal's pending group and this batch's own routine rows into the
+    /// transaction, in that order.
+    fn write_held(&self) -> Result<(), JournalError> {
+        let earlier = std::mem::take(&mut *self.pending.borrow_mut());
+        let own = std::mem::take(&mut *self.own.borrow_mut());
+        let written = earlier.write(self.tx()).and_then(|_| own.write(self.tx()));
+        self.carried.borrow_mut().absorb(earlier);
+        written.map_err(|e| self.werr(e))
+    }
+
+    fn deferrable(&self) -> bool {
+        self.mode == WriteMode::Budget
+    }
+
+    pub fn event(&self, ev: &Event) -> Result<(), JournalError> {
+        self.event_line(ev, &ev.to_json_line())
     }
 
     /// Journals an event whose JSON line is already at hand (as it arrived), sparing a
     /// re-serialization. `line` must describe `ev`.
-    pub fn event_line(&self, ev: &Event, line: &str) -> rusqlite::Result<i64> {
+    pub fn event_line(&self, ev: &Event, line: &str) -> Result<(), JournalError> {
         let ts = ev.ts.expect("journalled events carry their ts");
-        self.tx
-            .prepare_cached("INSERT INTO events (ts, ts_ms, body) VALUES (?1, ?2, ?3)")?
-            .execute(params![ts.to_rfc3339(), ms(ts.to_utc()), line])?;
-        Ok(self.tx.last_insert_rowid())
+        let row = (ts.to_rfc3339(), ms(ts.to_utc()), line.to_owned());
+        if self.deferrable() && matches!(ev.kind, EventKind::Reading { .. }) {
+            self.own.borrow_mut().events.push(row);
+            return Ok(());
+        }
+        self.now_significant()?;
+        self.tx()
+            .prepare_cached("INSERT INTO events (ts, ts_ms, body) VALUES (?1, ?2, ?3)")
+            .and_then(|mut s| s.execute(params![row.0, row.1, row.2]))
+            .map_err(|e| self.werr(e))?;
+        Ok(())
     }
 
-    pub fn transition(&self, t: &Transition) -> rusqlite::Result<()> {
-        self.tx
+    pub fn transition(&self, t: &Transition) -> Result<(), JournalError> {
+        self.now_significant()?;
+        self.durable.set(true);
+        let state = serde_json::to_value(t.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        self.tx()
             .prepare_cached(
                 "INSERT INTO transitions (ts, ts_ms, alert_id, type, state, subject, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                t.ts.to_rfc3339(),
-                ms(t.ts.to_utc()),
-                t.alert_id,
-                t.alert_type.as_str(),
-                serde_json::to_value(t.state)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-                t.subject,
-                t.to_json_line()
-            ])?;
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    t.ts.to_rfc3339(),
+                    ms(t.ts.to_utc()),
+                    t.alert_id,
+                    t.alert_type.as_str(),
+                    state,
+                    t.subject,
+                    t.to_json_line()
+                ])
+            })
+            .map_err(|e| self.werr(e))?;
         Ok(())
     }
 
-    pub fn rejected(&self, seen: DateTime<Utc>, line: &str, reason: &str) -> rusqlite::Result<()> {
-        self.tx
-            .prepare_cached("INSERT INTO rejected (seen_ms, line, reason) VALUES (?1, ?2, ?3)")?
-            .execute(params![ms(seen), line, reason])?;
+    pub fn rejected(
+        &self,
+        seen: DateTime<Utc>,
+        line: &str,
+        reason: &str,
+    ) -> Result<(), JournalError> {
+        self.now_significant()?;
+        self.tx()
+            .prepare_cached("INSERT INTO rejected (seen_ms, line, reason) VALUES (?1, ?2, ?3)")
+            .and_then(|mut s| s.execute(params![ms(seen), line, reason]))
+            .map_err(|e| self.werr(e))?;
         Ok(())
     }
 
-    pub fn snapshot(&self, taken: DateTime<Utc>, snap: &Snapshot) -> rusqlite::Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO snapshot (id, taken_ms, state) VALUES (1, ?1, ?2)
-                 ON CONFLICT (id) DO UPDATE SET taken_ms = excluded.taken_ms, state = excluded.state",
-            )?
-            .execute(params![ms(taken), snap.to_json()])?;
+    /// The engine snapshot at `taken`; not written when it is the one already stored.
+    pub fn snapshot(&self, taken: DateTime<Utc>, snap: &Snapshot) -> Result<(), JournalError> {
+        let state = snap.to_json();
+        self.note_time(taken);
+        if self.mode == WriteMode::Legacy {
+            return write_snapshot(self.tx(), ms(taken), &state).map_err(|e| self.werr(e));
+        }
+        let mut last = self.last_snapshot.borrow_mut();
+        if last.as_deref() == Some(state.as_str()) {
+            return Ok(());
+        }
+        self.own.borrow_mut().snapshot = Some((ms(taken), state.clone()));
+        *last = Some(state);
         Ok(())
     }
 
     /// Records the start of a run at `at`; returns its id for [`Batch::alive`].
-    pub fn run_started(&self, at: DateTime<Utc>) -> rusqlite::Result<i64> {
-        self.tx
-            .prepare_cached("INSERT INTO runs (started_ms, alive_ms) VALUES (?1, ?1)")?
-            .execute(params![ms(at)])?;
-        Ok(self.tx.last_insert_rowid())
+    pub fn run_started(&self, at: DateTime<Utc>) -> Result<i64, JournalError> {
+        self.now_significant()?;
+        self.tx()
+            .prepare_cached("INSERT INTO runs (started_ms, alive_ms) VALUES (?1, ?1)")
+            .and_then(|mut s| s.execute(params![ms(at)]))
+            .map_err(|e| self.werr(e))?;
+        Ok(self.tx().last_insert_rowid())
     }
 
     /// Records that run `run` was still alive at `at`.
-    pub fn alive(&self, run: i64, at: DateTime<Utc>) -> rusqlite::Result<()> {
-        self.tx
-            .prepare_cached("UPDATE runs SET alive_ms = max(alive_ms, ?2) WHERE id = ?1")?
-            .execute(params![run, ms(at)])?;
+    pub fn alive(&self, run: i64, at: DateTime<Utc>) -> Result<(), JournalError> {
+        self.note_time(at);
+        if self.mode == WriteMode::Legacy {
+            return write_alive(self.tx(), run, ms(at)).map_err(|e| self.werr(e));
+        }
+        let mut own = self.own.borrow_mut();
+        let e = own.alive.entry(run).or_insert(ms(at));
+        *e = (*e).max(ms(at));
         Ok(())
     }
 
-    pub fn set_meta(&self, key: &str, value: &str) -> rusqlite::Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            )?
-            .execute(params![key, value])?;
+    pub fn set_meta(&self, key: &MetaKey, value: &str) -> Result<(), JournalError> {
+        let key = key.to_string();
+        if self.mode == WriteMode::Legacy {
+            return write_meta(self.tx(), &key, value).map_err(|e| self.werr(e));
+        }
+        self.own.borrow_mut().meta.insert(key, value.to_owned());
         Ok(())
+    }
+
+    /// Makes the commit reach the card before [`Batch::commit`] returns (a batch that
+    /// journals a transition is durable already).
+    pub fn durable(&self) {
+        self.durable.set(true);
+    }
+
+    fn note_time(&self, at: DateTime<Utc>) {
+        let mut own = self.own.borrow_mut();
+        own.since = Some(own.since.map_or(ms(at), |s| s.min(ms(at))));
     }
 
     /// The transaction, for the outbox's rows that must commit with the journal's.
+    /// Routine rows this batch holds (readings) are not visible through it before commit.
     pub fn transaction(&self) -> &Transaction<'_> {
-        &self.tx
+        self.tx()
     }
 
-    pub fn commit(self) -> rusqlite::Result<()> {
-        self.tx.commit()
+    /// Commits the batch: at once when it holds anything that cannot wait (and synced
+    /// when it is durable), else as part of the routine group (see the module docs).
+    pub fn commit(self) -> Result<(), JournalError> {
+        let outside = self.main_written.load(Ordering::Relaxed);
+        let write_now = {
+            let (p, own) = (self.pending.borrow(), self.own.borrow());
+            let since = match (p.since, own.since) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let old = since
+                .zip(own.since)
+                .is_some_and(|(s, n)| n - s >= GROUP_WINDOW.num_milliseconds());
+            self.mode == WriteMode::Legacy
+                || self.significant.get()
+                || outside
+                || old
+                || p.events.len() + own.events.len() >= GROUP_MAX_EVENTS
+        };
+        if write_now {
+            self.write_held()?;
+        } else {
+            let own = std::mem::take(&mut *self.own.borrow_mut());
+            self.pending.borrow_mut().absorb(own);
+        }
+        let durable = self.durable.get() && self.mode == WriteMode::Budget;
+        let mut this = self;
+        let tx = this
+            .tx
+            .take()
+            .expect("a batch's transaction is open until commit");
+        if let Err(source) = tx.commit() {
+            // Drop puts the earlier groups' rows back for the next batch.
+            return Err(JournalError::Write {
+                path: this.path.to_path_buf(),
+                source,
+            });
+        }
+        this.carried.take();
+        if durable {
+            sync_wal(this.path)?;
+        }
+        Ok(())
+    }
+}
+
+/// A batch dropped without a successful commit: its own rows are gone with it, but the
+/// earlier groups' rows it carried go back to wait for the next batch, and the snapshot
+/// is written again next time.
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        let carried = self.carried.take();
+        if carried.is_empty() {
+            return;
+        }
+        let mut p = self.pending.borrow_mut();
+        let newer = std::mem::replace(&mut *p, carried);
+        p.absorb(newer);
+        self.last_snapshot.take();
+    }
+}
+
+/// Syncs the WAL: the frames of the last commit are then on the card, as with
+/// `synchronous = FULL` for that commit alone.
+fn sync_wal(db: &Path) -> Result<(), JournalError> {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = PathBuf::from(wal);
+    let sync = std::fs::File::open(&wal).and_then(|f| f.sync_data());
+    match sync {
+        Ok(()) => Ok(()),
+        // Checkpointed and truncated away meanwhile: then it is in the database, synced.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(JournalError::Sync { path: wal, source }),
     }
 }
 
@@ -365,9 +810,12 @@ mod tests {
         assert!(j.event_lines().unwrap().is_empty());
         let b = j.batch().unwrap();
         b.event(&ev).unwrap();
-        b.set_meta("k", "v").unwrap();
+        b.set_meta(&MetaKey::ArchivedThrough, "v").unwrap();
         b.commit().unwrap();
         assert_eq!(j.event_lines().unwrap(), vec![ev.to_json_line()]);
-        assert_eq!(j.meta("k").unwrap().as_deref(), Some("v"));
+        assert_eq!(
+            j.meta(&MetaKey::ArchivedThrough).unwrap().as_deref(),
+            Some("v")
+        );
     }
 }

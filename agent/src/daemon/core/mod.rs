@@ -30,7 +30,7 @@ use crate::alert::Transition;
 use crate::config::Config;
 use crate::event::{Event, EventKind};
 pub use crate::input::{Input, Reply, Resume};
-use crate::journal::{Journal, JournalError};
+use crate::journal::{Journal, JournalError, MetaKey};
 use crate::outbox;
 use crate::rules::{Engine, Rejection};
 pub use intake::{parse_line, LineRejected};
@@ -72,8 +72,8 @@ pub enum CoreError {
 }
 
 /// Meta key holding how many events of a simulated day have been taken in.
-pub fn simulation_key(date: NaiveDate) -> String {
-    format!("simulation:{date}")
+pub fn simulation_key(date: NaiveDate) -> MetaKey {
+    MetaKey::Simulation(date)
 }
 
 pub struct Core {
@@ -134,7 +134,7 @@ impl Core {
         let journal = Journal::open(&cfg.storage.dir)?;
         outbox::migrate(journal.connection())?;
         let snapshot = journal.snapshot()?;
-        let pressure = pressure::restore(journal.meta(pressure::PRESSURE_KEY)?);
+        let pressure = pressure::restore(journal.meta(&pressure::PRESSURE_KEY)?);
         let restored = snapshot.is_some();
         let engine = match &snapshot {
             Some(snap) => Engine::restore(cfg, snap),

@@ -13,7 +13,7 @@ use crate::rules::Engine;
 type Dt = DateTime<Utc>;
 
 /// Meta key of the open `storage_pressure` alert.
-pub(super) const PRESSURE_KEY: &str = "storage_pressure";
+pub(super) const PRESSURE_KEY: crate::journal::MetaKey = crate::journal::MetaKey::StoragePressure;
 
 /// The open alert as the journal keeps it.
 pub(super) fn restore(value: Option<String>) -> Option<(String, Dt)> {
@@ -38,7 +38,7 @@ pub(super) fn check(
         .as_ref()
         .map(|p| serde_json::to_string(p).unwrap_or_default());
     rec.batch()
-        .set_meta(PRESSURE_KEY, v.as_deref().unwrap_or(""))?;
+        .set_meta(&PRESSURE_KEY, v.as_deref().unwrap_or(""))?;
     rec.record([t])?;
     Ok(())
 }

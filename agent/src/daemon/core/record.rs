@@ -26,7 +26,10 @@ impl<'b, 'j> Recorder<'b, 'j> {
     }
 
     /// Journals the transitions and keeps them.
-    pub fn record(&mut self, ts: impl IntoIterator<Item = Transition>) -> rusqlite::Result<()> {
+    pub fn record(
+        &mut self,
+        ts: impl IntoIterator<Item = Transition>,
+    ) -> Result<(), crate::journal::JournalError> {
         for t in ts {
             self.batch.transition(&t)?;
             self.out.push(t);
@@ -42,7 +45,7 @@ impl<'b, 'j> Recorder<'b, 'j> {
         engine: &mut Engine,
         now: DateTime<Utc>,
         settle_to: Option<DateTime<Utc>>,
-    ) -> rusqlite::Result<()> {
+    ) -> Result<(), crate::journal::JournalError> {
         while let Some(due) = engine.next_due().filter(|d| *d <= now) {
             self.record(engine.on_tick(due))?;
         }

@@ -14,7 +14,7 @@ use crate::journal::Batch;
 use crate::outbox;
 
 /// Meta key of the last reload's outcome (a [`ReloadRecord`] as JSON).
-pub const RELOAD_KEY: &str = "config_reload";
+pub const RELOAD_KEY: crate::journal::MetaKey = crate::journal::MetaKey::ConfigReload;
 
 /// What `status` shows of the last reload.
 #[derive(Debug, Serialize)]
@@ -82,7 +82,7 @@ pub(super) fn follow(
         }
     };
     let json = serde_json::to_string(&record).unwrap_or_default();
-    batch.set_meta(RELOAD_KEY, &json)?;
+    batch.set_meta(&RELOAD_KEY, &json)?;
     Ok(line)
 }
 

@@ -21,7 +21,7 @@ impl Core {
         let tz = self.cfg.facility.timezone;
         let days = crate::summary::days_with_activity(self.journal.connection(), tz)?;
         for date in days {
-            let key = format!("summary:{date}");
+            let key = crate::journal::MetaKey::Summary(date);
             if crate::summary::summary_due(&self.cfg, date) > clock
                 || self.journal.meta(&key)?.is_some()
             {
@@ -41,7 +41,7 @@ impl Core {
     fn summarise(
         &mut self,
         date: NaiveDate,
-        key: &str,
+        key: &crate::journal::MetaKey,
         clock: chrono::DateTime<Utc>,
     ) -> Result<(), CoreError> {
         let offline = self.uplink.as_ref().map_or(0, |u| {
@@ -56,7 +56,7 @@ impl Core {
             batch.transaction(),
             &self.cfg.facility.id,
             Kind::Summary,
-            key,
+            &key.to_string(),
             clock,
             &body,
             &self.cap,
