@@ -1,1 +1,76 @@
-fn main() {}
+//! The SD budget (issue 10.3): bytes one simulated demo day sends to the storage, through
+//! the real journal and outbox write path, before and after, in the same run.
+//!
+//! - `legacy`: the journal as it was (every batch committed `synchronous = FULL`, the
+//!   snapshot rewritten each batch, telemetry written at once);
+//! - `budget`: the default (see `journal` module docs).
+//!
+//! Each mode runs the same day in a fresh directory under `$NURSERY_BENCH_DIR` (default:
+//! the target directory; it must be a real file system, tmpfs counts nothing). Figures:
+//! `/proc/self/io` `write_bytes` with the kernel's 30 s writeback emulated (see
+//! `support/day.rs`), the WAL's peak size, and checks that what the day raised is durable:
+//! every transition journalled (the budget mode syncs the WAL of each alert-bearing batch
+//! before its commit returns).
+//!
+//! `cargo bench -p nursery-agent --bench sd_budget`; `SD_MODE=legacy|budget` runs one.
+//! Target: ≤ 10 MB per day.
+
+#[path = "support/day.rs"]
+mod day;
+
+use chrono::NaiveDate;
+use nursery_agent::journal::WriteMode;
+
+fn main() {
+    let date: NaiveDate = "2026-03-02".parse().unwrap();
+    let modes: Vec<WriteMode> = match std::env::var("SD_MODE").as_deref() {
+        Ok("legacy") => vec![WriteMode::Legacy],
+        Ok("budget") => vec![WriteMode::Budget],
+        _ => vec![WriteMode::Legacy, WriteMode::Budget],
+    };
+    println!(
+        "nursery-agent SD budget: the demo day {date}, one batch per event, writeback every 30 s"
+    );
+    for mode in modes {
+        let dir = day::bench_dir("sd-budget-");
+        let cfg = day::demo_config(dir.path());
+        let tz = cfg.facility.timezone;
+        let (start, _) = nursery_agent::localtime::day_bounds(tz, date);
+        if mode == WriteMode::Legacy {
+            // main's file: SQLite's default 4 KiB pages (a new journal takes 1 KiB pages
+            // only when it creates the file itself).
+            let db = dir.path().join(nursery_agent::journal::DB_FILE);
+            let c = rusqlite::Connection::open(db).expect("legacy file");
+            c.pragma_update(None, "journal_mode", "WAL").unwrap();
+        }
+        let mut d = day::Driver::open(&cfg, start);
+        d.core.journal_mut().set_mode(mode).expect("write mode");
+        let t = std::time::Instant::now();
+        let f = d.day(date);
+        let journalled = d
+            .core
+            .journal()
+            .transition_lines()
+            .expect("read back")
+            .len();
+        let mb = f.written as f64 / 1e6;
+        println!(
+            "{:<7} written {:>11} bytes/day ({mb:>7.1} MB, {:>6.0} B/event), WAL peak {:>9} bytes, \
+             {} events, {} batches, {} transitions ({} journalled), {:.1} s",
+            format!("{mode:?}").to_lowercase(),
+            f.written,
+            f.written as f64 / f.events.max(1) as f64,
+            f.wal_peak,
+            f.events,
+            f.batches,
+            f.transitions,
+            journalled,
+            t.elapsed().as_secs_f64(),
+        );
+        assert!(
+            journalled as u64 >= f.transitions,
+            "every transition shown is in the journal"
+        );
+    }
+    println!("target: ≤ 10 MB/day");
+}

@@ -63,6 +63,8 @@ pub const GROUP_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
 pub const GROUP_MAX_EVENTS: usize = 4096;
 /// WAL frames (pages) after which SQLite checkpoints by itself (its default, ~4 MiB).
 pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 1000;
+/// Page size of new journals (SQLite's default is 4096).
+pub const PAGE_SIZE: u32 = 1024;
 /// Bytes the WAL file is truncated to after a checkpoint.
 pub const WAL_SIZE_LIMIT: i64 = 1 << 20;
 
@@ -329,6 +331,17 @@ impl Journal {
     }
 
     fn setup(&mut self) -> rusqlite::Result<Result<(), JournalError>> {
+        let fresh: bool =
+            self.conn
+                .query_row("SELECT count(*) = 0 FROM sqlite_master", [], |r| r.get(0))?;
+        if fresh {
+            // Only before the first table (and before WAL mode writes the header): freed
+            // pages can then be given back in steps, and small pages make a commit of a
+            // few rows a few KiB of WAL rather than 4 KiB per page touched.
+            self.conn.pragma_update(None, "page_size", PAGE_SIZE)?;
+            self.conn
+                .pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        }
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
         self.conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let version: usize = self
@@ -340,11 +353,6 @@ impl Journal {
                 found: version,
                 known: MIGRATIONS.len(),
             }));
-        }
-        if version == 0 {
-            // Only before the first table: freed pages can then be given back in steps.
-            self.conn
-                .pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = self.conn.transaction()?;

@@ -239,8 +239,12 @@ impl Journal {
             c.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")
                 .map_err(|e| self.err(e))?;
         } else {
-            c.execute_batch("PRAGMA incremental_vacuum;")
+            // One page per step (a row with no columns each): step it to the end.
+            let mut stmt = c
+                .prepare("PRAGMA incremental_vacuum")
                 .map_err(|e| self.err(e))?;
+            let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+            while rows.next().map_err(|e| self.err(e))?.is_some() {}
         }
         // Fold the WAL back so the file really shrinks now.
         c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))

@@ -301,6 +301,11 @@ impl Core {
         &self.journal
     }
 
+    /// The journal, to change how it writes (the SD budget benchmark) or run retention.
+    pub fn journal_mut(&mut self) -> &mut Journal {
+        &mut self.journal
+    }
+
     pub fn stats(&self) -> CoreStats {
         self.stats
     }

@@ -30,6 +30,10 @@ impl Core {
             self.summarise(date, &key, clock)?;
         }
         let today = clock.with_timezone(&tz).date_naive();
+        // Retention (contract section 11) once the day's summary is queued.
+        let st = &self.cfg.storage;
+        self.journal
+            .retain(tz, today, st.keep_days, &st.archive_path())?;
         let next = [today, today.succ_opt().unwrap_or(today)]
             .into_iter()
             .map(|d| crate::summary::summary_due(&self.cfg, d))
