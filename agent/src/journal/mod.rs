@@ -687,6 +687,8 @@ impl Batch<'_> {
     /// journals a transition is durable already).
     pub fn durable(&self) {
         self.durable.set(true);
+        // What must be durable cannot wait for the routine group either.
+        self.significant.set(true);
     }
 
     fn note_time(&self, at: DateTime<Utc>) {

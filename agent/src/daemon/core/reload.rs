@@ -83,6 +83,8 @@ pub(super) fn follow(
     };
     let json = serde_json::to_string(&record).unwrap_or_default();
     batch.set_meta(&RELOAD_KEY, &json)?;
+    // `status` (another process) must see the outcome now, not with the next group.
+    batch.durable();
     Ok(line)
 }
 
