@@ -63,6 +63,14 @@ pub enum EventKind {
         alert_id: String,
         by: String,
     },
+    /// The project's own, additive: the board's wall clock jumped (it synchronised, or was
+    /// set by hand) from `from` to `ts`. The daemon journals it when the wall clock and the
+    /// monotonic clock disagree; the rules carry their pending timers across the jump
+    /// instead of firing them for a span that never happened, and `replay` does the same.
+    /// It is the one event that may be earlier than the one before it.
+    ClockJump {
+        from: DateTime<FixedOffset>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, VariantArray)]

@@ -49,6 +49,8 @@ pub(super) enum Resolved<'e> {
         alert_id: &'e str,
         by: &'e str,
     },
+    /// Handled by `on_event` itself, before the order check.
+    ClockJump,
 }
 
 impl Resolved<'_> {
@@ -99,6 +101,7 @@ impl Engine {
             },
             EventKind::AgentStarted => Resolved::AgentStarted,
             EventKind::Acknowledge { alert_id, by } => self.resolve_acknowledge(alert_id, by)?,
+            EventKind::ClockJump { .. } => Resolved::ClockJump,
         })
     }
 
@@ -240,7 +243,7 @@ impl Engine {
                 self.fault(sensor, &details, now, out)
             }
             // Handled before the clock advances (see `on_event`).
-            Resolved::AgentStarted => {}
+            Resolved::AgentStarted | Resolved::ClockJump => {}
             Resolved::Acknowledge { alert_id, by } => self.acknowledge(alert_id, by, now, out),
         }
     }

@@ -25,6 +25,7 @@
 //! Local wall times (close, midnight) become instants through [`crate::localtime`] only.
 
 mod events;
+mod jump;
 mod model;
 mod rooms;
 mod snapshot;
@@ -39,7 +40,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
 use crate::alert::Transition;
 use crate::config::Config;
-use crate::event::Event;
+use crate::event::{Event, EventKind};
 use model::Model;
 pub use snapshot::{Snapshot, SnapshotError};
 use state::State;
@@ -111,6 +112,11 @@ impl Engine {
     /// Applies one event. On rejection nothing changes, not even the clock.
     pub fn on_event(&mut self, ev: &Event) -> Result<Vec<Transition>, Rejection> {
         let ts = ev.utc().ok_or(Rejection::MissingTs)?;
+        if let EventKind::ClockJump { from } = &ev.kind {
+            let mut out = Vec::new();
+            self.clock_jump(from.with_timezone(&Utc), ts, &mut out);
+            return Ok(out);
+        }
         if let Some(prev) = self.s.clock {
             if ts < prev {
                 return Err(Rejection::OutOfOrder {

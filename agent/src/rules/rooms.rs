@@ -26,9 +26,16 @@ impl Engine {
         }
     }
 
-    /// Every child's completed months and age band on the local date of `now`.
+    /// Every child's completed months and age band on the local date of `now` — or on a
+    /// later date when the clock is not believable: never before the last date judged
+    /// (the clock went back, or the board booted at 1970) nor before the youngest child's
+    /// birth (a new board that has never seen a good clock).
     fn refresh_bands(&mut self, now: Dt) {
-        let date = localtime::date_of(self.m.tz, now);
+        let youngest = self.m.children.iter().map(|c| c.birth).max();
+        let date = localtime::date_of(self.m.tz, now)
+            .max(self.s.age_date.unwrap_or_default())
+            .max(youngest.unwrap_or_default());
+        self.s.age_date = Some(date);
         if self.bands_on == Some(date) {
             return;
         }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::model::Model;
@@ -31,6 +31,8 @@ pub struct Snapshot {
     pub(crate) not_picked_up: BTreeMap<String, Active>,
     pub(crate) next_pickup: Option<Dt>,
     pub(crate) next_midnight: Option<Dt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) age_date: Option<NaiveDate>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +93,7 @@ impl Snapshot {
                 .collect(),
             next_pickup: s.next_pickup,
             next_midnight: s.next_midnight,
+            age_date: s.age_date,
         }
     }
 
@@ -124,6 +127,7 @@ impl Snapshot {
         }
         s.next_pickup = self.next_pickup;
         s.next_midnight = self.next_midnight;
+        s.age_date = self.age_date;
         s
     }
 }

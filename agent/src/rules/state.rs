@@ -1,7 +1,7 @@
 //! The engine's state: everything indexed by position in the roster, which is fast.
 //! `snapshot` keys the same state by ids for the journal.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::model::{Limit, Model};
@@ -127,6 +127,10 @@ pub(crate) struct State {
     pub not_picked_up: Vec<Option<Active>>,
     pub next_pickup: Option<Dt>,
     pub next_midnight: Option<Dt>,
+    /// The latest local date ages were judged on. Ages are never judged on an earlier
+    /// date: after a board boots at 1970 (no battery-backed clock) children keep the
+    /// ages of the last believable date until the clock synchronises.
+    pub age_date: Option<NaiveDate>,
 }
 
 impl State {
@@ -144,6 +148,7 @@ impl State {
             not_picked_up: vec![None; m.children.len()],
             next_pickup: None,
             next_midnight: None,
+            age_date: None,
         }
     }
 

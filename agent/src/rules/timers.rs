@@ -43,6 +43,16 @@ impl Engine {
         localtime::next_daily(self.m.tz, t, self.m.close, grace, inclusive)
     }
 
+    /// The next end-of-day pick-up check strictly after `t`.
+    pub(super) fn next_pickup_after(&self, t: Dt) -> Option<Dt> {
+        self.next_pickup(t, false)
+    }
+
+    /// The next local midnight after `t`.
+    pub(super) fn next_midnight_after(&self, t: Dt) -> Option<Dt> {
+        self.next_midnight(t)
+    }
+
     /// The next local midnight after `t`, when children may move up an age band.
     fn next_midnight(&self, t: Dt) -> Option<Dt> {
         localtime::next_daily(self.m.tz, t, NaiveTime::MIN, Duration::zero(), false)

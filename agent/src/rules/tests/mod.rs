@@ -7,6 +7,7 @@
 mod attendance;
 mod clock;
 mod doors;
+mod clock_jump;
 mod jumps;
 mod properties;
 mod rooms;
