@@ -26,4 +26,5 @@ pub mod simulate;
 pub mod status;
 pub mod summary;
 pub mod uplink;
+pub mod wallclock;
 pub mod wire;
