@@ -27,6 +27,7 @@
 mod events;
 mod jump;
 mod model;
+mod reload;
 mod rooms;
 mod snapshot;
 mod state;
@@ -42,6 +43,7 @@ use crate::alert::Transition;
 use crate::config::Config;
 use crate::event::{Event, EventKind};
 use model::Model;
+pub use reload::Reloaded;
 pub use snapshot::{Snapshot, SnapshotError};
 use state::State;
 pub use views::{DoorFigures, OpenAlert, RoomFigures, SensorFigures};

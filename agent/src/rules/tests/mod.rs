@@ -10,6 +10,7 @@ mod doors;
 mod clock_jump;
 mod jumps;
 mod properties;
+mod reload;
 mod rooms;
 mod sensors;
 mod snapshot;
