@@ -55,6 +55,9 @@ pub enum Input {
     Command(Command),
     /// The configuration re-read on SIGHUP (contract section 11).
     Reload(Reload),
+    /// The wall clock jumped (the core loop saw it against the monotonic clock): the
+    /// core journals a `clock_jump` before anything else of the batch.
+    ClockJump(crate::wallclock::Jump),
 }
 
 /// What re-reading the configuration gave.

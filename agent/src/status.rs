@@ -40,7 +40,7 @@ pub fn read(cfg: &Config) -> Result<Value, String> {
     let uplink = uplink(&journal).map_err(|e| e.to_string())?;
     let Some(snap) = snap else {
         return Ok(
-            json!({ "clock": null, "occupancy": {}, "rooms": [], "open_alerts": [], "uplink": uplink }),
+            json!({ "clock": null, "clock_synced": clock_synced(), "occupancy": {}, "rooms": [], "open_alerts": [], "uplink": uplink }),
         );
     };
     let mut engine = Engine::restore(cfg, &snap)?;
@@ -70,6 +70,7 @@ pub fn read(cfg: &Config) -> Result<Value, String> {
         .and_then(|v| serde_json::from_str(&v).ok());
     Ok(json!({
         "clock": engine.clock().map(|c| engine.local(c).to_rfc3339()),
+        "clock_synced": clock_synced(),
         "occupancy": occupancy,
         "rooms": engine.rooms(),
         "open_alerts": open,
@@ -86,4 +87,9 @@ fn uplink(journal: &JournalReader) -> Result<Value, crate::journal::JournalError
         Some((id, since)) => json!({ "client_id_conflict": { "client_id": id, "since": since } }),
         None => json!({ "client_id_conflict": null }),
     })
+}
+
+/// Whether the board's clock is synchronised (contract section 11), read now.
+fn clock_synced() -> bool {
+    crate::wallclock::clock_synced(&crate::wallclock::sync_flag())
 }

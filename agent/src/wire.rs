@@ -199,6 +199,9 @@ pub struct Status {
     /// Additive: telemetry dropped under storage pressure since the agent was installed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub telemetry_dropped: Option<u64>,
+    /// Contract 1.1 section 11: whether the board's clock is synchronised, when the
+    /// message was written.
+    pub clock_synced: bool,
 }
 
 impl Status {
@@ -208,6 +211,7 @@ impl Status {
             version: env!("CARGO_PKG_VERSION"),
             since,
             telemetry_dropped: None,
+            clock_synced: crate::wallclock::clock_synced(&crate::wallclock::sync_flag()),
         }
     }
 

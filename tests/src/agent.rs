@@ -55,7 +55,14 @@ pub struct Agent {
 
 impl Agent {
     pub fn start(config: &Path, extra: &[&str]) -> Agent {
+        Agent::start_with_env(config, extra, &[])
+    }
+
+    /// As [`Agent::start`], with these environment variables set (`LD_PRELOAD` of
+    /// libfaketime, say).
+    pub fn start_with_env(config: &Path, extra: &[&str], env: &[(&str, &Path)]) -> Agent {
         let mut child = Command::new(binary())
+            .envs(env.iter().map(|(k, v)| (k, v.as_os_str())))
             .arg("run")
             .arg("--config")
             .arg(config)

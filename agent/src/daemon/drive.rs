@@ -11,6 +11,7 @@ use super::{Listener, RunError, MAX_BATCH, MAX_SLEEP, SETTLE_EVERY, SETTLE_LAG};
 use crate::clock::Clock;
 use crate::input::Input;
 use crate::live;
+use crate::wallclock::JumpWatch;
 
 type Dt = DateTime<Utc>;
 
@@ -59,6 +60,7 @@ pub fn drive(
     let simulated = matches!(clock, Clock::Simulated { .. });
     let mut feed_now = core.engine().clock();
     let mut watchdog = Watchdog::new();
+    let mut jumps = (!simulated).then(|| JumpWatch::new(Instant::now(), clock.now()));
     loop {
         watchdog.pet();
         let stopping = cancel.is_cancelled();
@@ -72,6 +74,11 @@ pub fn drive(
         } else {
             clock.now()
         };
+        // A step of the wall clock goes first: lines without `ts` in this batch are
+        // stamped with the clock after it.
+        if let Some(jump) = jumps.as_mut().and_then(|w| w.check(Instant::now(), now)) {
+            batch.insert(0, Input::ClockJump(jump));
+        }
         let due = core.next_due().is_some_and(|d| d <= now);
         // The rules' clock moves on by itself at least every SETTLE_EVERY, so that the
         // journal (and `status`) keep up with an idle day. Under simulation the feed's time

@@ -145,27 +145,29 @@ mod tests {
         let since = "2026-03-02T01:16:00Z".parse().unwrap();
         let fraction = "2026-03-02T01:16:00.123456Z".parse().unwrap();
         let v = env!("CARGO_PKG_VERSION");
-        // Captured from the agent before the status moved to `wire` (then `StatusMessage`).
+        // Captured from the agent before the status moved to `wire` (then `StatusMessage`),
+        // plus contract 1.1's `clock_synced`, last and always present.
+        let new = |state, at| {
+            let mut s = Status::new(state, at);
+            s.clock_synced = false;
+            s
+        };
         assert_eq!(
-            Status::new(LinkState::Online, since)
-                .with_dropped(3)
-                .to_json(),
+            new(LinkState::Online, since).with_dropped(3).to_json(),
             format!(
-                r#"{{"state":"online","version":"{v}","since":"2026-03-02T01:16:00Z","telemetry_dropped":3}}"#
+                r#"{{"state":"online","version":"{v}","since":"2026-03-02T01:16:00Z","telemetry_dropped":3,"clock_synced":false}}"#
             )
         );
         assert_eq!(
-            Status::new(LinkState::Online, since)
-                .with_dropped(0)
-                .to_json(),
+            new(LinkState::Online, since).with_dropped(0).to_json(),
             format!(
-                r#"{{"state":"online","version":"{v}","since":"2026-03-02T01:16:00Z","telemetry_dropped":0}}"#
+                r#"{{"state":"online","version":"{v}","since":"2026-03-02T01:16:00Z","telemetry_dropped":0,"clock_synced":false}}"#
             )
         );
         assert_eq!(
-            Status::new(LinkState::Offline, fraction).to_json(),
+            new(LinkState::Offline, fraction).to_json(),
             format!(
-                r#"{{"state":"offline","version":"{v}","since":"2026-03-02T01:16:00.123456Z"}}"#
+                r#"{{"state":"offline","version":"{v}","since":"2026-03-02T01:16:00.123456Z","clock_synced":false}}"#
             )
         );
     }

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::record::Recorder;
 use super::{CoreError, CoreStats, Reply, Resume, FUTURE_TOLERANCE, MAX_LINE_BYTES};
 use crate::alert::Transition;
-use crate::event::Event;
+use crate::event::{Event, EventKind};
 use crate::input::{Command, Input, LineProblem, Reload};
 use crate::rules::{Engine, Rejection};
 
@@ -97,6 +97,10 @@ pub(super) fn take_in(
                 (event, None)
             }
             Input::Time(_) => continue,
+            Input::ClockJump(jump) => {
+                clock_jump(engine, rec, jump)?;
+                continue;
+            }
             Input::Reload(reload) => {
                 taken.reload = Some(reconfigure(engine, reload));
                 continue;
@@ -134,6 +138,28 @@ fn reconfigure(engine: &mut Engine, reload: Reload) -> Reload {
             problems: vec![problem],
         },
     }
+}
+
+/// A step of the wall clock, journalled as a `clock_jump`: the rules move their timers
+/// with it (it is the one event that may go back in time).
+fn clock_jump(
+    engine: &mut Engine,
+    rec: &mut Recorder<'_, '_>,
+    jump: crate::wallclock::Jump,
+) -> Result<(), CoreError> {
+    let from = engine.local(jump.from);
+    let to = engine.local(jump.to);
+    tracing::warn!(
+        from = %from.to_rfc3339(),
+        to = %to.to_rfc3339(),
+        "the wall clock jumped; pending timers move with it, nothing is due for the span"
+    );
+    let event = Event::at(to, EventKind::ClockJump { from });
+    if let Ok(ts) = engine.on_event(&event) {
+        rec.batch().event(&event)?;
+        rec.record(ts)?;
+    }
+    Ok(())
 }
 
 /// An event from the staff page, applied at the rules' clock (or `now`, if later).

@@ -159,8 +159,19 @@ impl Core {
         };
         let clock = core.engine.clock();
         let now = now(&core.journal, clock);
-        let at = clock.map_or(now, |c| c.max(now));
-        let inputs = backlog(&core.journal);
+        // A wall clock earlier than the journal's (set back while the agent was down, or a
+        // board that booted at 1970) is a jump back, not time running backwards: without
+        // it, everything taken in would be re-stamped to the journal's clock.
+        let back = clock.filter(|c| *c - now > FUTURE_TOLERANCE);
+        let mut inputs: Vec<Input> = back
+            .map(|from| Input::ClockJump(crate::wallclock::Jump { from, to: now }))
+            .into_iter()
+            .collect();
+        inputs.extend(backlog(&core.journal));
+        let at = match back {
+            Some(_) => now,
+            None => clock.map_or(now, |c| c.max(now)),
+        };
         let transitions = core.process(inputs, true, at, None)?;
         Ok(Opened {
             core,

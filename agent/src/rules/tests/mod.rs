@@ -6,8 +6,8 @@
 
 mod attendance;
 mod clock;
-mod doors;
 mod clock_jump;
+mod doors;
 mod jumps;
 mod properties;
 mod reload;
