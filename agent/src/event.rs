@@ -71,6 +71,16 @@ pub enum EventKind {
     ClockJump {
         from: DateTime<FixedOffset>,
     },
+    /// The project's own, additive: the configuration in force from `ts` on, by content
+    /// hash, with its text (so that an exported journal carries it: `replay` judges each
+    /// moment under the configuration in force then). Journalled at a start whose file
+    /// differs from the last one journalled, and at every reload (`SIGHUP`) applied.
+    /// The text names people: like the journal, it never leaves the device.
+    ConfigLoaded {
+        hash: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, VariantArray)]

@@ -32,6 +32,7 @@
 
 mod de;
 mod doc;
+mod hash;
 mod load;
 mod shape;
 mod types;
@@ -41,6 +42,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use hash::content_hash;
 pub use types::*;
 pub use units::{Dur, TimeOfDay};
 

@@ -51,6 +51,7 @@ pub(super) enum Resolved<'e> {
     },
     /// Handled by `on_event` itself, before the order check.
     ClockJump,
+    ConfigLoaded,
 }
 
 impl Resolved<'_> {
@@ -102,6 +103,8 @@ impl Engine {
             EventKind::AgentStarted => Resolved::AgentStarted,
             EventKind::Acknowledge { alert_id, by } => self.resolve_acknowledge(alert_id, by)?,
             EventKind::ClockJump { .. } => Resolved::ClockJump,
+            // Applied by whoever drives the engine (`Engine::reload`), which has the file.
+            EventKind::ConfigLoaded { .. } => Resolved::ConfigLoaded,
         })
     }
 
@@ -243,7 +246,7 @@ impl Engine {
                 self.fault(sensor, &details, now, out)
             }
             // Handled before the clock advances (see `on_event`).
-            Resolved::AgentStarted | Resolved::ClockJump => {}
+            Resolved::AgentStarted | Resolved::ClockJump | Resolved::ConfigLoaded => {}
             Resolved::Acknowledge { alert_id, by } => self.acknowledge(alert_id, by, now, out),
         }
     }
