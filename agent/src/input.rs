@@ -67,6 +67,8 @@ pub enum Reload {
     Apply {
         cfg: Box<crate::config::Config>,
         hash: String,
+        /// The file's text, journalled with its hash so that an export replays under it.
+        text: String,
     },
     /// An invalid one, refused as a whole: every problem found.
     Refused { problems: Vec<String> },

@@ -20,7 +20,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::config::Config;
 pub use crate::daemon::core::MAX_LINE_BYTES;
-use crate::event::Event;
+use crate::event::{Event, EventKind};
 use crate::rules::Engine;
 
 /// How far past the previous accepted event a line may move the clock without the next
@@ -47,6 +47,7 @@ pub fn replay(
 ) -> std::io::Result<ReplayOutcome> {
     let mut r = Replayer {
         engine: Engine::new(cfg).map_err(std::io::Error::other)?,
+        cfg: cfg.clone(),
         outcome: ReplayOutcome::default(),
         out,
         errors,
@@ -106,6 +107,8 @@ struct Held {
 
 struct Replayer<'a, O, E> {
     engine: Engine,
+    /// The configuration in force: the one given, then each `config_loaded` of the log.
+    cfg: Config,
     outcome: ReplayOutcome,
     out: &'a mut O,
     errors: &'a mut E,
@@ -140,6 +143,15 @@ impl<O: Write, E: Write> Replayer<'_, O, E> {
             // Rejected by the engine (no `ts`); a held line stays held.
             return self.apply(n, &ev);
         };
+        if matches!(ev.kind, EventKind::ClockJump { .. }) {
+            // The agent's own record of a step of its wall clock: it may move the clock
+            // any distance, either way. A line held before it is settled as it stands.
+            if let Some(h) = self.held.take() {
+                self.apply(h.n, &h.ev)?;
+                self.flush_deferred()?;
+            }
+            return self.apply(n, &ev);
+        }
         if let Some(h) = self.held.take() {
             let goes_back = if h.first {
                 ts.checked_add_signed(MAX_JUMP).is_some_and(|t| t < h.ts)
@@ -195,6 +207,15 @@ impl<O: Write, E: Write> Replayer<'_, O, E> {
     }
 
     fn apply(&mut self, n: u64, ev: &Event) -> std::io::Result<()> {
+        if let EventKind::ConfigLoaded {
+            hash,
+            config: Some(text),
+        } = &ev.kind
+        {
+            if let Err(why) = self.reconfigure(hash, text) {
+                return self.reject(n, &why);
+            }
+        }
         match self.engine.on_event(ev) {
             Ok(ts) => {
                 self.outcome.accepted += 1;
@@ -207,6 +228,28 @@ impl<O: Write, E: Write> Replayer<'_, O, E> {
             }
             Err(e) => self.reject(n, &e.to_string()),
         }
+    }
+}
+
+impl<O: Write, E: Write> Replayer<'_, O, E> {
+    /// A `config_loaded` of the log: what follows is judged under that configuration, as
+    /// the agent judged it (`Engine::reload`), its transitions printed.
+    fn reconfigure(&mut self, hash: &str, text: &str) -> Result<(), String> {
+        if crate::config::content_hash(text) != hash {
+            return Err(format!(
+                "`config_loaded` {hash}: its text does not have that hash"
+            ));
+        }
+        let new = crate::config::parse(text, std::path::Path::new(hash))
+            .map_err(|e| format!("`config_loaded` {hash} is not a valid configuration: {e}"))?;
+        let r = self.engine.reload(&self.cfg, &new)?;
+        self.engine = r.engine;
+        self.cfg = r.config;
+        for t in r.transitions {
+            self.outcome.transitions += 1;
+            writeln!(self.out, "{}", t.to_json_line()).map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 }
 

@@ -202,10 +202,14 @@ fn read(path: &std::path::Path) -> crate::input::Reload {
         }
     };
     match crate::config::load(path) {
-        Ok(cfg) => Reload::Apply {
-            cfg: Box::new(cfg),
-            hash: super::core::content_hash(&bytes),
-        },
+        Ok(cfg) => {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            Reload::Apply {
+                cfg: Box::new(cfg),
+                hash: crate::config::content_hash(&text),
+                text,
+            }
+        }
         Err(errors) => Reload::Refused {
             problems: errors.problems.iter().map(ToString::to_string).collect(),
         },

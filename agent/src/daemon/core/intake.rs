@@ -52,6 +52,7 @@ pub(super) struct Taken {
 /// Applies every input in order, journalling each event or rejection in the batch.
 pub(super) fn take_in(
     engine: &mut Engine,
+    cfg: &crate::config::Config,
     stats: &mut CoreStats,
     rec: &mut Recorder<'_, '_>,
     inputs: Vec<Input>,
@@ -102,7 +103,12 @@ pub(super) fn take_in(
                 continue;
             }
             Input::Reload(reload) => {
-                taken.reload = Some(reconfigure(engine, reload));
+                let old = match &taken.reload {
+                    Some(Reload::Apply { cfg, .. }) => cfg.as_ref(),
+                    _ => cfg,
+                };
+                let reload = reconfigure(engine, old, rec, reload, now)?;
+                taken.reload = Some(reload);
                 continue;
             }
             Input::Command(cmd) => {
@@ -122,21 +128,46 @@ pub(super) fn take_in(
     Ok(taken)
 }
 
-/// Rebuilds the engine under a reloaded configuration from its own snapshot, so that who
-/// is where and every open alert carry over. A configuration the rules cannot take is
-/// refused like an invalid file.
-fn reconfigure(engine: &mut Engine, reload: Reload) -> Reload {
-    let Reload::Apply { cfg, hash } = reload else {
-        return reload;
+/// Rebuilds the engine under a reloaded configuration (`Engine::reload`): who is where
+/// and every open alert carry over, people checked in who left the roster stay until
+/// checked out, alerts whose subject left resolve. The configuration is journalled with
+/// its hash and text (`config_loaded`), so `replay` of an export judges what follows under
+/// it. A configuration the rules cannot take is refused like an invalid file.
+fn reconfigure(
+    engine: &mut Engine,
+    old: &crate::config::Config,
+    rec: &mut Recorder<'_, '_>,
+    reload: Reload,
+    now: Dt,
+) -> Result<Reload, CoreError> {
+    let Reload::Apply { cfg, hash, text } = reload else {
+        return Ok(reload);
     };
-    match Engine::restore(&cfg, &engine.snapshot()) {
-        Ok(new) => {
-            *engine = new;
-            Reload::Apply { cfg, hash }
+    match engine.reload(old, &cfg) {
+        Ok(r) => {
+            if !r.kept.is_empty() {
+                tracing::info!(kept = ?r.kept, "left the roster while checked in: kept until checked out");
+            }
+            let at = engine.local(engine.clock().map_or(now, |c| c.max(now)));
+            *engine = r.engine;
+            let event = Event::at(
+                at,
+                EventKind::ConfigLoaded {
+                    hash: hash.clone(),
+                    config: Some(text.clone()),
+                },
+            );
+            rec.batch().event(&event)?;
+            rec.record(r.transitions)?;
+            Ok(Reload::Apply {
+                cfg: Box::new(r.config),
+                hash,
+                text,
+            })
         }
-        Err(problem) => Reload::Refused {
+        Err(problem) => Ok(Reload::Refused {
             problems: vec![problem],
-        },
+        }),
     }
 }
 

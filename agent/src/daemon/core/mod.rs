@@ -34,7 +34,7 @@ use crate::journal::{Journal, JournalError, MetaKey};
 use crate::outbox;
 use crate::rules::{Engine, Rejection};
 pub use intake::{parse_line, LineRejected};
-pub use reload::{content_hash, RELOAD_KEY};
+pub use reload::RELOAD_KEY;
 
 type Dt = DateTime<Utc>;
 
@@ -214,7 +214,7 @@ impl Core {
         if start {
             self.run = batch.run_started(now)?;
         }
-        let mut taken = intake::take_in(engine, &mut self.stats, &mut rec, inputs, now)?;
+        let mut taken = intake::take_in(engine, &self.cfg, &mut self.stats, &mut rec, inputs, now)?;
         if start {
             // At `now`, or at the clock if a backlog line moved it later.
             let at = engine.clock().map_or(now, |c| c.max(now));

@@ -47,7 +47,7 @@ pub(super) fn follow(
     now: DateTime<Utc>,
 ) -> Result<String, CoreError> {
     let (record, line) = match &reload {
-        Reload::Apply { cfg: new, hash } => {
+        Reload::Apply { cfg: new, hash, .. } => {
             *cfg = (**new).clone();
             *cap = outbox::Cap::from_config(cfg);
             *ids = person_ids(cfg);
@@ -86,15 +86,4 @@ pub(super) fn follow(
     // `status` (another process) must see the outcome now, not with the next group.
     batch.durable();
     Ok(line)
-}
-
-/// A content hash of the configuration file (FNV-1a, 64 bits): enough to tell two
-/// versions apart in the journal and `status`, not a security measure.
-pub fn content_hash(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("fnv1a64:{h:016x}")
 }
