@@ -35,7 +35,6 @@ impl Engine {
         let date = localtime::date_of(self.m.tz, now)
             .max(self.s.age_date.unwrap_or_default())
             .max(youngest.unwrap_or_default());
-        self.s.age_date = Some(date);
         if self.bands_on == Some(date) {
             return;
         }

@@ -116,6 +116,9 @@ impl Engine {
             self.skip_idle_days(timer, due, to);
         }
         self.s.clock = Some(self.s.clock.map_or(to, |c| c.max(to)));
+        // The latest local date the clock has reached: ages are never judged earlier.
+        let date = self.s.clock.map(|c| localtime::date_of(self.m.tz, c));
+        self.s.age_date = self.s.age_date.max(date);
     }
 
     fn fire(&mut self, timer: Timer, due: Dt, out: &mut Vec<Transition>) {
