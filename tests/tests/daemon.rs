@@ -323,7 +323,7 @@ fn sighup_refuses_an_invalid_configuration_whole_and_applies_a_valid_one_keeping
     );
     std::fs::write(&config, &renamed).unwrap();
     hangup(&agent);
-    agent.wait_for_line("configuration reloaded (fnv1a64:", LIMIT);
+    agent.wait_for_line("configuration reloaded (b2s:", LIMIT);
     let st = status(&config);
     assert_eq!(st["reload"]["applied"], true, "{st}");
     assert_eq!(st["open_alerts"].as_array().unwrap().len(), 1, "{st}");
