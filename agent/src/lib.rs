@@ -19,6 +19,7 @@ pub mod live;
 pub mod localtime;
 pub mod names;
 pub mod outbox;
+pub mod pin;
 pub mod presets;
 pub mod replay;
 pub mod rules;

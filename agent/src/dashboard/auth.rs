@@ -22,7 +22,7 @@ use argon2::Argon2;
 use rand::RngCore;
 use subtle::ConstantTimeEq;
 
-use super::pin::{PinHash, Verifier};
+use crate::pin::{PinHash, Verifier};
 
 /// Name of the session cookie.
 pub const COOKIE: &str = "nursery_session";

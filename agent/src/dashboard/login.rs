@@ -24,8 +24,8 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use super::api::{parse, session_body, ApiError, ApiResult};
-use super::pin::{PinHash, Verifier};
 use super::{auth, session, App};
+use crate::pin::{PinHash, Verifier};
 
 /// Logins waiting for the verifier at most; more are told to try again.
 pub const MAX_WAITING: usize = 16;

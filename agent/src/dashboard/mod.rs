@@ -27,7 +27,6 @@ mod api;
 pub mod auth;
 pub mod history;
 mod login;
-pub mod pin;
 mod server;
 mod session;
 pub mod slots;

@@ -1,10 +1,10 @@
 //! Staff PINs: each `pin_hash` is an argon2 PHC string within the cost caps that the staff
-//! page enforces again before every verification (`dashboard::pin`, where the caps and
+//! page enforces again before every verification (`crate::pin`, where the caps and
 //! their reasons live: the code that pays for a hash decides what it may cost).
 
 use super::{Doc, Findings, Found};
 use crate::config::Config;
-use crate::dashboard::pin::PinHash;
+use crate::pin::PinHash;
 
 /// Every `staff[i].pin_hash` parses and is affordable on the board.
 pub(super) fn check_pin_hashes(cfg: &Config, doc: &Doc) -> Vec<Found> {
