@@ -144,10 +144,11 @@ struct Bad {
 }
 
 /// The line's text, or [`LineProblem::NotUtf8`]: a line is text, and one that is not
-/// must not be taken in with U+FFFD in place of its bytes (a card number of `���`).
+/// must not be taken in with U+FFFD in place of its bytes (a card number of `���`). A
+/// byte-order mark (what Windows editors put at the start of a file) is not part of it.
 fn decode(bytes: &[u8]) -> Text {
     match std::str::from_utf8(bytes) {
-        Ok(s) => Ok(s.trim().to_string()),
+        Ok(s) => Ok(s.trim_start_matches('\u{feff}').trim().to_string()),
         Err(e) => Err(Bad {
             sample: sample(bytes),
             problem: LineProblem::NotUtf8 {
@@ -538,5 +539,12 @@ mod tests {
             Some(r#"{"b""#)
         );
         assert_eq!(lines.number(), Some(2));
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_first_line_is_not_part_of_it() {
+        let line = "{\"type\":\"exit_button\",\"door\":\"entrance\"}";
+        let with_bom = format!("\u{feff}{line}\n");
+        assert_eq!(decode(with_bom.as_bytes()), Ok(line.to_string()));
     }
 }
