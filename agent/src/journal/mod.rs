@@ -252,6 +252,16 @@ fn write_alive(c: &Connection, run: i64, at: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// One `meta` value, for the owner and the read-only reader alike.
+pub(super) fn read_meta(c: &Connection, key: &MetaKey) -> rusqlite::Result<Option<String>> {
+    c.query_row(
+        "SELECT value FROM meta WHERE key = ?1",
+        [key.to_string()],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
 fn write_meta(c: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
     c.prepare_cached(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)
@@ -434,14 +444,7 @@ impl Journal {
 
     pub fn meta(&self, key: &MetaKey) -> Result<Option<String>, JournalError> {
         self.flush()?;
-        self.conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = ?1",
-                [key.to_string()],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        read_meta(&self.conn, key).map_err(|e| self.err(e))
     }
 
     /// How far each simulated day was fed (`MetaKey::Simulation`), oldest day first.

@@ -60,14 +60,7 @@ impl JournalReader {
 
     /// The value of one `meta` entry, if it is there.
     pub fn meta(&self, key: &super::MetaKey) -> Result<Option<String>, JournalError> {
-        self.conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = ?1",
-                [key.to_string()],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        super::read_meta(&self.conn, key).map_err(|e| self.err(e))
     }
 
     /// The client id another MQTT client seems to be taking over, and since when, as the
