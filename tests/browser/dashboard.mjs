@@ -76,12 +76,33 @@ try {
     throw new Error('logged-in staff do not see the children');
   }
   await page.locator('#timeline li.tr-acknowledged').first().waitFor({ timeout: 10000 });
+  // The timeline's numbers fit in its margin up to 100 items (they were clipped past 9).
+  const marker = await page.evaluate(() => {
+    const ol = document.getElementById('timeline');
+    const li = ol.querySelector('li');
+    const ctx = document.createElement('canvas').getContext('2d');
+    ctx.font = getComputedStyle(li).font;
+    return { pad: parseFloat(getComputedStyle(ol).paddingLeft), need: ctx.measureText('100.').width };
+  });
+  if (!(marker.pad >= marker.need + 4)) throw new Error(`timeline numbers clipped: ${JSON.stringify(marker)}`);
+  // The day chart says what its lines and red marks are, and has axes.
+  const legend = await page.locator('#chart-legend').textContent();
+  for (const words of ['在岗教职工', '按师幼比需要', '人手不足']) {
+    if (!legend.includes(words)) throw new Error(`chart legend lacks ${words}: ${legend}`);
+  }
+  const chart = page.locator('.chart').first();
+  await chart.locator('.x-axis').waitFor({ timeout: 10000 });
+  const yAxis = await chart.locator('.y-axis').textContent();
+  if (!yAxis.includes('教职工人数') || !yAxis.endsWith('0')) throw new Error(`chart y axis: ${yAxis}`);
+  if (!/\d\d:\d\d/.test(await chart.locator('.x-axis').textContent())) throw new Error('chart x axis has no times');
   await page.screenshot({ path: path.join(out, 'dashboard.png'), fullPage: true });
 
   // English on request.
   await page.click('#lang');
   const en = await page.locator('#alerts-section h2').textContent();
   if (en !== 'Active alerts') throw new Error(`English heading: ${en}`);
+  const legendEn = await page.locator('#chart-legend').textContent();
+  if (!legendEn.includes('Staff the ratio requires')) throw new Error(`English chart legend: ${legendEn}`);
   await page.screenshot({ path: path.join(out, 'dashboard-en.png'), fullPage: true });
 
   // The wall display, in the same logged-in browser: no names, no buttons.

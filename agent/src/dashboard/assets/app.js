@@ -12,7 +12,9 @@ const TEXT = {
     open: '开', closed: '关', held: '长时间未关', forced: '被强行打开', ago: '前', s: '秒', m: '分钟', h: '小时',
     raised: '发生', resolved: '解除', acknowledged: '已确认', tooMany: '尝试次数过多，请 {n} 秒后再试',
     wrong: '员工编号或 PIN 码错误', ackDone: '已确认警报', failed: '操作失败：', months: '月', noData: '暂无数据',
-    loggedIn: '已登录：', wall: '只读显示屏'
+    loggedIn: '已登录：', wall: '只读显示屏',
+    legendStaff: '在岗教职工（计入师幼比）', legendRequired: '按师幼比需要的教职工', legendGap: '人手不足的时段',
+    axisStaff: '教职工人数', childrenNow: '幼儿 {n} 人'
   },
   en: {
     connecting: 'connecting…', live: 'live', offline: 'disconnected, reconnecting…', alerts: 'Active alerts',
@@ -23,7 +25,9 @@ const TEXT = {
     empty: 'no children', open: 'open', closed: 'closed', held: 'held open', forced: 'forced', ago: ' ago',
     s: 's', m: 'min', h: 'h', raised: 'raised', resolved: 'resolved', acknowledged: 'acknowledged',
     tooMany: 'Too many attempts; try again in {n} s', wrong: 'Wrong staff id or PIN', ackDone: 'Alert acknowledged',
-    failed: 'Failed: ', months: ' mo', noData: 'no data yet', loggedIn: 'Logged in: ', wall: 'wall display'
+    failed: 'Failed: ', months: ' mo', noData: 'no data yet', loggedIn: 'Logged in: ', wall: 'wall display',
+    legendStaff: 'Staff on duty (counted)', legendRequired: 'Staff the ratio requires', legendGap: 'Short of staff',
+    axisStaff: 'staff', childrenNow: '{n} children'
   }
 };
 const TYPES = {
@@ -199,6 +203,8 @@ function renderHistory() {
     const y = (v) => H - 2 - (v / maxY) * (H - 6);
     const step = (key) => pts.map((p, i) => (i ? `H${x(p[0]).toFixed(1)}V${y(p[1][key]).toFixed(1)}` : `M0,${y(p[1][key]).toFixed(1)}`)).join('') + `H${W}`;
     const s = svg('svg', { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img' });
+    s.append(svg('title', {}));
+    s.firstChild.textContent = `${r.name}: ${t('legendStaff')} / ${t('legendRequired')}`;
     pts.forEach((p, i) => {
       if (p[1].staff < p[1].required) {
         const end = i + 1 < pts.length ? x(pts[i + 1][0]) : W;
@@ -206,7 +212,17 @@ function renderHistory() {
       }
     });
     s.append(svg('path', { class: 'req', d: step('required') }), svg('path', { class: 'staff', d: step('staff') }));
-    box.append(s, el('div', 'muted', `${hhmm(samples[0].t)}–${hhmm(samples[samples.length - 1].t)}`));
+    // Axes as HTML around the drawing, so that their text is not stretched with it.
+    const yAxis = el('div', 'y-axis');
+    yAxis.append(el('span', null, String(maxY)), el('span', 'axis-name', t('axisStaff')), el('span', null, '0'));
+    const plot = el('div', 'plot');
+    plot.append(yAxis, s);
+    const xAxis = el('div', 'x-axis');
+    const mid = samples[Math.floor(samples.length / 2)].t;
+    xAxis.append(el('span', null, hhmm(samples[0].t)), el('span', null, hhmm(mid)), el('span', null, hhmm(samples[samples.length - 1].t)));
+    const last = pts[pts.length - 1][1];
+    box.firstChild.append(el('span', 'muted', ` · ${t('childrenNow').replace('{n}', last.children)}`));
+    box.append(plot, xAxis);
     charts.append(box);
   }
 }
