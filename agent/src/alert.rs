@@ -29,6 +29,9 @@ pub enum AlertType {
     /// The project's own, additive: the outbox is over its size cap with no telemetry
     /// left to drop (subject `outbox`). Raised by the daemon, not by the rules.
     StoragePressure,
+    /// Contract section 10: a nap under way with children in the room and no sleep check
+    /// for the room's interval (subject: the room).
+    SleepCheckMissed,
 }
 
 impl AlertType {
@@ -46,7 +49,8 @@ impl AlertType {
             | AlertType::UnsupervisedChildren
             | AlertType::DoorForced
             | AlertType::UnauthorizedPickup
-            | AlertType::ChildNotCheckedOut => Severity::Critical,
+            | AlertType::ChildNotCheckedOut
+            | AlertType::SleepCheckMissed => Severity::Critical,
             _ => Severity::Warning,
         }
     }
@@ -74,6 +78,7 @@ impl AlertType {
             AlertType::SensorStale => "传感器无数据",
             AlertType::SensorFault => "传感器故障",
             AlertType::StoragePressure => "本地存储将满",
+            AlertType::SleepCheckMissed => "午睡巡查超时",
         }
     }
 
@@ -95,6 +100,7 @@ impl AlertType {
             AlertType::SensorStale => "sensor silent",
             AlertType::SensorFault => "sensor fault",
             AlertType::StoragePressure => "local storage nearly full",
+            AlertType::SleepCheckMissed => "sleep check missed",
         }
     }
 }
@@ -186,7 +192,7 @@ mod tests {
         names_agree_with_serde(AlertType::ALL, |t| t.as_str());
         names_agree_with_serde(Severity::ALL, |s| s.as_str());
         names_agree_with_serde(AlertState::ALL, |s| s.as_str());
-        assert_eq!(AlertType::ALL.len(), 15);
+        assert_eq!(AlertType::ALL.len(), 16);
         assert_eq!(AlertType::RatioBreach.as_str(), "ratio_breach");
         assert_eq!(AlertType::StoragePressure.to_string(), "storage_pressure");
         assert_eq!(Severity::Critical.as_str(), "critical");

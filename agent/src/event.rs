@@ -53,6 +53,17 @@ pub enum EventKind {
         sensor: String,
         reason: String,
     },
+    /// Contract section 9: a nap period in `room` begins or ends.
+    Nap {
+        room: String,
+        action: NapAction,
+    },
+    /// Contract section 9: a member of staff (`by`) checked the napping children of
+    /// `room`. A staff badge at a `sleep_check` reader is one too.
+    SleepCheck {
+        room: String,
+        by: String,
+    },
     /// The project's own, additive: the agent (re)started at `ts`. `run` journals it at
     /// every start so that `replay` of an exported journal counts silent sensors from the
     /// same moments the live agent did, and so reproduces what it raised.
@@ -116,6 +127,22 @@ impl AttendanceAction {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, VariantArray)]
+#[serde(rename_all = "snake_case")]
+pub enum NapAction {
+    Start,
+    End,
+}
+
+impl NapAction {
+    pub const ALL: &'static [NapAction] = <NapAction as VariantArray>::VARIANTS;
+
+    /// `"start"`, `"end"`: the serde name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(&self)
+    }
+}
+
 /// Why a line of the event log was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
@@ -173,6 +200,9 @@ mod tests {
             r#"{"ts":"2026-03-02T16:50:00+08:00","type":"attendance","person":"c-01","action":"check_out","by":"g-01"}"#,
             r#"{"ts":"2026-03-02T08:00:00+08:00","type":"reading","sensor":"t-infant","celsius":24.5,"humidity":45.0}"#,
             r#"{"ts":"2026-03-02T08:05:00+08:00","type":"sensor_fault","sensor":"t-infant","reason":"crc"}"#,
+            r#"{"ts":"2026-03-02T12:30:00+08:00","type":"nap","room":"infant","action":"start"}"#,
+            r#"{"ts":"2026-03-02T12:40:00+08:00","type":"sleep_check","room":"infant","by":"s-01"}"#,
+            r#"{"ts":"2026-03-02T14:30:00+08:00","type":"nap","room":"infant","action":"end"}"#,
         ];
         for line in lines {
             let ev = Event::parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));

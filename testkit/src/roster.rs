@@ -234,6 +234,13 @@ impl Reader {
         Reader::with_id(id).set("purpose", "attendance")
     }
 
+    /// A reader at which a staff badge is a sleep check in `room`.
+    pub fn sleep_check(id: &str, room: &str) -> Reader {
+        Reader::with_id(id)
+            .set("purpose", "sleep_check")
+            .set("room", room)
+    }
+
     /// A reader that moves staff into `room`.
     pub fn room(id: &str, room: &str) -> Reader {
         Reader::with_id(id).set("purpose", "room").set("room", room)

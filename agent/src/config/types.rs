@@ -85,6 +85,9 @@ pub struct Room {
     /// Without it the preset's group size applies (contract section 5).
     #[serde(default)]
     pub capacity: Option<u32>,
+    /// Contract section 8: overrides `[rules] sleep_check_interval` for this room.
+    #[serde(default)]
+    pub sleep_check_interval: Option<Dur>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -161,12 +164,14 @@ pub enum ReaderPurpose {
     Access,
     Attendance,
     Room,
+    /// Contract section 8: a staff badge here is a sleep check in the reader's `room`.
+    SleepCheck,
 }
 
 impl ReaderPurpose {
     pub const ALL: &'static [ReaderPurpose] = <ReaderPurpose as VariantArray>::VARIANTS;
 
-    /// `"access"`, `"attendance"`, `"room"`: the serde name.
+    /// `"access"`, `"attendance"`, `"room"`, `"sleep_check"`: the serde name.
     pub fn as_str(self) -> &'static str {
         serde_name(&self)
     }
@@ -180,7 +185,7 @@ pub struct Reader {
     /// Required for purpose = "access".
     #[serde(default)]
     pub door: Option<String>,
-    /// Required for purpose = "room".
+    /// Required for purpose = "room" and "sleep_check".
     #[serde(default)]
     pub room: Option<String>,
     #[serde(default)]
@@ -398,6 +403,8 @@ pub struct Rules {
     pub pickup_grace: Dur,
     pub temperature: TemperatureRule,
     pub humidity: HumidityRule,
+    /// Contract section 8: a nap with no sleep check for this long -> `sleep_check_missed`.
+    pub sleep_check_interval: Dur,
 }
 
 impl Default for Rules {
@@ -411,6 +418,7 @@ impl Default for Rules {
             pickup_grace: Dur::secs(15 * 60),
             temperature: TemperatureRule::default(),
             humidity: HumidityRule::default(),
+            sleep_check_interval: Dur::secs(15 * 60),
         }
     }
 }

@@ -28,7 +28,7 @@ fn room_name<'c>(cfg: &'c Config, id: &'c str) -> &'c str {
 fn subject_name(cfg: &Config, alert: AlertType, subject: &str) -> Option<String> {
     use AlertType::*;
     match alert {
-        RatioBreach | UnsupervisedChildren | CapacityExceeded => cfg
+        RatioBreach | UnsupervisedChildren | CapacityExceeded | SleepCheckMissed => cfg
             .rooms
             .iter()
             .find(|r| r.id == subject)

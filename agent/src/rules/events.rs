@@ -1,13 +1,13 @@
 //! Events: their ids looked up ([`Engine::resolve`], which rejects and changes nothing),
 //! then applied by one handler per kind (badge, door, attendance, reading, fault,
-//! acknowledgement).
+//! acknowledgement; naps and sleep checks in `naps`).
 
 use super::model::{CardHolder, Limit, Person};
 use super::transitions::{Acknowledged, Badge, Fault, Level, Nothing, Pickup};
 use super::{Dt, Engine, Rejection};
 use crate::alert::{AlertState, AlertType, Transition};
 use crate::config::ReaderPurpose;
-use crate::event::{AttendanceAction, DoorState, EventKind};
+use crate::event::{AttendanceAction, DoorState, EventKind, NapAction};
 
 fn unknown(what: &'static str, id: &str) -> Rejection {
     Rejection::Unknown {
@@ -43,6 +43,14 @@ pub(super) enum Resolved<'e> {
     SensorFault {
         sensor: usize,
         reason: &'e str,
+    },
+    Nap {
+        room: usize,
+        action: NapAction,
+    },
+    SleepCheck {
+        room: usize,
+        by: &'e str,
     },
     AgentStarted,
     Acknowledge {
@@ -100,6 +108,17 @@ impl Engine {
                 sensor: self.sensor_ix(sensor)?,
                 reason,
             },
+            EventKind::Nap { room, action } => Resolved::Nap {
+                room: self.room_ix(room)?,
+                action: *action,
+            },
+            EventKind::SleepCheck { room, by } => {
+                let room = self.room_ix(room)?;
+                if !matches!(self.m.people.get(by.as_str()), Some(Person::Staff(_))) {
+                    return Err(unknown("member of staff", by));
+                }
+                Resolved::SleepCheck { room, by }
+            }
             EventKind::AgentStarted => Resolved::AgentStarted,
             EventKind::Acknowledge { alert_id, by } => self.resolve_acknowledge(alert_id, by)?,
             EventKind::ClockJump { .. } => Resolved::ClockJump,
@@ -114,6 +133,14 @@ impl Engine {
             .get(id)
             .copied()
             .ok_or_else(|| unknown("door", id))
+    }
+
+    fn room_ix(&self, id: &str) -> Result<usize, Rejection> {
+        self.m
+            .room_ix
+            .get(id)
+            .copied()
+            .ok_or_else(|| unknown("room", id))
     }
 
     fn sensor_ix(&self, id: &str) -> Result<usize, Rejection> {
@@ -142,13 +169,7 @@ impl Engine {
             )));
         }
         let room = match room {
-            Some(r) => Some(
-                self.m
-                    .room_ix
-                    .get(r)
-                    .copied()
-                    .ok_or_else(|| unknown("room", r))?,
-            ),
+            Some(r) => Some(self.room_ix(r)?),
             None => None,
         };
         if action == AttendanceAction::Move && room.is_none() {
@@ -245,6 +266,8 @@ impl Engine {
                 };
                 self.fault(sensor, &details, now, out)
             }
+            Resolved::Nap { room, action } => self.nap(room, action, now, out),
+            Resolved::SleepCheck { room, by } => self.sleep_check(room, by, now, out),
             // Handled before the clock advances (see `on_event`).
             Resolved::AgentStarted | Resolved::ClockJump | Resolved::ConfigLoaded => {}
             Resolved::Acknowledge { alert_id, by } => self.acknowledge(alert_id, by, now, out),
@@ -294,6 +317,12 @@ impl Engine {
                 let to = reader.room;
                 self.s.staff_room[i] = to;
                 self.reevaluate([from, to], now, out);
+            }
+            (ReaderPurpose::SleepCheck, CardHolder::Staff(i)) => {
+                if let Some(room) = reader.room {
+                    let by = self.m.staff[i].id.clone();
+                    self.sleep_check(room, &by, now, out);
+                }
             }
             // A guardian's card only opens doors.
             (_, CardHolder::Guardian) => {}

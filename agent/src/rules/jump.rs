@@ -53,6 +53,11 @@ impl Engine {
         for room in &mut s.rooms {
             shift(&mut room.ratio.since, by);
             shift(&mut room.unsupervised.since, by);
+            if let Some(nap) = &mut room.nap {
+                nap.since = shifted(nap.since, by);
+                shift(&mut nap.checked, by);
+                shift(&mut nap.watch, by);
+            }
         }
         for door in &mut s.doors {
             shift(&mut door.opened_at, by);

@@ -19,6 +19,7 @@
 //! - `events`: an event's ids looked up, then its handler (badge, door, attendance,
 //!   reading, acknowledgement); `rooms`: a room's figures and its ratio, supervision and
 //!   capacity conditions; `timers`: every timer derived from the state, and firing them;
+//! - `naps`: naps and sleep checks (`sleep_check_missed`);
 //! - `transitions`: raising and resolving alerts, with one `details` type per shape;
 //! - `views`: the figures the console, staff page and telemetry show.
 //!
@@ -27,6 +28,7 @@
 mod events;
 mod jump;
 mod model;
+mod naps;
 mod reload;
 mod rooms;
 mod snapshot;
@@ -46,7 +48,7 @@ use model::Model;
 pub use reload::Reloaded;
 pub use snapshot::{Snapshot, SnapshotError};
 use state::State;
-pub use views::{DoorFigures, OpenAlert, RoomFigures, SensorFigures};
+pub use views::{DoorFigures, NapFigures, OpenAlert, RoomFigures, SensorFigures};
 
 type Dt = DateTime<Utc>;
 

@@ -12,6 +12,8 @@ use crate::presets::Preset;
 pub(crate) struct RoomM {
     pub id: String,
     pub capacity: Option<u32>,
+    /// How long a nap may go without a sleep check: the room's own or the rules'.
+    pub sleep_check_interval: Duration,
 }
 
 pub(crate) struct ReaderM {
@@ -95,6 +97,10 @@ impl Model {
                 .map(|r| RoomM {
                     id: r.id.clone(),
                     capacity: r.capacity,
+                    sleep_check_interval: r
+                        .sleep_check_interval
+                        .unwrap_or(cfg.rules.sleep_check_interval)
+                        .as_chrono(),
                 })
                 .collect(),
             room_ix,

@@ -93,6 +93,7 @@ impl Engine {
     /// capacity is raised or resolved at once.
     pub(super) fn evaluate_room(&mut self, r: usize, now: Dt, out: &mut Vec<Transition>) {
         let f = self.figures(r, now);
+        self.nap_children(r, f.children, now, out);
 
         let short = f.children > 0 && f.counted_staff < f.required;
         if let Some(a) = pending(&mut self.s.rooms[r].ratio, short, now) {

@@ -55,6 +55,26 @@ pub(crate) struct RoomS {
     pub unsupervised: Cond,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<Active>,
+    /// The nap under way, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nap: Option<NapS>,
+}
+
+/// A nap under way in a room, watched for `sleep_check_missed` (contract section 10).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct NapS {
+    /// When the nap started.
+    pub since: Dt,
+    /// The latest sleep check during the nap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked: Option<Dt>,
+    /// Where the room's interval is counted from: the nap's start, its latest check, or the
+    /// moment children came back to a room that had none. `None` while the room has no
+    /// children (nobody to check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<Dt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed: Option<Active>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -168,6 +188,9 @@ impl State {
                 &r.id,
             );
             push(&s.capacity, AlertType::CapacityExceeded, &r.id);
+            if let Some(nap) = &s.nap {
+                push(&nap.missed, AlertType::SleepCheckMissed, &r.id);
+            }
         }
         for (d, s) in m.doors.iter().zip(&self.doors) {
             push(&s.forced, AlertType::DoorForced, d);
@@ -209,6 +232,10 @@ impl State {
                     AlertType::CapacityExceeded,
                     r.id.clone(),
                 ));
+            }
+            if let Some(nap) = s.nap.as_mut().filter(|n| hit(&n.missed)) {
+                let a = nap.missed.as_mut()?;
+                return Some((a, AlertType::SleepCheckMissed, r.id.clone()));
             }
         }
         for (d, s) in m.doors.iter().zip(self.doors.iter_mut()) {

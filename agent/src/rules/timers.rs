@@ -20,6 +20,7 @@ pub(super) enum Timer {
     DoorHeld(usize),
     Stale(usize),
     Sustained(usize, Limit),
+    SleepCheck(usize),
     Pickup,
     Midnight,
 }
@@ -74,6 +75,11 @@ impl Engine {
             consider(
                 room.unsupervised.due(r.unsupervised_grace),
                 Timer::Unsupervised(i),
+            );
+            let interval = self.m.rooms[i].sleep_check_interval;
+            consider(
+                room.nap.as_ref().and_then(|n| n.due(interval)),
+                Timer::SleepCheck(i),
             );
         }
         for (i, door) in self.s.doors.iter().enumerate() {
@@ -139,6 +145,7 @@ impl Engine {
             Timer::DoorHeld(d) => self.door_held(d, due, out),
             Timer::Stale(s) => self.stale(s, due, out),
             Timer::Sustained(s, limit) => self.sustained(s, limit, due, out),
+            Timer::SleepCheck(r) => self.sleep_check_missed(r, due, out),
             Timer::Pickup => {
                 self.pickup_check(due, out);
                 self.s.next_pickup = self.next_pickup(due, false);

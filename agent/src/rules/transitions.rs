@@ -120,7 +120,24 @@ pub(super) struct Acknowledged<'a> {
     pub by: &'a str,
 }
 
+/// `sleep_check_missed`: the room's interval, when the nap started and the latest check
+/// (`null` if there was none).
+#[derive(Serialize)]
+pub(super) struct Missed {
+    pub interval_s: i64,
+    pub nap_since: String,
+    pub last_check: Option<String>,
+}
+
+/// A `sleep_check_missed` resolved by a check: the member of staff who made it.
+#[derive(Serialize)]
+pub(super) struct Checked<'a> {
+    pub by: &'a str,
+}
+
 impl Details for Nothing {}
+impl Details for Missed {}
+impl Details for Checked<'_> {}
 impl Details for Ratio {}
 impl Details for Unsupervised {}
 impl Details for Capacity {}
@@ -270,6 +287,15 @@ mod tests {
                 r#"{"celsius":85.0,"humidity":45.0,"reason":"out_of_range"}"#,
             ),
             (text(&Acknowledged { by: "s-01" }), r#"{"by":"s-01"}"#),
+            (
+                text(&Missed {
+                    interval_s: 900,
+                    nap_since: "2026-03-02T12:30:00+08:00".into(),
+                    last_check: None,
+                }),
+                r#"{"interval_s":900,"last_check":null,"nap_since":"2026-03-02T12:30:00+08:00"}"#,
+            ),
+            (text(&Checked { by: "s-02" }), r#"{"by":"s-02"}"#),
         ];
         for (got, want) in shapes {
             assert_eq!(got, want);

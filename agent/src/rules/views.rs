@@ -21,6 +21,19 @@ pub struct RoomFigures {
     pub capacity: Option<u32>,
 }
 
+/// A nap under way, for the staff page's nap card.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NapFigures {
+    pub room: String,
+    pub since: DateTime<Utc>,
+    pub last_check: Option<DateTime<Utc>>,
+    /// When the next check falls due (`None` while the room has no children or a check is
+    /// already missed).
+    pub due: Option<DateTime<Utc>>,
+    /// The open `sleep_check_missed` alert, if any.
+    pub missed: Option<String>,
+}
+
 /// An alert raised and not yet resolved.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OpenAlert {
@@ -94,6 +107,25 @@ impl Engine {
                 at: s.last_reading,
                 stale: s.stale.is_some(),
                 fault: s.fault.is_some(),
+            })
+            .collect()
+    }
+
+    /// Every nap under way (config order of rooms).
+    pub fn naps(&self) -> Vec<NapFigures> {
+        self.m
+            .rooms
+            .iter()
+            .zip(&self.s.rooms)
+            .filter_map(|(room, s)| {
+                let nap = s.nap.as_ref()?;
+                Some(NapFigures {
+                    room: room.id.clone(),
+                    since: nap.since,
+                    last_check: nap.checked,
+                    due: nap.due(room.sleep_check_interval),
+                    missed: nap.missed.as_ref().map(|a| a.id.clone()),
+                })
             })
             .collect()
     }

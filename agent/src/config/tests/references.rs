@@ -136,3 +136,21 @@ close = "17:00"
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!((found[0].key.as_str(), found[0].line), ("rooms", None));
 }
+
+#[test]
+fn a_sleep_check_reader_needs_a_room_that_exists() {
+    let text = with(
+        "purpose = \"access\"\ndoor = \"entrance\"",
+        "purpose = \"sleep_check\"",
+    );
+    only(
+        &text,
+        "readers[0].room",
+        line(&text, "[[readers]]"),
+        "a reader of purpose \"sleep_check\" needs a room",
+    );
+    ok(&with(
+        "purpose = \"access\"\ndoor = \"entrance\"",
+        "purpose = \"sleep_check\"\nroom = \"infant\"",
+    ));
+}

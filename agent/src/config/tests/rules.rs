@@ -135,3 +135,30 @@ fn mqtt_settings_that_cannot_work_are_reported_each_with_its_key() {
     }
     assert!(err.problems.iter().all(|p| p.line.is_some()), "{err}");
 }
+
+#[test]
+fn a_sleep_check_interval_of_zero_is_reported_for_the_rules_and_for_a_room() {
+    let text = format!("{BASE}\n[rules]\nsleep_check_interval = \"0s\"\n");
+    only(
+        &text,
+        "rules.sleep_check_interval",
+        line(&text, "sleep_check_interval"),
+        "must be longer than 0s",
+    );
+    let text = BASE.replacen(
+        "name = \"Infants\"",
+        "name = \"Infants\"\nsleep_check_interval = \"0m\"",
+        1,
+    );
+    only(
+        &text,
+        "rooms[0].sleep_check_interval",
+        line(&text, "sleep_check_interval"),
+        "must be longer than 0s",
+    );
+    ok(&BASE.replacen(
+        "name = \"Infants\"",
+        "name = \"Infants\"\nsleep_check_interval = \"10m\"",
+        1,
+    ));
+}

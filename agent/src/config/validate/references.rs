@@ -56,6 +56,7 @@ fn check_readers(f: &mut Findings, cfg: &Config, ids: &Ids) {
         let needs = match r.purpose {
             ReaderPurpose::Access if r.door.is_none() => Some(("door", "access")),
             ReaderPurpose::Room if r.room.is_none() => Some(("room", "room")),
+            ReaderPurpose::SleepCheck if r.room.is_none() => Some(("room", "sleep_check")),
             _ => None,
         };
         if let Some((key, purpose)) = needs {

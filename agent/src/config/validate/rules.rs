@@ -19,6 +19,17 @@ pub(super) fn check_rules(cfg: &Config, doc: &Doc) -> Vec<Found> {
         r.sensor_stale_after,
         "0s would call every sensor stale at once",
     );
+    f.positive(
+        "rules.sleep_check_interval",
+        r.sleep_check_interval,
+        "0s would call every nap's check missed at once",
+    );
+    for (i, room) in cfg.rooms.iter().enumerate() {
+        if let Some(d) = room.sleep_check_interval {
+            let key = format!("{}.sleep_check_interval", doc.elem("rooms", i));
+            f.positive(&key, d, "0s would call every nap's check missed at once");
+        }
+    }
     let t = &r.temperature;
     band(
         &mut f,

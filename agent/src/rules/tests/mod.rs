@@ -9,6 +9,7 @@ mod clock;
 mod clock_jump;
 mod doors;
 mod jumps;
+mod naps;
 mod properties;
 mod reload;
 mod rooms;
