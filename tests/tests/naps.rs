@@ -100,22 +100,19 @@ fn replay_of_a_nap_with_one_late_check_raises_and_resolves_sleep_check_missed_at
     assert_eq!(naps[3]["details"], serde_json::json!({}));
 }
 
-/// The demo configuration with the simulation off (only `--events` feeds the agent), a
-/// sleep-check reader in the infant room, and checks due every `interval`.
+/// The demo configuration (which has the sleep-check reader `infant-sleep` in the infant
+/// room) with the simulation off, so that only `--events` feeds the agent, and checks due
+/// every `interval`.
 fn nap_config(dir: &Path, interval: &str) -> PathBuf {
     let config = demo_config(dir, 1.0);
     let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.contains("id = \"infant-sleep\""),
+        "the demo lost its sleep reader"
+    );
     let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
     doc["simulation"]["enabled"] = toml_edit::value(false);
     doc["rules"]["sleep_check_interval"] = toml_edit::value(interval);
-    let mut reader = toml_edit::Table::new();
-    reader["id"] = toml_edit::value("infant-sleep");
-    reader["purpose"] = toml_edit::value("sleep_check");
-    reader["room"] = toml_edit::value("infant");
-    doc["readers"]
-        .as_array_of_tables_mut()
-        .expect("the demo has readers")
-        .push(reader);
     std::fs::write(&config, doc.to_string()).unwrap();
     config
 }

@@ -29,6 +29,8 @@
 //!    button before the door opens. Staff badge the attendance reader, and a room reader
 //!    when they move into its room. Door visits are booked so that they never overlap.
 //!    Every sensor reports once a minute from the start of the day to its end.
+//! 5. **Naps** after lunch in every room with children, with sleep checks a little more
+//!    often than the room's interval asks, one of them late (`naps`).
 //!
 //! Presence is planned on a grid of minutes, conservatively: a child counts in the whole
 //! minute of their arrival and of their departure, a staff member in neither the minute
@@ -55,6 +57,7 @@ use crate::event::Event;
 mod emission;
 mod families;
 mod incidents;
+mod naps;
 mod plan;
 mod readings;
 mod staff;
@@ -111,6 +114,10 @@ pub enum IncidentKind {
     UnknownCard,
     /// A door opens with no badge or button before it. Needs a door.
     DoorForced,
+    /// During the after-lunch nap, one sleep check comes a few minutes after the room's
+    /// `sleep_check_interval` ran out. Needs a room with children at lunch time and a
+    /// counted member of staff homed in it.
+    LateSleepCheck,
 }
 
 impl IncidentKind {
@@ -124,6 +131,7 @@ impl IncidentKind {
             IncidentKind::SensorSilent => AlertType::SensorStale,
             IncidentKind::UnknownCard => AlertType::BadgeDenied,
             IncidentKind::DoorForced => AlertType::DoorForced,
+            IncidentKind::LateSleepCheck => AlertType::SleepCheckMissed,
         }
     }
 }
@@ -142,5 +150,6 @@ pub fn plan_day(cfg: &Config, seed: u64, date: NaiveDate) -> SimulatedDay {
     p.emit_families();
     p.emit_unknown_card();
     p.emit_readings();
+    p.emit_naps();
     p.finish()
 }
