@@ -13,7 +13,7 @@ use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
 use crate::alert::Transition;
-use crate::rules::{DoorFigures, Engine, OpenAlert, RoomFigures, SensorFigures};
+use crate::rules::{DoorFigures, Engine, NapFigures, OpenAlert, RoomFigures, SensorFigures};
 
 /// The nursery as the rules see it at `clock`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -30,6 +30,8 @@ pub struct LiveView {
     /// Who is checked in where: (person id, room id). Children's ids only; names are
     /// looked up by the page for logged-in staff.
     pub occupancy: Vec<(String, String)>,
+    /// Naps under way.
+    pub naps: Vec<NapFigures>,
 }
 
 impl LiveView {
@@ -44,6 +46,7 @@ impl LiveView {
             alerts,
             version,
             occupancy: engine.occupancy(),
+            naps: engine.naps(),
         }
     }
 }

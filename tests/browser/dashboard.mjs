@@ -75,6 +75,18 @@ try {
   if (!(await page.locator('.room[data-room="infant"] .names').textContent()).includes('小明')) {
     throw new Error('logged-in staff do not see the children');
   }
+  // A nap, and a sleep check in one tap on the phone: the card counts up from the check.
+  await page.locator('.room[data-room="infant"] .nap-start').click();
+  const napCard = page.locator('.nap[data-nap="infant"]');
+  await napCard.locator('.nap-check').waitFor({ timeout: 10000 });
+  const before = await napCard.locator('.nap-age').textContent();
+  if (!before.includes('尚未巡查')) throw new Error(`nap card before a check: ${before}`);
+  await napCard.locator('.nap-check').click();
+  await page.waitForFunction(() => {
+    const e = document.querySelector('.nap[data-nap="infant"] .nap-age');
+    return e && e.textContent.includes('上次巡查');
+  }, null, { timeout: 10000 });
+  result.nap_card = await napCard.textContent();
   await page.locator('#timeline li.tr-acknowledged').first().waitFor({ timeout: 10000 });
   // The timeline's numbers fit in its margin up to 100 items (they were clipped past 9).
   const marker = await page.evaluate(() => {

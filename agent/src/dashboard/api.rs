@@ -269,6 +269,36 @@ pub async fn acknowledge(
             by: s.staff.clone(),
         },
     );
+    let transitions = journal(&app, event, "acknowledgement").await?;
+    tracing::info!(alert = %id, staff = %s.staff, "staff page: alert acknowledged");
+    let at = transitions
+        .iter()
+        .find(|t| t.alert_id == id)
+        .map(|t| t.ts.to_rfc3339());
+    Ok(Json(json!({
+        "alert_id": id,
+        "acknowledged": { "by": s.staff, "at": at },
+    })))
+}
+
+/// The moment for an event the page makes: any will do, since the core stamps local
+/// events with its own clock.
+pub(super) fn page_ts(app: &App) -> chrono::DateTime<chrono::FixedOffset> {
+    app.live.view().clock.unwrap_or_else(|| {
+        Utc::now()
+            .with_timezone(&app.cfg.facility.timezone)
+            .fixed_offset()
+    })
+}
+
+/// Hands an event the page made (`what`, for the error) to the core and waits until it is
+/// journalled: its transitions, or why the rules rejected it (409), or 503/504 when the
+/// core is busy or slow.
+pub(super) async fn journal(
+    app: &App,
+    event: Event,
+    what: &str,
+) -> ApiResult<Vec<crate::alert::Transition>> {
     let (tx, rx) = oneshot::channel();
     let busy = || {
         ApiError::new(
@@ -283,22 +313,12 @@ pub async fn acknowledge(
         })
         .map_err(|_| busy())?;
     match tokio::time::timeout(ACK_TIMEOUT, rx).await {
-        Ok(Ok(Ok(transitions))) => {
-            tracing::info!(alert = %id, staff = %s.staff, "staff page: alert acknowledged");
-            let at = transitions
-                .iter()
-                .find(|t| t.alert_id == id)
-                .map(|t| t.ts.to_rfc3339());
-            Ok(Json(json!({
-                "alert_id": id,
-                "acknowledged": { "by": s.staff, "at": at },
-            })))
-        }
+        Ok(Ok(Ok(transitions))) => Ok(transitions),
         Ok(Ok(Err(reason))) => Err(ApiError::new(StatusCode::CONFLICT, reason)),
         Ok(Err(_)) => Err(busy()),
         Err(_) => Err(ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
-            "the acknowledgement was not confirmed in time; reload to see whether it was recorded",
+            format!("the {what} was not confirmed in time; reload to see whether it was recorded"),
         )),
     }
 }

@@ -12,6 +12,8 @@
 //! | `GET /api/session` | staff | who is logged in, and the CSRF token |
 //! | `GET /api/names` | staff | names of children and staff, and who is in which room |
 //! | `POST /api/alerts/{id}/ack` | staff + CSRF | acknowledges an open alert, once journalled |
+//! | `POST /api/rooms/{id}/sleep-check` | staff + CSRF | a sleep check by the logged-in staff member, during a nap |
+//! | `POST /api/rooms/{id}/nap/{start\|end}` | staff + CSRF | starts or ends the room's nap |
 //! | `POST /api/logout` | staff + CSRF | ends the session |
 //!
 //! Errors are JSON, `{"error": "..."}`, with a 4xx status for anything the client got
@@ -27,6 +29,7 @@ mod api;
 pub mod auth;
 pub mod history;
 mod login;
+mod naps;
 mod server;
 mod session;
 pub mod slots;
@@ -142,6 +145,8 @@ fn router(app: App) -> Router {
         .route("/api/session", get(api::session))
         .route("/api/names", get(api::names))
         .route("/api/alerts/{id}/ack", post(api::acknowledge))
+        .route("/api/rooms/{id}/sleep-check", post(naps::sleep_check))
+        .route("/api/rooms/{id}/nap/{action}", post(naps::nap))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

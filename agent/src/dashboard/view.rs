@@ -92,10 +92,21 @@ fn room(cfg: &Config, view: &LiveView, r: &RoomFigures) -> Value {
         .iter()
         .filter(|s| sensors.contains(&s.sensor.as_str()))
         .find(|s| s.celsius.is_some() || s.humidity.is_some());
-    let critical = view
-        .alerts
-        .iter()
-        .any(|a| a.subject == r.room && a.alert_type.severity() == Severity::Critical);
+    // The room's status word is about its ratio and supervision; a missed sleep check
+    // shows on the nap card instead.
+    let critical = view.alerts.iter().any(|a| {
+        a.subject == r.room
+            && a.alert_type.severity() == Severity::Critical
+            && a.alert_type != AlertType::SleepCheckMissed
+    });
+    let nap = view.naps.iter().find(|n| n.room == r.room).map(|n| {
+        json!({
+            "since": n.since,
+            "last_check": n.last_check,
+            "due": n.due,
+            "missed": n.missed.is_some(),
+        })
+    });
     let status = if critical {
         "breach"
     } else if r.counted_staff < r.required {
@@ -119,6 +130,7 @@ fn room(cfg: &Config, view: &LiveView, r: &RoomFigures) -> Value {
         "celsius": reading.and_then(|s| s.celsius),
         "humidity": reading.and_then(|s| s.humidity),
         "sensor_stale": reading.is_some_and(|s| s.stale),
+        "nap": nap,
     })
 }
 

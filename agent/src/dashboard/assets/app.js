@@ -14,7 +14,10 @@ const TEXT = {
     wrong: '员工编号或 PIN 码错误', ackDone: '已确认警报', failed: '操作失败：', months: '月', noData: '暂无数据',
     loggedIn: '已登录：', wall: '只读显示屏',
     legendStaff: '在岗教职工（计入师幼比）', legendRequired: '按师幼比需要的教职工', legendGap: '人手不足的时段',
-    axisStaff: '教职工人数', childrenNow: '幼儿 {n} 人'
+    axisStaff: '教职工人数', childrenNow: '幼儿 {n} 人',
+    nap: '午睡中', napFrom: '{t} 开始', lastCheck: '上次巡查', noCheck: '尚未巡查，午睡已', nextCheck: '下次巡查',
+    overdue: '巡查已超时', checked: '已巡查', startNap: '开始午睡', endNap: '结束午睡', checkDone: '已记录巡查',
+    napStarted: '已开始午睡', napEnded: '已结束午睡', sleepCheckMissed: '午睡巡查超时'
   },
   en: {
     connecting: 'connecting…', live: 'live', offline: 'disconnected, reconnecting…', alerts: 'Active alerts',
@@ -27,7 +30,10 @@ const TEXT = {
     tooMany: 'Too many attempts; try again in {n} s', wrong: 'Wrong staff id or PIN', ackDone: 'Alert acknowledged',
     failed: 'Failed: ', months: ' mo', noData: 'no data yet', loggedIn: 'Logged in: ', wall: 'wall display',
     legendStaff: 'Staff on duty (counted)', legendRequired: 'Staff the ratio requires', legendGap: 'Short of staff',
-    axisStaff: 'staff', childrenNow: '{n} children'
+    axisStaff: 'staff', childrenNow: '{n} children',
+    nap: 'Napping', napFrom: 'since {t}', lastCheck: 'Last check', noCheck: 'No check yet; napping for', nextCheck: 'next check',
+    overdue: 'Sleep check overdue', checked: 'Checked', startNap: 'Start nap', endNap: 'End nap', checkDone: 'Sleep check recorded',
+    napStarted: 'Nap started', napEnded: 'Nap ended', sleepCheckMissed: 'Sleep check missed'
   }
 };
 const TYPES = {
@@ -38,12 +44,12 @@ const TYPES = {
   child_not_checked_out: ['幼儿未被接走', 'Child not picked up'], temperature_high: ['室温过高', 'Room too hot'],
   temperature_low: ['室温过低', 'Room too cold'], humidity_high: ['湿度过高', 'Humidity too high'],
   humidity_low: ['湿度过低', 'Humidity too low'], sensor_stale: ['传感器无数据', 'Sensor silent'],
-  sensor_fault: ['传感器故障', 'Sensor fault']
+  sensor_fault: ['传感器故障', 'Sensor fault'], sleep_check_missed: ['午睡巡查超时', 'Sleep check missed']
 };
 
 const wall = location.pathname === '/wall';
 let lang = localStorage.getItem('lang');
-let view = null, receivedAt = 0, me = null, names = null, pendingAck = null;
+let view = null, receivedAt = 0, me = null, names = null, pendingAck = null, pendingAction = null;
 let history = { transitions: [], ratios: [] };
 
 const $ = (id) => document.getElementById(id);
@@ -151,6 +157,8 @@ function renderRooms() {
     if (r.celsius !== null) facts.append(el('span', null, `${r.celsius.toFixed(1)} °C`));
     if (r.humidity !== null) facts.append(el('span', null, `${Math.round(r.humidity)} %RH`));
     card.append(h, ratio, facts);
+    const nap = napCard(r);
+    if (nap) card.append(nap);
     if (names && names.rooms[r.id]) {
       const ul = el('ul', 'names');
       const occ = names.rooms[r.id];
@@ -160,6 +168,47 @@ function renderRooms() {
     }
     box.append(card);
   }
+}
+
+// The nap card of a room: since when it naps, the time since its last check counting up,
+// and a one-tap "checked"; or, for logged-in staff, a button to start a nap.
+function napCard(r) {
+  if (!r.nap) {
+    if (wall || !me || r.children === 0) return null;
+    const b = el('button', 'nap-start', t('startNap'));
+    b.type = 'button';
+    b.addEventListener('click', () => napAction(r.id, 'start', b));
+    const box = el('div', 'nap idle');
+    box.append(b);
+    return box;
+  }
+  const n = r.nap;
+  const box = el('div', `nap${n.missed ? ' missed' : ''}`);
+  box.dataset.nap = r.id;
+  box.append(el('span', 'nap-title', `${t('nap')} · ${t('napFrom').replace('{t}', hhmm(localIso(n.since)))}`));
+  const count = el('span', 'nap-age');
+  count.dataset.since = n.last_check || n.since;
+  count.dataset.label = n.last_check ? 'lastCheck' : 'noCheck';
+  count.textContent = napAge(count);
+  box.append(count);
+  if (n.missed) box.append(el('strong', 'nap-overdue', t('overdue')));
+  else if (n.due) box.append(el('span', 'nap-due', `${t('nextCheck')} ${hhmm(localIso(n.due))}`));
+  if (!wall) {
+    const b = el('button', 'nap-check', t('checked'));
+    b.type = 'button';
+    b.addEventListener('click', () => sleepCheck(r.id, b));
+    box.append(b);
+    if (me) {
+      const e = el('button', 'nap-end', t('endNap'));
+      e.type = 'button';
+      e.addEventListener('click', () => napAction(r.id, 'end', e));
+      box.append(e);
+    }
+  }
+  return box;
+}
+function napAge(span) {
+  return `${t(span.dataset.label)} ${age(span.dataset.since)}`;
 }
 
 function renderDoors() {
@@ -314,6 +363,7 @@ async function submitLogin(ev) {
       await loadHistory();
       render();
       if (pendingAck) { const id = pendingAck; pendingAck = null; await acknowledge(id); }
+      if (pendingAction) { const f = pendingAction; pendingAction = null; await f(); }
     }
   } finally {
     btn.disabled = false;
@@ -332,6 +382,28 @@ async function acknowledge(id, button) {
     if (button) button.disabled = false;
   }
 }
+// A room action the page journals (a sleep check, a nap's start or end): asks for the PIN
+// first when nobody is logged in, and says what happened.
+async function roomAction(path, done, retry, button) {
+  if (!me) { pendingAction = retry; openLogin(); return; }
+  if (button) button.disabled = true;
+  const { res, data } = await api(path, { method: 'POST', body: '{}' });
+  if (res.ok) {
+    toast(t(done));
+  } else if (res.status === 401) {
+    me = null; names = null; pendingAction = retry; render(); openLogin();
+  } else {
+    toast(t('failed') + (data && data.error ? data.error : res.status));
+    if (button) button.disabled = false;
+  }
+}
+function sleepCheck(room, button) {
+  return roomAction(`/api/rooms/${encodeURIComponent(room)}/sleep-check`, 'checkDone', () => sleepCheck(room), button);
+}
+function napAction(room, action, button) {
+  return roomAction(`/api/rooms/${encodeURIComponent(room)}/nap/${action}`, action === 'start' ? 'napStarted' : 'napEnded',
+    () => napAction(room, action), button);
+}
 async function logout() {
   await api('/api/logout', { method: 'POST', body: '{}' });
   me = null; names = null;
@@ -346,7 +418,7 @@ async function start() {
   });
   $('login-btn').addEventListener('click', openLogin);
   $('logout-btn').addEventListener('click', logout);
-  $('login-cancel').addEventListener('click', () => { pendingAck = null; $('login').close(); });
+  $('login-cancel').addEventListener('click', () => { pendingAck = null; pendingAction = null; $('login').close(); });
   $('login-form').addEventListener('submit', submitLogin);
   if (!wall) {
     const { res, data } = await api('/api/session');
@@ -358,6 +430,7 @@ async function start() {
   setInterval(loadHistory, 60000);
   setInterval(() => {
     document.querySelectorAll('.alert .age').forEach((e) => { e.textContent = age(e.dataset.raised); });
+    document.querySelectorAll('.nap-age').forEach((e) => { e.textContent = napAge(e); });
   }, 1000);
 }
 start();
