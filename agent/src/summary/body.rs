@@ -75,10 +75,17 @@ pub struct RoomFigures {
     pub child_minutes: f64,
     pub children_attended: usize,
     pub humidity: ReadingStats,
+    /// The longest stretch of a nap without a sleep check (from its start, between checks,
+    /// to its end or the end of what the day covers); `null` when the room did not nap.
+    pub longest_check_gap_minutes: Option<f64>,
+    /// Minutes the room napped (contract 1.1 section 10).
+    pub nap_minutes: f64,
     pub peak_children: u32,
     pub ratio_breach_minutes: f64,
     pub required_staff_peak: u32,
     pub room: String,
+    /// Sleep checks made during naps.
+    pub sleep_checks: u64,
     pub staff_minutes: f64,
     pub temperature: ReadingStats,
 }

@@ -154,10 +154,13 @@ fn room_figures(
             child_minutes: minutes(acc.child_ms),
             children_attended: acc.attended.len(),
             humidity: acc.humidity.figures(),
+            longest_check_gap_minutes: acc.napped.then(|| minutes(acc.longest_gap_ms)),
+            nap_minutes: minutes(acc.nap_ms),
             peak_children: acc.peak_children,
             ratio_breach_minutes: minutes(breach.get(&room.id).copied().unwrap_or(0)),
             required_staff_peak: acc.peak_required,
             room: room.id.clone(),
+            sleep_checks: acc.sleep_checks,
             staff_minutes: minutes(acc.staff_ms),
             temperature: acc.celsius.figures(),
         })

@@ -1,6 +1,6 @@
 //! The replay of one day of journalled events through a fresh [`Engine`], for the figures
 //! the journal does not hold as such: who attended, how many were present, child- and
-//! staff-minutes, readings and door opens.
+//! staff-minutes, readings, door opens, and naps with their sleep checks.
 //!
 //! Children and counted staff are constant between events, so the minutes are integrated
 //! exactly, in integer milliseconds. The day starts empty (a nursery closes every night).
@@ -31,6 +31,27 @@ pub(super) struct RoomAcc {
     pub(super) attended: HashSet<String>,
     pub(super) celsius: Stats,
     pub(super) humidity: Stats,
+    /// The nap under way: since when, and the latest check (or its start).
+    nap: Option<(i64, i64)>,
+    /// The latest check the engine reported for the nap under way.
+    nap_check: Option<chrono::DateTime<chrono::Utc>>,
+    pub(super) napped: bool,
+    pub(super) nap_ms: u64,
+    pub(super) sleep_checks: u64,
+    pub(super) longest_gap_ms: u64,
+}
+
+impl RoomAcc {
+    /// The nap under way ends (or the day's figures stop) at `at`.
+    fn close_nap(&mut self, at: i64) {
+        if let Some((since, mark)) = self.nap.take() {
+            self.nap_ms += u64::try_from(at - since).unwrap_or(0);
+            self.longest_gap_ms = self
+                .longest_gap_ms
+                .max(u64::try_from(at - mark).unwrap_or(0));
+        }
+        self.nap_check = None;
+    }
 }
 
 /// The figures of the replayed day.
@@ -53,6 +74,8 @@ pub(super) struct Replay {
 struct Replayer<'c> {
     engine: Engine,
     room_ix: HashMap<&'c str, usize>,
+    /// Room ids in configuration order.
+    room_ids: Vec<&'c str>,
     door_ix: HashMap<&'c str, usize>,
     sensor_room: HashMap<&'c str, usize>,
     children: HashSet<&'c str>,
@@ -79,6 +102,10 @@ impl Replay {
         let mut r = Replayer::new(cfg, start)?;
         day::for_each_event(conn, start, end, |at, body| r.row(at, body, horizon))?;
         r.advance(horizon);
+        let until = horizon.max(r.prev);
+        for room in &mut r.rooms {
+            room.close_nap(until);
+        }
         Ok(Replay {
             rooms: r.rooms,
             door_opens: r.door_opens,
@@ -113,6 +140,7 @@ impl<'c> Replayer<'c> {
         Ok(Replayer {
             engine,
             room_ix,
+            room_ids: cfg.rooms.iter().map(|r| r.id.as_str()).collect(),
             door_ix,
             sensor_room,
             children: cfg.children.iter().map(|c| c.id.as_str()).collect(),
@@ -147,7 +175,11 @@ impl<'c> Replayer<'c> {
                 }
                 self.sample_rooms();
             }
-            EventKind::Badge { .. } => self.sample_rooms(),
+            EventKind::Badge { .. } => {
+                self.sample_rooms();
+                self.sample_naps(at);
+            }
+            EventKind::Nap { .. } | EventKind::SleepCheck { .. } => self.sample_naps(at),
             EventKind::Reading {
                 sensor,
                 celsius,
@@ -196,6 +228,30 @@ impl<'c> Replayer<'c> {
             total += f.children;
         }
         self.peak_children = self.peak_children.max(total);
+    }
+
+    /// The rooms' naps after an event that can start or end one or check on it.
+    fn sample_naps(&mut self, at: i64) {
+        let naps = self.engine.naps();
+        for (id, acc) in self.room_ids.iter().zip(self.rooms.iter_mut()) {
+            match (naps.iter().find(|n| n.room == *id), acc.nap) {
+                (Some(n), None) => {
+                    acc.nap = Some((at, at));
+                    acc.nap_check = n.last_check;
+                    acc.napped = true;
+                }
+                (Some(n), Some((since, mark))) if n.last_check != acc.nap_check => {
+                    acc.sleep_checks += 1;
+                    acc.longest_gap_ms = acc
+                        .longest_gap_ms
+                        .max(u64::try_from(at - mark).unwrap_or(0));
+                    acc.nap = Some((since, at));
+                    acc.nap_check = n.last_check;
+                }
+                (None, Some(_)) => acc.close_nap(at),
+                _ => {}
+            }
+        }
     }
 
     fn reading(&mut self, sensor: &str, celsius: Option<f64>, humidity: Option<f64>) {

@@ -819,3 +819,61 @@ fn a_morning_with_a_room_without_sensors_is_byte_for_byte_the_one_the_json_macro
         include_str!("../../testdata/summary-morning-2026-03-02.json").trim_end()
     );
 }
+
+/// A `nap` or `sleep_check` line at local `time`.
+fn nap_line(time: &str, body: serde_json::Value) -> String {
+    let mut v = body;
+    v["ts"] = json!(local(time));
+    v.to_string()
+}
+
+#[test]
+fn a_room_s_nap_minutes_sleep_checks_and_longest_gap_are_in_its_day() {
+    let (cfg, _dir) = config();
+    let mut lines = vec![
+        attend("08:00", "s-01", "check_in"),
+        attend("08:05", "c-01", "check_in"),
+    ];
+    lines.extend([
+        nap_line(
+            "12:30",
+            json!({"type": "nap", "room": "infant", "action": "start"}),
+        ),
+        nap_line(
+            "12:42",
+            json!({"type": "sleep_check", "room": "infant", "by": "s-01"}),
+        ),
+        // 20 minutes after the last: late.
+        nap_line(
+            "13:02",
+            json!({"type": "sleep_check", "room": "infant", "by": "s-02"}),
+        ),
+        // A check outside a nap is not a check of a nap.
+        nap_line(
+            "12:00",
+            json!({"type": "sleep_check", "room": "toddler", "by": "s-01"}),
+        ),
+        nap_line(
+            "13:10",
+            json!({"type": "sleep_check", "room": "infant", "by": "s-01"}),
+        ),
+        nap_line(
+            "14:30",
+            json!({"type": "nap", "room": "infant", "action": "end"}),
+        ),
+    ]);
+    // The toddler line is out of order: put it where its time says.
+    lines.sort_by_key(|l| Event::parse(l).unwrap().utc());
+    let core = drive(&cfg, "07:58", &lines, "18:30");
+    let s = summary(&cfg, &core, DAY);
+    let infant = room(&s, "infant");
+    assert_eq!(infant["nap_minutes"], json!(120.0));
+    assert_eq!(infant["sleep_checks"], json!(3));
+    // 13:10 → 14:30 is longer still: the end of the nap counts as the end of a stretch.
+    assert_eq!(infant["longest_check_gap_minutes"], json!(80.0));
+    assert_eq!(s["alerts"]["sleep_check_missed"], json!(2), "{s}");
+    let toddler = room(&s, "toddler");
+    assert_eq!(toddler["nap_minutes"], json!(0.0));
+    assert_eq!(toddler["sleep_checks"], json!(0));
+    assert_eq!(toddler["longest_check_gap_minutes"], Value::Null);
+}
