@@ -32,6 +32,14 @@ pub enum AlertType {
     /// Contract section 10: a nap under way with children in the room and no sleep check
     /// for the room's interval (subject: the room).
     SleepCheckMissed,
+    /// Contract section 10: a panic input (一键报警) became active; resolved by a
+    /// disposition.
+    PanicButton,
+    /// Contract section 10: a fire input became active; resolved when it clears.
+    FireAlarm,
+    /// Contract section 10: at `open`, no test press of a panic input within
+    /// `panic_test_every`.
+    PanicUntested,
 }
 
 impl AlertType {
@@ -50,7 +58,9 @@ impl AlertType {
             | AlertType::DoorForced
             | AlertType::UnauthorizedPickup
             | AlertType::ChildNotCheckedOut
-            | AlertType::SleepCheckMissed => Severity::Critical,
+            | AlertType::SleepCheckMissed
+            | AlertType::PanicButton
+            | AlertType::FireAlarm => Severity::Critical,
             _ => Severity::Warning,
         }
     }
@@ -79,6 +89,9 @@ impl AlertType {
             AlertType::SensorFault => "传感器故障",
             AlertType::StoragePressure => "本地存储将满",
             AlertType::SleepCheckMissed => "午睡巡查超时",
+            AlertType::PanicButton => "一键报警",
+            AlertType::FireAlarm => "火警",
+            AlertType::PanicUntested => "一键报警未测试",
         }
     }
 
@@ -101,6 +114,9 @@ impl AlertType {
             AlertType::SensorFault => "sensor fault",
             AlertType::StoragePressure => "local storage nearly full",
             AlertType::SleepCheckMissed => "sleep check missed",
+            AlertType::PanicButton => "panic button pressed",
+            AlertType::FireAlarm => "fire alarm",
+            AlertType::PanicUntested => "panic button untested",
         }
     }
 }
@@ -137,6 +153,9 @@ pub enum AlertState {
     /// The project's own, additive: a member of staff acknowledged the alert on the staff
     /// page (details `by`: the staff id). The alert stays open until resolved.
     Acknowledged,
+    /// Contract section 10: a member of staff recorded what was done about the alert
+    /// (details `action` and `by`; the note stays on the device).
+    Disposed,
 }
 
 impl AlertState {
@@ -192,7 +211,7 @@ mod tests {
         names_agree_with_serde(AlertType::ALL, |t| t.as_str());
         names_agree_with_serde(Severity::ALL, |s| s.as_str());
         names_agree_with_serde(AlertState::ALL, |s| s.as_str());
-        assert_eq!(AlertType::ALL.len(), 16);
+        assert_eq!(AlertType::ALL.len(), 19);
         assert_eq!(AlertType::RatioBreach.as_str(), "ratio_breach");
         assert_eq!(AlertType::StoragePressure.to_string(), "storage_pressure");
         assert_eq!(Severity::Critical.as_str(), "critical");

@@ -54,6 +54,7 @@ impl Console {
             AlertState::Raised => ("▲ 报警", "raised"),
             AlertState::Resolved => ("✓ 解除", "resolved"),
             AlertState::Acknowledged => ("☑ 已确认", "acknowledged"),
+            AlertState::Disposed => ("✎ 已处置", "disposed"),
         };
         let details = self.details(t);
         let zh = format!(

@@ -58,6 +58,23 @@ pub enum EventKind {
         room: String,
         action: NapAction,
     },
+    /// Contract section 9: a dry contact (`[[inputs]]`) became `active` or `clear`;
+    /// `test: true` marks a test press.
+    Input {
+        input: String,
+        state: InputState,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        test: bool,
+    },
+    /// Contract section 9 (一事一反馈): what a member of staff (`by`) did about an alert.
+    /// `note` is free text for the journal and the ledger; it never leaves the device.
+    Disposition {
+        alert_id: String,
+        by: String,
+        action: DispositionAction,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
     /// Contract section 9: a member of staff (`by`) checked the napping children of
     /// `room`. A staff badge at a `sleep_check` reader is one too.
     SleepCheck {
@@ -143,6 +160,33 @@ impl NapAction {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, VariantArray)]
+#[serde(rename_all = "snake_case")]
+pub enum InputState {
+    Active,
+    Clear,
+}
+
+/// What was done about an alert (contract section 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, VariantArray)]
+#[serde(rename_all = "snake_case")]
+pub enum DispositionAction {
+    HandledOnSite,
+    ParentNotified,
+    Escalated,
+    FalseAlarm,
+    Other,
+}
+
+impl DispositionAction {
+    pub const ALL: &'static [DispositionAction] = <DispositionAction as VariantArray>::VARIANTS;
+
+    /// `"handled_on_site"`, …: the serde name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(&self)
+    }
+}
+
 /// Why a line of the event log was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
@@ -203,6 +247,10 @@ mod tests {
             r#"{"ts":"2026-03-02T12:30:00+08:00","type":"nap","room":"infant","action":"start"}"#,
             r#"{"ts":"2026-03-02T12:40:00+08:00","type":"sleep_check","room":"infant","by":"s-01"}"#,
             r#"{"ts":"2026-03-02T14:30:00+08:00","type":"nap","room":"infant","action":"end"}"#,
+            r#"{"ts":"2026-03-02T10:00:00+08:00","type":"input","input":"panic-office","state":"active"}"#,
+            r#"{"ts":"2026-03-02T10:00:00+08:00","type":"input","input":"panic-office","state":"active","test":true}"#,
+            r#"{"ts":"2026-03-02T10:00:05+08:00","type":"input","input":"fire-panel","state":"clear"}"#,
+            r#"{"ts":"2026-03-02T10:05:00+08:00","type":"disposition","alert_id":"A1","by":"s-01","action":"parent_notified","note":"called mum"}"#,
         ];
         for line in lines {
             let ev = Event::parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));

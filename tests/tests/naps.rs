@@ -178,3 +178,160 @@ fn the_daemon_raises_a_missed_sleep_check_on_time_and_a_badge_at_the_sleep_reade
         .collect();
     assert_eq!(states, ["raised", "resolved"], "{out}");
 }
+
+/// The example configuration with a panic button and a fire panel.
+fn with_inputs(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(workspace().join("config/example.toml")).unwrap();
+    let path = dir.join("inputs.toml");
+    std::fs::write(
+        &path,
+        format!("{text}\n[[inputs]]\nid = \"panic-office\"\nkind = \"panic\"\nname = \"办公室\"\n\n[[inputs]]\nid = \"fire-panel\"\nkind = \"fire\"\n"),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn replay_raises_a_panic_press_until_its_disposition_and_the_note_stays_out_of_the_transition() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = with_inputs(dir.path());
+    let log = dir.path().join("panic.jsonl");
+    let text = [
+        line(
+            "10:00:00",
+            r#""type":"input","input":"panic-office","state":"active","test":true"#,
+        ),
+        line(
+            "10:00:01",
+            r#""type":"input","input":"panic-office","state":"clear","test":true"#,
+        ),
+        line(
+            "10:30:00",
+            r#""type":"input","input":"panic-office","state":"active""#,
+        ),
+        line(
+            "10:30:02",
+            r#""type":"input","input":"panic-office","state":"clear""#,
+        ),
+        line(
+            "10:31:00",
+            r#""type":"input","input":"fire-panel","state":"active""#,
+        ),
+        line(
+            "10:33:00",
+            r#""type":"input","input":"fire-panel","state":"clear""#,
+        ),
+        line(
+            "10:34:00",
+            r#""type":"input","input":"panic-kitchen","state":"active""#,
+        ),
+        line(
+            "10:35:00",
+            r#""type":"disposition","alert_id":"A-none","by":"s-01","action":"other""#,
+        ),
+    ]
+    .concat();
+    std::fs::write(&log, &text).unwrap();
+    let (code, out, err) = replay(&config, &log);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("line 7") && err.contains("unknown input `panic-kitchen`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 8") && err.contains("unknown alert `A-none`"),
+        "{err}"
+    );
+    let ts: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let panic: Vec<_> = ts.iter().filter(|t| t["type"] == "panic_button").collect();
+    assert_eq!(
+        panic.len(),
+        1,
+        "a test press raised, or the release resolved: {out}"
+    );
+    assert_eq!(panic[0]["severity"], "critical");
+    let fire: Vec<_> = ts
+        .iter()
+        .filter(|t| t["type"] == "fire_alarm")
+        .map(|t| t["state"].clone())
+        .collect();
+    assert_eq!(fire, ["raised", "resolved"]);
+
+    // The disposition, with a note naming a parent: a `disposed` transition without it,
+    // then the panic alert resolves.
+    let id = panic[0]["alert_id"].as_str().unwrap();
+    let note = "已电话通知小明妈妈";
+    std::fs::write(
+        &log,
+        format!(
+            "{text}{}",
+            line(
+                "10:40:00",
+                &format!(r#""type":"disposition","alert_id":"{id}","by":"s-01","action":"parent_notified","note":"{note}""#)
+            )
+        ),
+    )
+    .unwrap();
+    let (_, out, _) = replay(&config, &log);
+    assert!(!out.contains(note), "the note left the journal: {out}");
+    let after: Vec<(String, String)> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|t| t["alert_id"] == id)
+        .map(|t| {
+            (
+                t["state"].as_str().unwrap().into(),
+                t["details"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        after,
+        [
+            ("raised".to_string(), "{}".to_string()),
+            (
+                "disposed".into(),
+                r#"{"action":"parent_notified","by":"s-01"}"#.into()
+            ),
+            ("resolved".into(), "{}".into()),
+        ]
+    );
+}
+
+#[test]
+fn the_daemon_sounds_a_panic_press_on_its_console_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = nap_config(dir.path(), "15m");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[[inputs]]\nid = \"panic-office\"\nkind = \"panic\"\n"),
+    )
+    .unwrap();
+    let events = dir.path().join("events.jsonl");
+    append(
+        &events,
+        "{\"type\":\"input\",\"input\":\"panic-office\",\"state\":\"active\"}\n",
+    );
+    let mut agent = Agent::start(&config, &["--events", events.to_str().unwrap()]);
+    let line = agent.wait_for_line("panic button pressed", LIMIT);
+    assert!(line.contains("CRITICAL") || line.contains("严重"), "{line}");
+    let open = status(&config)["open_alerts"].clone();
+    let id = open
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["type"] == "panic_button")
+        .map(|a| a["alert_id"].as_str().unwrap().to_string())
+        .expect("the panic alert is open");
+    append(
+        &events,
+        &format!("{{\"type\":\"disposition\",\"alert_id\":\"{id}\",\"by\":\"s-01\",\"action\":\"handled_on_site\"}}\n"),
+    );
+    agent.wait_for_line("resolved", LIMIT);
+    let exit = agent.terminate(Duration::from_secs(10));
+    assert!(exit.success(), "{exit:?}");
+}

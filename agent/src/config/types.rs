@@ -26,6 +26,9 @@ pub struct Config {
     pub readers: Vec<Reader>,
     #[serde(default)]
     pub sensors: Vec<Sensor>,
+    /// Contract section 8: dry-contact inputs, panic buttons (一键报警) and fire panels.
+    #[serde(default)]
+    pub inputs: Vec<InputDef>,
     #[serde(default)]
     pub staff: Vec<Staff>,
     #[serde(default)]
@@ -103,6 +106,47 @@ pub struct Door {
     /// The project's own: a request-to-exit button on a GPIO line.
     #[serde(default)]
     pub exit_button: Option<GpioInput>,
+}
+
+/// `[[inputs]]`: a panic button or a fire panel's relay (contract section 8).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputDef {
+    pub id: String,
+    pub kind: InputKind,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The project's own: the dry contact on a GPIO line, read like a door contact
+    /// (`normally = "open"`: closing the contact makes the input active); without it the
+    /// input's changes arrive as `input` events.
+    #[serde(default)]
+    pub contact: Option<DoorContact>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, VariantArray)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKind {
+    /// 一键报警: raises `panic_button` until someone records a disposition.
+    Panic,
+    /// The fire panel's relay: raises `fire_alarm` while active.
+    Fire,
+}
+
+impl InputKind {
+    pub const ALL: &'static [InputKind] = <InputKind as VariantArray>::VARIANTS;
+
+    /// `"panic"`, `"fire"`: the serde name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(&self)
+    }
+
+    /// The alert the input raises while active.
+    pub fn alert_type(self) -> crate::alert::AlertType {
+        match self {
+            InputKind::Panic => crate::alert::AlertType::PanicButton,
+            InputKind::Fire => crate::alert::AlertType::FireAlarm,
+        }
+    }
 }
 
 /// The GPIO character device of the Raspberry Pi's 40-pin header (`gpiochip0` on a Pi 1–4,
@@ -405,6 +449,9 @@ pub struct Rules {
     pub humidity: HumidityRule,
     /// Contract section 8: a nap with no sleep check for this long -> `sleep_check_missed`.
     pub sleep_check_interval: Dur,
+    /// Contract section 8: a panic input with no test press for this long is
+    /// `panic_untested` at `open`.
+    pub panic_test_every: Dur,
 }
 
 impl Default for Rules {
@@ -419,6 +466,7 @@ impl Default for Rules {
             temperature: TemperatureRule::default(),
             humidity: HumidityRule::default(),
             sleep_check_interval: Dur::secs(15 * 60),
+            panic_test_every: Dur::secs(30 * 24 * 3600),
         }
     }
 }

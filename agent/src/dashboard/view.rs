@@ -49,6 +49,11 @@ fn subject_name(cfg: &Config, alert: AlertType, subject: &str) -> Option<String>
             .iter()
             .find(|s| s.id == subject)
             .map(|s| room_name(cfg, &s.room).to_string()),
+        PanicButton | FireAlarm | PanicUntested => cfg
+            .inputs
+            .iter()
+            .find(|i| i.id == subject)
+            .and_then(|i| i.name.clone()),
         StoragePressure => None,
         UnauthorizedPickup | ChildNotCheckedOut => None,
     }

@@ -7,7 +7,9 @@ use super::transitions::{Acknowledged, Badge, Fault, Level, Nothing, Pickup};
 use super::{Dt, Engine, Rejection};
 use crate::alert::{AlertState, AlertType, Transition};
 use crate::config::ReaderPurpose;
-use crate::event::{AttendanceAction, DoorState, EventKind, NapAction};
+use crate::event::{
+    AttendanceAction, DispositionAction, DoorState, EventKind, InputState, NapAction,
+};
 
 fn unknown(what: &'static str, id: &str) -> Rejection {
     Rejection::Unknown {
@@ -51,6 +53,16 @@ pub(super) enum Resolved<'e> {
     SleepCheck {
         room: usize,
         by: &'e str,
+    },
+    Input {
+        input: usize,
+        state: InputState,
+        test: bool,
+    },
+    Disposition {
+        alert_id: &'e str,
+        by: &'e str,
+        action: DispositionAction,
     },
     AgentStarted,
     Acknowledge {
@@ -118,6 +130,29 @@ impl Engine {
                     return Err(unknown("member of staff", by));
                 }
                 Resolved::SleepCheck { room, by }
+            }
+            EventKind::Input { input, state, test } => Resolved::Input {
+                input: self.input_ix(input)?,
+                state: *state,
+                test: *test,
+            },
+            EventKind::Disposition {
+                alert_id,
+                by,
+                action,
+                ..
+            } => {
+                if !matches!(self.m.people.get(by.as_str()), Some(Person::Staff(_))) {
+                    return Err(unknown("member of staff", by));
+                }
+                if self.disposable(alert_id).is_none() {
+                    return Err(unknown("alert", alert_id));
+                }
+                Resolved::Disposition {
+                    alert_id,
+                    by,
+                    action: *action,
+                }
             }
             EventKind::AgentStarted => Resolved::AgentStarted,
             EventKind::Acknowledge { alert_id, by } => self.resolve_acknowledge(alert_id, by)?,
@@ -268,6 +303,12 @@ impl Engine {
             }
             Resolved::Nap { room, action } => self.nap(room, action, now, out),
             Resolved::SleepCheck { room, by } => self.sleep_check(room, by, now, out),
+            Resolved::Input { input, state, test } => self.input(input, state, test, now, out),
+            Resolved::Disposition {
+                alert_id,
+                by,
+                action,
+            } => self.dispose(alert_id, by, action, now, out),
             // Handled before the clock advances (see `on_event`).
             Resolved::AgentStarted | Resolved::ClockJump | Resolved::ConfigLoaded => {}
             Resolved::Acknowledge { alert_id, by } => self.acknowledge(alert_id, by, now, out),

@@ -39,6 +39,7 @@ impl Engine {
         // that the jump skipped over never happened.
         self.s.next_pickup = self.next_pickup_after(clock);
         self.s.next_midnight = self.next_midnight_after(clock);
+        self.s.next_open = self.next_open_after(clock);
         // The local date may have changed, and with it the children's age bands.
         for r in 0..self.m.rooms.len() {
             self.evaluate_room(r, clock, out);
@@ -62,6 +63,9 @@ impl Engine {
         for door in &mut s.doors {
             shift(&mut door.opened_at, by);
             shift(&mut door.last_grant, by);
+        }
+        for input in &mut s.inputs {
+            shift(&mut input.last_test, by);
         }
         for sensor in &mut s.sensors {
             shift(&mut sensor.last_reading, by);

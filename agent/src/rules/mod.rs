@@ -19,13 +19,15 @@
 //! - `events`: an event's ids looked up, then its handler (badge, door, attendance,
 //!   reading, acknowledgement); `rooms`: a room's figures and its ratio, supervision and
 //!   capacity conditions; `timers`: every timer derived from the state, and firing them;
-//! - `naps`: naps and sleep checks (`sleep_check_missed`);
+//! - `naps`: naps and sleep checks (`sleep_check_missed`); `inputs`: panic and fire
+//!   inputs, test presses, the daily check at `open` and dispositions;
 //! - `transitions`: raising and resolving alerts, with one `details` type per shape;
 //! - `views`: the figures the console, staff page and telemetry show.
 //!
 //! Local wall times (close, midnight) become instants through [`crate::localtime`] only.
 
 mod events;
+mod inputs;
 mod jump;
 mod model;
 mod naps;
@@ -94,6 +96,10 @@ impl Engine {
     pub fn restore(cfg: &Config, snap: &Snapshot) -> Result<Engine, String> {
         let mut e = Engine::new(cfg)?;
         e.s = snap.to_state(&e.m);
+        // A snapshot from before the daily checks at `open` existed.
+        if e.s.next_open.is_none() {
+            e.s.next_open = e.s.clock.and_then(|c| e.next_open_after(c));
+        }
         Ok(e)
     }
 

@@ -6,7 +6,7 @@ use chrono::{Duration, NaiveDate, NaiveTime};
 use chrono_tz::Tz;
 
 use crate::alert::AlertType;
-use crate::config::{Config, HumidityRule, ReaderPurpose, Rules, TemperatureRule};
+use crate::config::{Config, HumidityRule, InputKind, ReaderPurpose, Rules, TemperatureRule};
 use crate::presets::Preset;
 
 pub(crate) struct RoomM {
@@ -48,6 +48,11 @@ pub(crate) enum CardHolder {
     Guardian,
 }
 
+pub(crate) struct InputM {
+    pub id: String,
+    pub kind: InputKind,
+}
+
 pub(crate) struct RulesM {
     pub ratio_grace: Duration,
     pub unsupervised_grace: Duration,
@@ -57,11 +62,13 @@ pub(crate) struct RulesM {
     pub pickup_grace: Duration,
     pub temperature: TemperatureRule,
     pub humidity: HumidityRule,
+    pub panic_test_every: Duration,
 }
 
 pub(crate) struct Model {
     pub tz: Tz,
     pub preset: Preset,
+    pub open: NaiveTime,
     pub close: NaiveTime,
     pub rules: RulesM,
     pub rooms: Vec<RoomM>,
@@ -71,6 +78,8 @@ pub(crate) struct Model {
     pub readers: HashMap<String, ReaderM>,
     pub sensors: Vec<String>,
     pub sensor_ix: HashMap<String, usize>,
+    pub inputs: Vec<InputM>,
+    pub input_ix: HashMap<String, usize>,
     pub children: Vec<ChildM>,
     pub staff: Vec<StaffM>,
     pub people: HashMap<String, Person>,
@@ -89,6 +98,7 @@ impl Model {
         Ok(Model {
             tz: cfg.facility.timezone,
             preset: cfg.facility.ratio_preset,
+            open: cfg.facility.open.0,
             close: cfg.facility.close.0,
             rules: RulesM::from_config(&cfg.rules),
             rooms: cfg
@@ -109,6 +119,15 @@ impl Model {
             readers,
             sensors: cfg.sensors.iter().map(|s| s.id.clone()).collect(),
             sensor_ix,
+            inputs: cfg
+                .inputs
+                .iter()
+                .map(|i| InputM {
+                    id: i.id.clone(),
+                    kind: i.kind,
+                })
+                .collect(),
+            input_ix: index(cfg.inputs.iter().map(|i| &i.id)),
             children: roster.children,
             staff: roster.staff,
             people: roster.people,
@@ -128,6 +147,7 @@ impl RulesM {
             pickup_grace: r.pickup_grace.as_chrono(),
             temperature: r.temperature.clone(),
             humidity: r.humidity.clone(),
+            panic_test_every: r.panic_test_every.as_chrono(),
         }
     }
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::model::Model;
-use super::state::{Active, DoorS, RoomS, SensorS, State};
+use super::state::{Active, DoorS, InputS, Recent, RoomS, SensorS, State};
 
 type Dt = DateTime<Utc>;
 
@@ -28,7 +28,13 @@ pub struct Snapshot {
     pub(crate) rooms: BTreeMap<String, RoomS>,
     pub(crate) doors: BTreeMap<String, DoorS>,
     pub(crate) sensors: BTreeMap<String, SensorS>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) inputs: BTreeMap<String, InputS>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) recent: Vec<Recent>,
     pub(crate) not_picked_up: BTreeMap<String, Active>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) next_open: Option<Dt>,
     pub(crate) next_pickup: Option<Dt>,
     pub(crate) next_midnight: Option<Dt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,12 +91,20 @@ impl Snapshot {
                 .cloned()
                 .zip(s.sensors.iter().cloned())
                 .collect(),
+            inputs: m
+                .inputs
+                .iter()
+                .map(|x| x.id.clone())
+                .zip(s.inputs.iter().cloned())
+                .collect(),
+            recent: s.recent.clone(),
             not_picked_up: m
                 .children
                 .iter()
                 .zip(&s.not_picked_up)
                 .filter_map(|(c, a)| a.clone().map(|a| (c.id.clone(), a)))
                 .collect(),
+            next_open: s.next_open,
             next_pickup: s.next_pickup,
             next_midnight: s.next_midnight,
             age_date: s.age_date,
@@ -125,6 +139,11 @@ impl Snapshot {
         for (i, x) in m.sensors.iter().enumerate() {
             s.sensors[i] = self.sensors.get(x).cloned().unwrap_or_default();
         }
+        for (i, x) in m.inputs.iter().enumerate() {
+            s.inputs[i] = self.inputs.get(&x.id).cloned().unwrap_or_default();
+        }
+        s.recent = self.recent.clone();
+        s.next_open = self.next_open;
         s.next_pickup = self.next_pickup;
         s.next_midnight = self.next_midnight;
         s.age_date = self.age_date;

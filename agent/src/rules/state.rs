@@ -133,6 +133,34 @@ impl SensorS {
     }
 }
 
+/// A panic or fire input (contract section 10).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct InputS {
+    #[serde(default)]
+    pub active: bool,
+    /// The open `panic_button` or `fire_alarm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<Active>,
+    /// The latest test press.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_test: Option<Dt>,
+    /// The open `panic_untested`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub untested: Option<Active>,
+}
+
+/// A recently resolved alert, which a disposition may still be recorded against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Recent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub ty: AlertType,
+    pub subject: String,
+}
+
+/// How many resolved alerts a disposition may still name.
+pub(crate) const RECENT: usize = 64;
+
 pub(crate) struct State {
     pub clock: Option<Dt>,
     pub started: Option<Dt>,
@@ -144,7 +172,12 @@ pub(crate) struct State {
     pub rooms: Vec<RoomS>,
     pub doors: Vec<DoorS>,
     pub sensors: Vec<SensorS>,
+    pub inputs: Vec<InputS>,
+    /// Resolved alerts, the latest last, at most [`RECENT`].
+    pub recent: Vec<Recent>,
     pub not_picked_up: Vec<Option<Active>>,
+    /// The next `open`, when the daily checks (`panic_untested`) run.
+    pub next_open: Option<Dt>,
     pub next_pickup: Option<Dt>,
     pub next_midnight: Option<Dt>,
     /// The latest local date ages were judged on. Ages are never judged on an earlier
@@ -165,7 +198,10 @@ impl State {
             rooms: vec![RoomS::default(); m.rooms.len()],
             doors: vec![DoorS::default(); m.doors.len()],
             sensors: vec![SensorS::default(); m.sensors.len()],
+            inputs: vec![InputS::default(); m.inputs.len()],
+            recent: Vec::new(),
             not_picked_up: vec![None; m.children.len()],
+            next_open: None,
             next_pickup: None,
             next_midnight: None,
             age_date: None,
@@ -205,6 +241,10 @@ impl State {
             }
             push(&s.stale, AlertType::SensorStale, id);
             push(&s.fault, AlertType::SensorFault, id);
+        }
+        for (x, s) in m.inputs.iter().zip(&self.inputs) {
+            push(&s.alert, x.kind.alert_type(), &x.id);
+            push(&s.untested, AlertType::PanicUntested, &x.id);
         }
         v
     }
@@ -262,6 +302,14 @@ impl State {
             }
             if hit(&s.fault) {
                 return Some((s.fault.as_mut()?, AlertType::SensorFault, x.clone()));
+            }
+        }
+        for (x, s) in m.inputs.iter().zip(self.inputs.iter_mut()) {
+            if hit(&s.alert) {
+                return Some((s.alert.as_mut()?, x.kind.alert_type(), x.id.clone()));
+            }
+            if hit(&s.untested) {
+                return Some((s.untested.as_mut()?, AlertType::PanicUntested, x.id.clone()));
             }
         }
         None

@@ -21,6 +21,7 @@ pub(super) enum Timer {
     Stale(usize),
     Sustained(usize, Limit),
     SleepCheck(usize),
+    Open,
     Pickup,
     Midnight,
 }
@@ -35,6 +36,12 @@ impl Engine {
         self.s.clock = Some(now);
         self.s.next_pickup = self.next_pickup(now, true);
         self.s.next_midnight = self.next_midnight(now);
+        self.s.next_open = self.next_open_after(now);
+    }
+
+    /// The next local `open` strictly after `t`: the daily checks (`panic_untested`).
+    pub(super) fn next_open_after(&self, t: Dt) -> Option<Dt> {
+        localtime::next_daily(self.m.tz, t, self.m.open, Duration::zero(), false)
     }
 
     /// The next end-of-day pick-up check after `t` (or at it, when `inclusive`): close plus
@@ -106,6 +113,14 @@ impl Engine {
                 );
             }
         }
+        if self
+            .m
+            .inputs
+            .iter()
+            .any(|x| x.kind == crate::config::InputKind::Panic)
+        {
+            consider(self.s.next_open, Timer::Open);
+        }
         consider(self.s.next_pickup, Timer::Pickup);
         consider(self.s.next_midnight, Timer::Midnight);
         best
@@ -146,6 +161,10 @@ impl Engine {
             Timer::Stale(s) => self.stale(s, due, out),
             Timer::Sustained(s, limit) => self.sustained(s, limit, due, out),
             Timer::SleepCheck(r) => self.sleep_check_missed(r, due, out),
+            Timer::Open => {
+                self.panic_tests_due(due, out);
+                self.s.next_open = self.next_open_after(due);
+            }
             Timer::Pickup => {
                 self.pickup_check(due, out);
                 self.s.next_pickup = self.next_pickup(due, false);
@@ -167,6 +186,11 @@ impl Engine {
     /// midnight matters only when a present child's age in months changes.
     fn skip_idle_days(&mut self, timer: Timer, due: Dt, to: Dt) {
         match timer {
+            // One check at `open` raises what is untested; later ones can add nothing until
+            // an event (a test press) changes it.
+            Timer::Open if self.s.next_open.is_some_and(|n| n <= to) => {
+                self.s.next_open = self.next_open_after(to);
+            }
             Timer::Pickup if self.s.next_pickup.is_some_and(|n| n <= to) => {
                 self.s.next_pickup = self.next_pickup(to, false);
             }

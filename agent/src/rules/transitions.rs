@@ -135,6 +135,22 @@ pub(super) struct Checked<'a> {
     pub by: &'a str,
 }
 
+/// `panic_untested`: the latest test press (`null` if none) and the interval.
+#[derive(Serialize)]
+pub(super) struct Untested {
+    pub last_test: Option<String>,
+    pub every_s: i64,
+}
+
+/// A `disposed` transition: what was done, by whom. Never the note.
+#[derive(Serialize)]
+pub(super) struct Disposed<'a> {
+    pub action: &'a str,
+    pub by: &'a str,
+}
+
+impl Details for Untested {}
+impl Details for Disposed<'_> {}
 impl Details for Nothing {}
 impl Details for Missed {}
 impl Details for Checked<'_> {}
@@ -164,6 +180,10 @@ impl Engine {
         self.s.next_alert_no += 1;
         let id = format!("A{}-{}", at.format("%Y%m%dT%H%M%SZ"), self.s.next_alert_no);
         out.push(self.transition(ty, subject, &id, AlertState::Raised, at, details));
+        if ty.is_one_shot() {
+            // Never open, so never resolved: remembered at once.
+            self.remember(id.clone(), ty, subject);
+        }
         Active {
             id,
             raised: at,
@@ -171,9 +191,10 @@ impl Engine {
         }
     }
 
-    /// Resolves the open alert `a` at `at`.
+    /// Resolves the open alert `a` at `at`; a disposition may still be recorded against it
+    /// while it is among the [`RECENT`](super::state::RECENT) latest resolved.
     pub(super) fn resolve_alert(
-        &self,
+        &mut self,
         ty: AlertType,
         subject: &str,
         a: Active,
@@ -182,6 +203,20 @@ impl Engine {
         out: &mut Vec<Transition>,
     ) {
         out.push(self.transition(ty, subject, &a.id, AlertState::Resolved, at, details));
+        self.remember(a.id, ty, subject);
+    }
+
+    /// An alert that is no longer open: a disposition may still name it for a while.
+    fn remember(&mut self, id: String, ty: AlertType, subject: &str) {
+        let recent = &mut self.s.recent;
+        if recent.len() >= super::state::RECENT {
+            recent.remove(0);
+        }
+        recent.push(super::state::Recent {
+            id,
+            ty,
+            subject: subject.to_string(),
+        });
     }
 
     pub(super) fn transition(

@@ -178,6 +178,12 @@ pub(super) fn check_door_inputs(cfg: &Config, doc: &Doc) -> Vec<Found> {
             debounce(&mut f, &format!("{elem}.exit_button.debounce"), b.debounce);
         }
     }
+    for (i, x) in cfg.inputs.iter().enumerate() {
+        if let Some(c) = &x.contact {
+            let key = format!("{}.contact.debounce", doc.elem("inputs", i));
+            debounce(&mut f, &key, c.debounce);
+        }
+    }
     f.done()
 }
 
@@ -280,6 +286,12 @@ fn gpio_lines(cfg: &Config, doc: &Doc) -> Vec<(PathBuf, u32, String)> {
         if let Some(b) = &d.exit_button {
             let key = format!("{elem}.exit_button.line");
             lines.push((b.gpiochip.clone(), b.line, key));
+        }
+    }
+    for (i, x) in cfg.inputs.iter().enumerate() {
+        if let Some(c) = &x.contact {
+            let key = format!("{}.contact.line", doc.elem("inputs", i));
+            lines.push((c.gpiochip.clone(), c.line, key));
         }
     }
     for (i, r) in cfg.readers.iter().enumerate() {

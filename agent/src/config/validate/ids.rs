@@ -56,19 +56,21 @@ fn some(v: Vec<&str>) -> Vec<Option<&str>> {
     v.into_iter().map(Some).collect()
 }
 
-/// Id syntax and uniqueness, per id space: rooms, doors, readers and sensors each have their
-/// own; staff, children and guardians share one.
+/// Id syntax and uniqueness, per id space: rooms, doors, readers, sensors and inputs each
+/// have their own; staff, children and guardians share one.
 pub(super) fn check_ids(cfg: &Config, doc: &Doc) -> Vec<Found> {
     let mut f = Findings::new(doc);
     let rooms: Vec<&str> = cfg.rooms.iter().map(|r| r.id.as_str()).collect();
     let doors: Vec<&str> = cfg.doors.iter().map(|d| d.id.as_str()).collect();
     let readers: Vec<&str> = cfg.readers.iter().map(|r| r.id.as_str()).collect();
     let sensors: Vec<&str> = cfg.sensors.iter().map(|s| s.id.as_str()).collect();
+    let inputs: Vec<&str> = cfg.inputs.iter().map(|s| s.id.as_str()).collect();
     for (kind, list) in [
         ("rooms", rooms),
         ("doors", doors),
         ("readers", readers),
         ("sensors", sensors),
+        ("inputs", inputs),
     ] {
         let all = entries(doc, kind, some(list), Field::Id);
         unique(&mut f, all);

@@ -24,6 +24,11 @@ pub(super) fn check_rules(cfg: &Config, doc: &Doc) -> Vec<Found> {
         r.sleep_check_interval,
         "0s would call every nap's check missed at once",
     );
+    f.positive(
+        "rules.panic_test_every",
+        r.panic_test_every,
+        "0s would call every panic button untested every morning",
+    );
     for (i, room) in cfg.rooms.iter().enumerate() {
         if let Some(d) = room.sleep_check_interval {
             let key = format!("{}.sleep_check_interval", doc.elem("rooms", i));

@@ -326,6 +326,7 @@ proptest! {
                 Raised => prop_assert!(open.insert(t.alert_id.clone()), "{} raised twice", t.alert_id),
                 Resolved => prop_assert!(open.remove(&t.alert_id), "{} resolved unraised", t.alert_id),
                 Acknowledged => prop_assert!(false, "nobody acknowledged {}", t.alert_id),
+                Disposed => prop_assert!(false, "nobody disposed of {}", t.alert_id),
             }
         }
     }

@@ -8,6 +8,7 @@ mod attendance;
 mod clock;
 mod clock_jump;
 mod doors;
+mod inputs;
 mod jumps;
 mod naps;
 mod properties;

@@ -113,6 +113,7 @@ proptest! {
                     prop_assert_eq!(open.remove(&t.alert_id), Some(t.alert_type));
                 }
                 Acknowledged => prop_assert!(open.contains_key(&t.alert_id)),
+                Disposed => prop_assert!(false, "no disposition was fed: {}", t.alert_id),
             }
         }
         // And the transitions come out in time order.
