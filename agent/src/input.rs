@@ -58,10 +58,79 @@ pub enum Input {
     /// The wall clock jumped (the core loop saw it against the monotonic clock): the
     /// core journals a `clock_jump` before anything else of the batch.
     ClockJump(crate::wallclock::Jump),
+    /// What the storage budget read (the core loop polls it): the core raises or resolves
+    /// its `storage_pressure` alert for the storage from it, in order with the rest.
+    Storage(StorageNote),
+}
+
+/// A reading of the storage as the core loop took it, for the `storage_pressure` alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageNote {
+    /// The storage directory (`storage.dir`).
+    pub dir: String,
+    pub used: u64,
+    pub fs_free: u64,
+    pub headroom: u64,
+    pub max_bytes: u64,
+    /// The budget's level after relief, as its name (`ok`, `shed_telemetry`, ...).
+    pub level: &'static str,
+    /// What is wrong: `None` when nothing is (the alert resolves), else whether alerts
+    /// themselves are at risk (critical) or not (warning).
+    pub pressure: Option<bool>,
+    /// Journal writes fail; the core holds what it could not write.
+    pub journal_failing: bool,
+    /// Items held in memory for the journal.
+    pub held: u64,
+}
+
+impl Input {
+    /// A copy to hold while the journal cannot be written (see `daemon::core::hold`):
+    /// everything but the answer channel of a local command, which only the original
+    /// answers.
+    pub fn duplicate(&self) -> Input {
+        match self {
+            Input::Line { text, resume } => Input::Line {
+                text: text.clone(),
+                resume: resume.clone(),
+            },
+            Input::BadLine {
+                sample,
+                reason,
+                resume,
+            } => Input::BadLine {
+                sample: sample.clone(),
+                reason: reason.clone(),
+                resume: resume.clone(),
+            },
+            Input::Hardware(e) => Input::Hardware(e.clone()),
+            Input::Simulated { date, index, event } => Input::Simulated {
+                date: *date,
+                index: *index,
+                event: event.clone(),
+            },
+            Input::Time(t) => Input::Time(*t),
+            Input::Local { event, .. } => Input::Local {
+                event: event.clone(),
+                reply: None,
+            },
+            Input::Command(c) => Input::Command(c.clone()),
+            Input::Reload(r) => Input::Reload(r.clone()),
+            Input::ClockJump(j) => Input::ClockJump(*j),
+            Input::Storage(n) => Input::Storage(n.clone()),
+        }
+    }
+
+    /// Takes the answer channel out of a local command (`None` for anything else).
+    pub fn take_reply(&mut self) -> Option<Reply> {
+        match self {
+            Input::Local { reply, .. } => reply.take(),
+            _ => None,
+        }
+    }
 }
 
 /// What re-reading the configuration gave.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Reload {
     /// A valid configuration, to apply at once; `hash` names its content.
     Apply {

@@ -38,9 +38,10 @@ pub fn read(cfg: &Config) -> Result<Value, String> {
         .snapshot()
         .map_err(|e| format!("{}: {e}", journal.path().display()))?;
     let uplink = uplink(&journal).map_err(|e| e.to_string())?;
+    let health = journal_health(cfg);
     let Some(snap) = snap else {
         return Ok(
-            json!({ "clock": null, "clock_synced": clock_synced(), "occupancy": {}, "rooms": [], "open_alerts": [], "uplink": uplink }),
+            json!({ "clock": null, "clock_synced": clock_synced(), "occupancy": {}, "rooms": [], "open_alerts": [], "uplink": uplink, "journal": health }),
         );
     };
     let mut engine = Engine::restore(cfg, &snap)?;
@@ -76,7 +77,18 @@ pub fn read(cfg: &Config) -> Result<Value, String> {
         "open_alerts": open,
         "uplink": uplink,
         "reload": reload,
+        "journal": health,
     }))
+}
+
+/// What the running agent says of its journal (`journal-health.json`, written beside it
+/// because a journal that cannot be written cannot say so itself): `state` `ok` or
+/// `failing`, `held`, `not_held`, `since`, `error`, `updated`; null before the agent has
+/// written one.
+fn journal_health(cfg: &Config) -> Value {
+    crate::journal::health::read(&cfg.storage.dir)
+        .and_then(|h| serde_json::to_value(h).ok())
+        .unwrap_or(Value::Null)
 }
 
 /// What the running link has noted (`uplink_link`, written by the uplink's store):

@@ -202,6 +202,13 @@ pub struct Status {
     /// Contract 1.1 section 11: whether the board's clock is synchronised, when the
     /// message was written.
     pub clock_synced: bool,
+    /// Additive: `ok`, or `failing` when journal writes fail (a full disk) and the agent
+    /// holds what it could not write in memory; only in `online` messages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal: Option<&'static str>,
+    /// Additive: inputs held in memory for the journal while it is `failing`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal_held: Option<u64>,
 }
 
 impl Status {
@@ -212,7 +219,16 @@ impl Status {
             since,
             telemetry_dropped: None,
             clock_synced: crate::wallclock::clock_synced(&crate::wallclock::sync_flag()),
+            journal: None,
+            journal_held: None,
         }
+    }
+
+    /// The journal's state: `(failing, held)`.
+    pub fn with_journal(mut self, (failing, held): (bool, u64)) -> Status {
+        self.journal = Some(if failing { "failing" } else { "ok" });
+        self.journal_held = failing.then_some(held);
+        self
     }
 
     pub fn with_dropped(mut self, dropped: u64) -> Status {

@@ -79,6 +79,11 @@ pub fn drive(
         if let Some(jump) = jumps.as_mut().and_then(|w| w.check(Instant::now(), now)) {
             batch.insert(0, Input::ClockJump(jump));
         }
+        // The storage, every few seconds: relieved as its level calls for, and its
+        // alert raised or resolved in order with the rest of the batch.
+        if let Some(note) = core.watch_storage(clock.now()) {
+            batch.push(note);
+        }
         let due = core.next_due().is_some_and(|d| d <= now);
         // The rules' clock moves on by itself at least every SETTLE_EVERY, so that the
         // journal (and `status`) keep up with an idle day. Under simulation the feed's time
@@ -97,7 +102,17 @@ pub fn drive(
             let inputs = std::mem::take(&mut batch);
             commit(core, inputs, now, settle.then_some(settled), outlets)?;
         }
+        // While the journal cannot be written: write what is held, when it can be.
+        if core.retry_journal()? {
+            (outlets.after_commit)(core);
+        }
         if stopping {
+            if core.holding() {
+                tracing::error!(
+                    held = core.held(),
+                    "stopping while the journal cannot be written: what is held is lost"
+                );
+            }
             let s = core.stats();
             tracing::info!(
                 accepted = s.accepted,
@@ -145,7 +160,8 @@ fn latest_simulated(batch: &[Input]) -> Option<Dt> {
         .max()
 }
 
-/// Takes in one batch and, once it is committed, lets its transitions out.
+/// Takes in one batch and, once it is committed (or, while the journal fails, held), lets
+/// its transitions out.
 fn commit(
     core: &mut Core,
     inputs: Vec<Input>,

@@ -3,14 +3,21 @@
 //!
 //! Headroom is the smaller of what `max_bytes` still allows for the storage directory
 //! (journal, WAL, outbox and archives together) and what the file system has free
-//! (`statvfs`, the blocks available to this user). Levels, from the least headroom:
-//! - [`Pressure::AlertsAtRisk`] under [`ALERT_RESERVE`]: the next alerts may not fit; the
-//!   agent says so (`storage_pressure`, critical).
-//! - [`Pressure::PruneArchives`] under 5 % of `max_bytes` (at least 4 MiB): the oldest
-//!   archives go, oldest first.
-//! - [`Pressure::ShedTelemetry`] under 10 % (at least 8 MiB): waiting telemetry goes
-//!   (counted as dropped, as over the outbox cap).
+//! (`statvfs`, the blocks available to this user). The capacity is the smaller of
+//! `max_bytes` and the file system's size. Levels, from the least headroom:
+//! - [`Pressure::AlertsAtRisk`] under [`ALERT_RESERVE`] (at most an eighth of the
+//!   capacity): the next alerts may not fit; the agent says so (`storage_pressure`,
+//!   critical).
+//! - [`Pressure::PruneArchives`] under 5 % of the capacity (at least 4 MiB, or a quarter
+//!   of a smaller capacity): the oldest archives go, oldest first.
+//! - [`Pressure::ShedTelemetry`] under 10 % (at least 8 MiB, or half a smaller capacity):
+//!   waiting telemetry goes (counted as dropped, as over the outbox cap).
 //! - [`Pressure::Ok`] otherwise.
+//!
+//! The floors keep a large budget from running close to full before it acts; scaling
+//! them down on a small file system (a 4 MiB tmpfs, a tiny partition) keeps every level
+//! reachable — and, above all, keeps [`Pressure::Ok`] reachable, where the daemon's alert
+//! resolves.
 //!
 //! [`StorageBudget::relieve`] does what the level calls for and reads again.
 
@@ -47,6 +54,8 @@ pub struct StorageReading {
     pub fs_free: u64,
     /// The smaller of `max_bytes - used` and `fs_free`.
     pub headroom: u64,
+    /// The smaller of `max_bytes` and the file system's size.
+    pub capacity: u64,
     pub level: Pressure,
 }
 
@@ -76,18 +85,9 @@ impl StorageBudget {
         }
     }
 
-    /// The level for a given headroom.
+    /// The level for a given headroom, against `max_bytes` as the capacity.
     pub fn level_for(&self, headroom: u64) -> Pressure {
-        let share = |pct: u64, floor: u64| (self.max_bytes / 100 * pct).max(floor);
-        if headroom < ALERT_RESERVE {
-            Pressure::AlertsAtRisk
-        } else if headroom < share(5, 4 << 20) {
-            Pressure::PruneArchives
-        } else if headroom < share(10, 8 << 20) {
-            Pressure::ShedTelemetry
-        } else {
-            Pressure::Ok
-        }
+        level_in(headroom, self.max_bytes)
     }
 
     /// Reads the storage directory's size and the file system's free space.
@@ -103,13 +103,16 @@ impl StorageBudget {
             source: e.into(),
         })?;
         let fs_free = vfs.f_bavail.saturating_mul(vfs.f_frsize);
+        let fs_size = vfs.f_blocks.saturating_mul(vfs.f_frsize);
         let headroom = self.max_bytes.saturating_sub(used).min(fs_free);
+        let capacity = self.max_bytes.min(fs_size.max(1));
         Ok(StorageReading {
             used,
             archives,
             fs_free,
             headroom,
-            level: self.level_for(headroom),
+            capacity,
+            level: level_in(headroom, capacity),
         })
     }
 
@@ -122,20 +125,25 @@ impl StorageBudget {
         journal: &mut Journal,
         now: DateTime<Utc>,
     ) -> Result<(StorageReading, Relieved), JournalError> {
+        self.relieve_with(journal, now, true)
+    }
+
+    /// As [`StorageBudget::relieve`]; with `shed` false (the journal cannot be written),
+    /// telemetry stays and only archives go. Telemetry that cannot be dropped (the write
+    /// fails) is logged, and the archives are pruned all the same.
+    pub fn relieve_with(
+        &self,
+        journal: &mut Journal,
+        now: DateTime<Utc>,
+        shed: bool,
+    ) -> Result<(StorageReading, Relieved), JournalError> {
         let mut done = Relieved::default();
         let mut reading = self.read()?;
-        if reading.level >= Pressure::ShedTelemetry {
-            journal.flush()?;
-            let b = journal.batch()?;
-            let day = now.with_timezone(&self.tz).date_naive();
-            done.telemetry_dropped =
-                crate::outbox::shed_telemetry(b.transaction(), day).map_err(|source| {
-                    JournalError::Write {
-                        path: journal_path(&self.dir),
-                        source,
-                    }
-                })?;
-            b.commit()?;
+        if shed && reading.level >= Pressure::ShedTelemetry {
+            match self.shed(journal, now) {
+                Ok(n) => done.telemetry_dropped = n,
+                Err(e) => tracing::warn!(error = %e, "storage budget: telemetry not dropped"),
+            }
             reading = self.read()?;
         }
         if reading.level >= Pressure::PruneArchives {
@@ -151,6 +159,37 @@ impl StorageBudget {
             }
         }
         Ok((reading, done))
+    }
+
+    fn shed(&self, journal: &mut Journal, now: DateTime<Utc>) -> Result<u64, JournalError> {
+        journal.flush()?;
+        let b = journal.batch()?;
+        let day = now.with_timezone(&self.tz).date_naive();
+        let n = crate::outbox::shed_telemetry(b.transaction(), day).map_err(|source| {
+            JournalError::Write {
+                path: journal_path(&self.dir),
+                source,
+            }
+        })?;
+        if n > 0 {
+            b.commit()?;
+        }
+        Ok(n)
+    }
+}
+
+/// The level for `headroom` in a storage of `capacity` bytes (see the module docs).
+pub fn level_in(headroom: u64, capacity: u64) -> Pressure {
+    let share =
+        |pct: u64, floor: u64, part: u64| (capacity / 100 * pct).max(floor.min(capacity / part));
+    if headroom < ALERT_RESERVE.min(capacity / 8) {
+        Pressure::AlertsAtRisk
+    } else if headroom < share(5, 4 << 20, 4) {
+        Pressure::PruneArchives
+    } else if headroom < share(10, 8 << 20, 2) {
+        Pressure::ShedTelemetry
+    } else {
+        Pressure::Ok
     }
 }
 
@@ -202,5 +241,10 @@ mod tests {
         let small = budget(16 << 20);
         assert_eq!(small.level_for(7 << 20), Pressure::ShedTelemetry);
         assert_eq!(small.level_for(3 << 20), Pressure::PruneArchives);
+        // A 4 MiB file system: every level is reachable, Ok above half of it.
+        assert_eq!(level_in(3 << 20, 4 << 20), Pressure::Ok);
+        assert_eq!(level_in(1536 << 10, 4 << 20), Pressure::ShedTelemetry);
+        assert_eq!(level_in(800 << 10, 4 << 20), Pressure::PruneArchives);
+        assert_eq!(level_in(100 << 10, 4 << 20), Pressure::AlertsAtRisk);
     }
 }

@@ -11,6 +11,9 @@ use chrono::NaiveDate;
 pub enum MetaKey {
     /// The open `storage_pressure` alert (its id and since when), as JSON; empty when none.
     StoragePressure,
+    /// The open `storage_pressure` alert for the storage itself (free space and
+    /// `max_bytes`, subject `storage`), as JSON; empty when none.
+    DiskPressure,
     /// The daily summary of this local date is in the outbox (value: its `seq`).
     Summary(NaiveDate),
     /// How many events of this simulated day have been taken in.
@@ -28,6 +31,7 @@ const SUMMARY: &str = "summary:";
 const SIMULATION: &str = "simulation:";
 const EVENTS: &str = "events:";
 const PRESSURE: &str = "storage_pressure";
+const DISK_PRESSURE: &str = "disk_pressure";
 const ARCHIVED: &str = "archived_through";
 const RELOAD: &str = "config_reload";
 
@@ -41,6 +45,9 @@ impl MetaKey {
     pub fn parse(s: &str) -> Option<MetaKey> {
         if s == PRESSURE {
             return Some(MetaKey::StoragePressure);
+        }
+        if s == DISK_PRESSURE {
+            return Some(MetaKey::DiskPressure);
         }
         if s == ARCHIVED {
             return Some(MetaKey::ArchivedThrough);
@@ -62,6 +69,7 @@ impl MetaKey {
     pub(super) fn kind_prefix(&self) -> &'static str {
         match self {
             MetaKey::StoragePressure => PRESSURE,
+            MetaKey::DiskPressure => DISK_PRESSURE,
             MetaKey::Summary(_) => SUMMARY,
             MetaKey::Simulation(_) => SIMULATION,
             MetaKey::Events(_) => EVENTS,
@@ -76,6 +84,7 @@ impl fmt::Display for MetaKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MetaKey::StoragePressure => f.write_str(PRESSURE),
+            MetaKey::DiskPressure => f.write_str(DISK_PRESSURE),
             MetaKey::ArchivedThrough => f.write_str(ARCHIVED),
             MetaKey::ConfigReload => f.write_str(RELOAD),
             MetaKey::Summary(d) => write!(f, "{SUMMARY}{d}"),
@@ -94,6 +103,7 @@ mod tests {
         let d: NaiveDate = "2026-03-02".parse().unwrap();
         let keys = [
             (MetaKey::StoragePressure, "storage_pressure"),
+            (MetaKey::DiskPressure, "disk_pressure"),
             (MetaKey::Summary(d), "summary:2026-03-02"),
             (MetaKey::Simulation(d), "simulation:2026-03-02"),
             (

@@ -47,6 +47,7 @@ use crate::rules::Snapshot;
 
 pub mod budget;
 pub mod day;
+pub mod health;
 pub mod meta;
 pub mod read;
 pub mod retention;
@@ -302,6 +303,77 @@ impl Journal {
             },
         ));
         Ok(j)
+    }
+
+    /// A journal in memory, with the same tables (the outbox's are the caller's to add),
+    /// that nothing outlives: the core runs
+    /// its batches against it while the real journal cannot be written (see
+    /// `daemon::core::hold`), so that rules, alerts and the outbox's bookkeeping go on
+    /// exactly as they would.
+    pub fn scratch() -> Result<Journal, JournalError> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|source| JournalError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        let mut j = Journal {
+            conn,
+            path,
+            mode: WriteMode::Legacy,
+            pending: RefCell::default(),
+            last_snapshot: RefCell::default(),
+            main_written: Arc::default(),
+        };
+        j.setup().map_err(|e| j.err(e))??;
+        j.set_mode(WriteMode::Legacy)?;
+        Ok(j)
+    }
+
+    /// Opens the journal in `dir` for reading only, when [`Journal::open`] cannot (a
+    /// full disk: SQLite cannot even create its shared-memory file). The database file is
+    /// read as it is (`immutable`): the agent holds the storage lock, so no one else
+    /// writes it. Every write through it fails, and the core holds what it could not
+    /// write until it can open the journal properly.
+    pub fn open_read_only(dir: &Path) -> Result<Journal, JournalError> {
+        let path = dir.join(DB_FILE);
+        let sqlite = |source| JournalError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        if !path.is_file() {
+            return Err(JournalError::Missing { path });
+        }
+        let uri = format!("file:{}?immutable=1", path.display());
+        let conn = Connection::open_with_flags(
+            uri,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(sqlite)?;
+        let version: usize = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(sqlite)?;
+        if version > MIGRATIONS.len() {
+            return Err(JournalError::TooNew {
+                path,
+                found: version,
+                known: MIGRATIONS.len(),
+            });
+        }
+        Ok(Journal {
+            conn,
+            path,
+            mode: WriteMode::Legacy,
+            pending: RefCell::default(),
+            last_snapshot: RefCell::default(),
+            main_written: Arc::default(),
+        })
+    }
+
+    /// Whether this is a journal opened by [`Journal::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.conn
+            .is_readonly(rusqlite::DatabaseName::Main)
+            .unwrap_or(false)
     }
 
     pub fn path(&self) -> &Path {

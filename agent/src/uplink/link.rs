@@ -365,9 +365,9 @@ impl Uplink {
     /// window; otherwise at a later wake.
     fn report_dropped(&mut self, session: &Session) {
         let dropped = self.status.telemetry_dropped();
-        if dropped != self.status.dropped_reported.load(Ordering::Relaxed)
-            && self.drain.in_flight() < self.settings.window()
-        {
+        let changed = dropped != self.status.dropped_reported.load(Ordering::Relaxed)
+            || self.status.journal_changed();
+        if changed && self.drain.in_flight() < self.settings.window() {
             let since = self.status.connected_since().unwrap_or_else(Utc::now);
             if let Err(e) = self.publish_online(session, since) {
                 tracing::warn!(error = %e, "mqtt: status not republished");
@@ -432,6 +432,7 @@ impl Uplink {
             true,
             Status::new(LinkState::Online, since)
                 .with_dropped(dropped)
+                .with_journal(self.status.journal_report())
                 .to_json(),
         )?;
         self.drain.awaiting_pkid.push_back(Sent::Status);

@@ -27,6 +27,13 @@ pub struct UplinkStatus {
     /// The broker keeps closing the connection seconds after accepting it: another client
     /// with the same client id is probably taking it over (see `link.rs`).
     client_id_conflict: AtomicBool,
+    /// Journal writes fail and the core holds what it could not write (set by the core).
+    journal_failing: AtomicBool,
+    /// Inputs held for the journal (set by the core).
+    journal_held: AtomicU64,
+    /// The journal state last put in a `status` message: failing, and held (rounded to
+    /// hundreds, so a status is not republished for every event).
+    journal_reported: AtomicU64,
 }
 
 /// A copy of [`UplinkStatus`] at one moment.
@@ -62,6 +69,9 @@ impl UplinkStatus {
             telemetry_dropped: AtomicU64::new(0),
             dropped_reported: AtomicU64::new(0),
             client_id_conflict: AtomicBool::new(false),
+            journal_failing: AtomicBool::new(false),
+            journal_held: AtomicU64::new(0),
+            journal_reported: AtomicU64::new(0),
         })
     }
 
@@ -69,6 +79,42 @@ impl UplinkStatus {
     /// in its `status` message (republished when it changes).
     pub fn set_telemetry_dropped(&self, total: u64) {
         self.telemetry_dropped.store(total, Ordering::Relaxed);
+    }
+
+    /// Whether journal writes fail, and how many inputs the core holds for it; the link
+    /// reports them in its `status` message (republished when they change).
+    pub fn set_journal(&self, failing: bool, held: u64) {
+        self.journal_failing.store(failing, Ordering::Relaxed);
+        self.journal_held.store(held, Ordering::Relaxed);
+    }
+
+    /// The journal's state for the `status` message: `(failing, held)`. Noted as
+    /// reported.
+    pub(super) fn journal_report(&self) -> (bool, u64) {
+        let r = (
+            self.journal_failing.load(Ordering::Relaxed),
+            self.journal_held.load(Ordering::Relaxed),
+        );
+        self.journal_reported
+            .store(Self::journal_key(r), Ordering::Relaxed);
+        r
+    }
+
+    /// Whether the journal's state changed since it was last reported.
+    pub(super) fn journal_changed(&self) -> bool {
+        let now = (
+            self.journal_failing.load(Ordering::Relaxed),
+            self.journal_held.load(Ordering::Relaxed),
+        );
+        Self::journal_key(now) != self.journal_reported.load(Ordering::Relaxed)
+    }
+
+    fn journal_key((failing, held): (bool, u64)) -> u64 {
+        if failing {
+            1 + held / 100
+        } else {
+            0
+        }
     }
 
     pub fn telemetry_dropped(&self) -> u64 {

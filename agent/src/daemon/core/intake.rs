@@ -5,7 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::record::Recorder;
-use super::{CoreError, CoreStats, Reply, Resume, FUTURE_TOLERANCE, MAX_LINE_BYTES};
+use super::{CoreError, CoreStats, Resume, FUTURE_TOLERANCE, MAX_LINE_BYTES};
 use crate::alert::Transition;
 use crate::event::{Event, EventKind};
 use crate::input::{Command, Input, LineProblem, Reload};
@@ -40,8 +40,11 @@ pub(super) struct Taken {
     pub resume: Option<Resume>,
     /// The latest simulated event taken: its day and index.
     pub simulated: Option<(NaiveDate, u64)>,
-    /// Answers to local commands, sent once the batch is visible.
-    pub replies: Vec<(Reply, Result<Vec<Transition>, String>)>,
+    /// The outcome of every local command, in order: the core pairs them with the
+    /// answer channels it took out of the inputs, and answers once the batch is visible.
+    pub local_results: Vec<Result<Vec<Transition>, String>>,
+    /// The latest storage reading of the batch, for the `storage_pressure` alert.
+    pub storage: Option<crate::input::StorageNote>,
     /// Platform commands, carried out after the events.
     pub commands: Vec<Command>,
     /// The latest configuration reload of the batch: applied to the engine where it came
@@ -115,11 +118,13 @@ pub(super) fn take_in(
                 taken.commands.push(cmd);
                 continue;
             }
-            Input::Local { event, reply } => {
+            Input::Local { event, .. } => {
                 let result = local(engine, stats, rec, event, now)?;
-                if let Some(reply) = reply {
-                    taken.replies.push((reply, result));
-                }
+                taken.local_results.push(result);
+                continue;
+            }
+            Input::Storage(note) => {
+                taken.storage = Some(note);
                 continue;
             }
         };

@@ -14,11 +14,13 @@
 //! thread, the benchmark drives it directly.
 
 mod commands;
+pub mod hold;
 mod intake;
 mod outbound;
 mod pressure;
 mod record;
 mod reload;
+mod storage;
 mod summaries;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -44,6 +46,9 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 /// How far ahead of the agent's clock a live event's own `ts` may be (clock skew between
 /// a terminal and the board); further ahead, it is rejected.
 pub const FUTURE_TOLERANCE: chrono::Duration = chrono::Duration::seconds(60);
+
+/// The outcome of one local command (an acknowledgement from the staff page).
+pub type LocalResult = Result<Vec<Transition>, String>;
 
 /// Counters since the core was opened.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +76,49 @@ pub enum CoreError {
     Summary(#[from] crate::summary::SummaryError),
 }
 
+impl CoreError {
+    /// A failure of the storage rather than of the agent: no space (`SQLITE_FULL`,
+    /// `ENOSPC`), an I/O error, a journal that could only be opened read-only. The core
+    /// holds what it could not write and retries (see [`hold`]); anything else is fatal.
+    pub fn is_storage(&self) -> bool {
+        match self {
+            CoreError::Journal(e) => journal_storage(e),
+            CoreError::Sqlite(e) => sqlite_storage(e),
+            CoreError::Outbox(outbox::OutboxError::Sql(e)) => sqlite_storage(e),
+            CoreError::Summary(crate::summary::SummaryError::Journal(e)) => sqlite_storage(e),
+            _ => false,
+        }
+    }
+}
+
+fn journal_storage(e: &JournalError) -> bool {
+    match e {
+        JournalError::Sqlite { source, .. } | JournalError::Write { source, .. } => {
+            sqlite_storage(source)
+        }
+        JournalError::Sync { source, .. }
+        | JournalError::Archive { source, .. }
+        | JournalError::Dir { source, .. } => io_storage(source),
+        _ => false,
+    }
+}
+
+fn sqlite_storage(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode as C;
+    matches!(
+        e.sqlite_error_code(),
+        Some(C::DiskFull | C::SystemIoFailure | C::ReadOnly | C::CannotOpen)
+    )
+}
+
+fn io_storage(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::StorageFull | K::QuotaExceeded | K::ReadOnlyFilesystem
+    ) || e.raw_os_error() == Some(5) // EIO
+}
+
 /// Meta key holding how many events of a simulated day have been taken in.
 pub fn simulation_key(date: NaiveDate) -> MetaKey {
     MetaKey::Simulation(date)
@@ -86,8 +134,25 @@ pub struct Core {
     cap: outbox::Cap,
     /// When the next telemetry snapshot is due (the next whole minute of the rules' clock).
     telemetry_next: Option<Dt>,
-    /// The open `storage_pressure` alert, if any.
+    /// The open `storage_pressure` alert of the outbox's cap, if any.
     pressure: Option<(String, Dt)>,
+    /// The open `storage_pressure` alert of the storage itself (free space, `max_bytes`).
+    disk: Option<pressure::DiskAlert>,
+    /// The engine snapshot of the last batch written to the journal: what a batch that
+    /// could not be written is undone to.
+    last_snap: Option<crate::rules::Snapshot>,
+    /// While the journal cannot be written: what is held for it (see [`hold`]).
+    hold: Option<Box<hold::Holding>>,
+    /// The batch runs against the scratch journal (live only, while holding).
+    scratch_mode: bool,
+    /// The batch is a held one, re-executed against the journal: its effects were shown.
+    replaying: bool,
+    /// Inputs judged while holding that did not fit in memory.
+    not_held: u64,
+    /// The storage budget, polled by the core loop (see [`storage`]).
+    budget: storage::Watch,
+    /// What the journal's health record last said (written on change).
+    health_written: Option<((String, u64, u64), std::time::Instant)>,
     /// Whether a batch since the last [`Core::take_enqueued`] put anything in the outbox.
     enqueued: bool,
     /// The uplink's figures, for the offline time in the daily summary.
@@ -98,7 +163,7 @@ pub struct Core {
     /// Ids of everyone on the roster: only these may name a person upstream.
     person_ids: std::collections::HashSet<String>,
     /// Answers to local commands of committed batches, not yet sent.
-    replies: Vec<(Reply, Result<Vec<Transition>, String>)>,
+    replies: Vec<(Reply, LocalResult)>,
 }
 
 /// What opening the core found and did.
@@ -108,6 +173,26 @@ pub struct Opened {
     pub restored: bool,
     /// Transitions of timers that fell due while the agent was down, and of the start.
     pub transitions: Vec<Transition>,
+}
+
+/// Opens the journal for writing or, when the storage cannot take even that (a full
+/// disk), read-only: the core then starts holding at once and runs degraded rather than
+/// exit (and be restarted into the same full disk, again and again).
+fn open_journal(cfg: &Config) -> Result<Journal, CoreError> {
+    let open = Journal::open(&cfg.storage.dir)
+        .map_err(CoreError::from)
+        .and_then(|j| {
+            outbox::migrate(j.connection())?;
+            Ok(j)
+        });
+    match open {
+        Ok(j) => Ok(j),
+        Err(e) if e.is_storage() => {
+            tracing::error!(error = %e, "journal cannot be opened for writing; reading it, and holding what cannot be written");
+            Ok(Journal::open_read_only(&cfg.storage.dir)?)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 impl Core {
@@ -131,10 +216,10 @@ impl Core {
         now: impl FnOnce(&Journal, Option<Dt>) -> Dt,
         backlog: impl FnOnce(&Journal) -> Vec<Input>,
     ) -> Result<Opened, CoreError> {
-        let journal = Journal::open(&cfg.storage.dir)?;
-        outbox::migrate(journal.connection())?;
+        let journal = open_journal(cfg)?;
         let snapshot = journal.snapshot()?;
         let pressure = pressure::restore(journal.meta(&pressure::PRESSURE_KEY)?);
+        let disk = pressure::restore_disk(journal.meta(&pressure::DISK_KEY)?);
         let restored = snapshot.is_some();
         let engine = match &snapshot {
             Some(snap) => Engine::restore(cfg, snap),
@@ -150,6 +235,14 @@ impl Core {
             cap: outbox::Cap::from_config(cfg),
             telemetry_next: None,
             pressure,
+            disk,
+            last_snap: snapshot.clone(),
+            hold: None,
+            scratch_mode: false,
+            replaying: false,
+            not_held: 0,
+            budget: storage::Watch::new(cfg),
+            health_written: None,
             enqueued: false,
             uplink: None,
             offline_mark: 0,
@@ -198,16 +291,72 @@ impl Core {
         self.process(inputs, false, now, Some(settled.min(now)))
     }
 
+    /// One batch: written to the journal in one transaction, then its transitions handed
+    /// back — or, when the journal cannot be written, undone, judged live only and held
+    /// for the journal (see [`hold`]). Either way the rules see every input once.
+    fn process(
+        &mut self,
+        mut inputs: Vec<Input>,
+        start: bool,
+        now: Dt,
+        settle_to: Option<Dt>,
+    ) -> Result<Vec<Transition>, CoreError> {
+        // The answers to local commands stay with the core; the inputs can then be copied.
+        let replies: Vec<Option<Reply>> = inputs
+            .iter_mut()
+            .filter(|i| matches!(i, Input::Local { .. }))
+            .map(Input::take_reply)
+            .collect();
+        let (out, results) = if self.hold.is_some() {
+            self.live_only(inputs, start, now, settle_to)?
+        } else {
+            let copy: Vec<Input> = inputs.iter().map(Input::duplicate).collect();
+            let books = self.books(copy.iter().any(|i| matches!(i, Input::Reload(_))));
+            match self.write_batch(inputs, start, now, settle_to) {
+                Ok(r) => {
+                    self.after_written();
+                    r
+                }
+                Err(e) if e.is_storage() => {
+                    self.revert(books)?;
+                    self.begin_holding(&e)?;
+                    self.live_only(copy, start, now, settle_to)?
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        // Answered once the live view shows the batch (see `answer_replies`).
+        for (reply, result) in replies.into_iter().zip(results) {
+            if let Some(reply) = reply {
+                self.replies.push((reply, result));
+            }
+        }
+        self.publish_health();
+        Ok(out)
+    }
+
+    /// After a batch written to the journal: the daily summaries it made due. A summary
+    /// that cannot be written is tried again a minute later (the batch itself is in).
+    fn after_written(&mut self) {
+        if let Err(e) = self.summarise_due_days() {
+            tracing::warn!(error = %e, "daily summary not queued yet; trying again in a minute");
+            self.summary_check = self
+                .engine
+                .clock()
+                .map(|c| c + chrono::Duration::minutes(1));
+        }
+    }
+
     /// One batch, one transaction: the inputs, the start marker (on open, after the
     /// backlog), the timers, then what goes upstream and the batch's bookkeeping;
     /// committed before the transitions are handed back.
-    fn process(
+    fn write_batch(
         &mut self,
         inputs: Vec<Input>,
         start: bool,
         now: Dt,
         settle_to: Option<Dt>,
-    ) -> Result<Vec<Transition>, CoreError> {
+    ) -> Result<(Vec<Transition>, Vec<LocalResult>), CoreError> {
         let batch = self.journal.batch()?;
         let mut rec = Recorder::new(&batch);
         let engine = &mut self.engine;
@@ -244,14 +393,18 @@ impl Core {
         }
         up.telemetry_if_due(engine, clock, &mut self.telemetry_next)?;
         commands::carry_out(&mut up, engine, clock, taken.commands)?;
-        if up.dropped > 0 {
+        if up.dropped > 0 && !self.scratch_mode {
             if let Some(u) = &self.uplink {
                 u.set_telemetry_dropped(u.telemetry_dropped() + up.dropped);
             }
         }
-        if let Some(p) = up.pressure_seen {
+        if let Some(p) = up.pressure_seen.filter(|_| !self.scratch_mode) {
             self.enqueued = true;
             pressure::check(engine, &mut self.pressure, p, clock, &mut rec, &mut up)?;
+        }
+        if let Some(note) = &taken.storage {
+            self.enqueued = true;
+            pressure::disk(engine, &mut self.disk, note, clock, &mut rec, &mut up)?;
         }
         if let Some(r) = taken.resume {
             batch.set_meta(&r.key, &r.value)?;
@@ -260,16 +413,26 @@ impl Core {
             batch.set_meta(&simulation_key(date), &index.to_string())?;
         }
         batch.alive(self.run, engine.clock().unwrap_or(now))?;
-        batch.snapshot(now, &engine.snapshot())?;
+        let snap = engine.snapshot();
+        batch.snapshot(now, &snap)?;
         let out = rec.into_transitions();
-        batch.commit()?;
-        // Answered once the live view shows the batch (see `answer_replies`).
-        self.replies.extend(taken.replies);
-        if let Some(line) = reloaded {
+        match batch.commit() {
+            Ok(()) => {}
+            // Committed; only the sync to the card failed. Holding it would write it twice.
+            Err(JournalError::Sync { path, source }) => tracing::warn!(
+                path = %path.display(),
+                error = %source,
+                "journal: committed but not synced to storage"
+            ),
+            Err(e) => return Err(e.into()),
+        }
+        if !self.scratch_mode {
+            self.last_snap = Some(snap);
+        }
+        if let Some(line) = reloaded.filter(|_| !self.replaying) {
             println!("{line}");
         }
-        self.summarise_due_days()?;
-        Ok(out)
+        Ok((out, taken.local_results))
     }
 
     /// Lets the daily summary count the uplink's offline time.

@@ -71,3 +71,113 @@ fn transition(
         details: serde_json::Map::new(),
     })
 }
+
+/// Meta key of the open `storage_pressure` alert for the storage itself.
+pub(super) const DISK_KEY: crate::journal::MetaKey = crate::journal::MetaKey::DiskPressure;
+
+/// The open `storage_pressure` alert for the storage (subject [`DISK_SUBJECT`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(super) struct DiskAlert {
+    pub id: String,
+    pub since: Dt,
+    /// Raised critical: alerts themselves were at risk, or the journal was failing.
+    pub critical: bool,
+}
+
+/// The subject of the storage's own `storage_pressure` alert; the outbox's cap keeps
+/// its own (`outbox`), so the two are told apart.
+pub const DISK_SUBJECT: &str = "storage";
+
+pub(super) fn restore_disk(value: Option<String>) -> Option<DiskAlert> {
+    value.and_then(|v| serde_json::from_str(&v).ok())
+}
+
+/// Raises, resolves or re-raises (when its severity changes) the storage's alert as the
+/// core loop's reading says, journalling and enqueueing each transition in the batch.
+pub(super) fn disk(
+    engine: &Engine,
+    open: &mut Option<DiskAlert>,
+    note: &crate::input::StorageNote,
+    clock: Dt,
+    rec: &mut Recorder<'_, '_>,
+    up: &mut Outbound<'_>,
+) -> Result<(), CoreError> {
+    let want = note.pressure;
+    if open.as_ref().map(|o| o.critical) == want {
+        return Ok(());
+    }
+    let details = disk_details(note);
+    let mut out = Vec::new();
+    if let Some(o) = open.take() {
+        out.push(disk_transition(
+            engine,
+            &o,
+            AlertState::Resolved,
+            clock,
+            &details,
+        ));
+    }
+    if let Some(critical) = want {
+        let o = DiskAlert {
+            id: format!("D{}", clock.format("%Y%m%dT%H%M%S%.3fZ")),
+            since: clock,
+            critical,
+        };
+        out.push(disk_transition(
+            engine,
+            &o,
+            AlertState::Raised,
+            clock,
+            &details,
+        ));
+        *open = Some(o);
+    }
+    for t in &out {
+        up.alert(t, false)?;
+    }
+    let v = open
+        .as_ref()
+        .map(|o| serde_json::to_string(o).unwrap_or_default());
+    rec.batch()
+        .set_meta(&DISK_KEY, v.as_deref().unwrap_or(""))?;
+    rec.record(out)?;
+    Ok(())
+}
+
+fn disk_details(n: &crate::input::StorageNote) -> serde_json::Map<String, serde_json::Value> {
+    let serde_json::Value::Object(m) = serde_json::json!({
+        "dir": n.dir,
+        "level": n.level,
+        "headroom_bytes": n.headroom,
+        "fs_free_bytes": n.fs_free,
+        "used_bytes": n.used,
+        "max_bytes": n.max_bytes,
+        "journal": if n.journal_failing { "failing" } else { "ok" },
+        "held": n.held,
+    }) else {
+        return serde_json::Map::new();
+    };
+    m
+}
+
+fn disk_transition(
+    engine: &Engine,
+    o: &DiskAlert,
+    state: AlertState,
+    at: Dt,
+    details: &serde_json::Map<String, serde_json::Value>,
+) -> Transition {
+    Transition {
+        ts: engine.local(at),
+        alert_id: o.id.clone(),
+        alert_type: AlertType::StoragePressure,
+        severity: if o.critical {
+            crate::alert::Severity::Critical
+        } else {
+            crate::alert::Severity::Warning
+        },
+        state,
+        subject: DISK_SUBJECT.into(),
+        details: details.clone(),
+    }
+}
