@@ -294,3 +294,86 @@ fn a_full_disk_does_not_stop_the_agent_and_the_journal_catches_up_unchanged() {
         live.len()
     );
 }
+
+#[test]
+fn a_restart_on_a_full_disk_runs_degraded_instead_of_exiting_and_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    let _fs = match Tmpfs::mount(&mnt, "4m") {
+        Ok(fs) => fs,
+        Err(e) => {
+            eprintln!("SKIPPED: a_restart_on_a_full_disk: cannot mount a tmpfs ({e}); run as root");
+            println!("SKIPPED: cannot mount a tmpfs ({e})");
+            return;
+        }
+    };
+    let config = page::roster(dir.path())
+        .storage(&mnt.join("state"))
+        .facility_set("locale", "en")
+        .rule("door_grant_window", "1s")
+        .write(dir.path());
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, "").unwrap();
+    let mut input = Vec::new();
+    let mut a = Agent::start(&config, &["--events", events.to_str().unwrap()]);
+    a.wait_for_line("staff page: http://", Duration::from_secs(20));
+    append(&events, &mut input, [ev::check_in(now_ts(), "s-01")]);
+    wait_for("the check-in journalled", Duration::from_secs(10), || {
+        agent::status(&config)["occupancy"]["infant"]
+            .as_array()
+            .is_some()
+    });
+    assert!(a.terminate(Duration::from_secs(10)).success());
+
+    // Stopped cleanly (the WAL folded back and removed), then the disk fills up.
+    let ballast = mnt.join("ballast");
+    fill(&ballast);
+    let mut a = Agent::start(&config, &["--events", events.to_str().unwrap()]);
+    let line = a.wait_for_line("staff page: http://", Duration::from_secs(20));
+    let port: u16 = line
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    append(&events, &mut input, [ev::door_open(now_ts(), "entrance")]);
+    a.wait_for_line("door forced", Duration::from_secs(10));
+    wait_for("door_forced on the page", Duration::from_secs(5), || {
+        let view = request(port, "GET", "/api/view", &[], None).json();
+        view["alerts"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|a| a["type"] == "door_forced"))
+    });
+    assert_eq!(journal_state(&config)["state"], "failing");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        a.child.try_wait().unwrap().is_none(),
+        "still running on a full disk"
+    );
+
+    std::fs::remove_file(&ballast).unwrap();
+    wait_for("journal ok again", Duration::from_secs(15), || {
+        journal_state(&config)["state"] == "ok"
+    });
+    append(&events, &mut input, [ev::door_closed(now_ts(), "entrance")]);
+    a.wait_for_line("resolved [CRITICAL] door forced", Duration::from_secs(10));
+    assert!(a.terminate(Duration::from_secs(10)).success());
+    let (st, exported, err) = agent::run(&["export", "--config", config.to_str().unwrap()]);
+    assert!(st.success(), "{err}");
+    let journalled: Vec<Value> = lines_of(&exported)
+        .into_iter()
+        .filter(|e| e["type"] != "agent_started")
+        .collect();
+    let fed: Vec<Value> = input
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(journalled, fed, "every event, with its own ts");
+    let starts = lines_of(&exported)
+        .into_iter()
+        .filter(|e| e["type"] == "agent_started")
+        .count();
+    assert_eq!(starts, 2, "the degraded start is journalled too");
+}

@@ -31,6 +31,18 @@ impl JournalReader {
         let conn =
             Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(sqlite)?;
         conn.busy_timeout(busy).map_err(sqlite)?;
+        let probe = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        });
+        if let Err(e) = probe {
+            // A full disk: SQLite cannot create the WAL's shared-memory file a reader
+            // needs. The file itself still reads, as it is (`immutable`): `status` says
+            // what the agent last wrote, and the agent's own health record says the rest.
+            let uri = format!("file:{}?immutable=1", path.display());
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
+            let conn = Connection::open_with_flags(uri, flags).map_err(|_| sqlite(e))?;
+            return Ok(JournalReader { conn, path });
+        }
         Ok(JournalReader { conn, path })
     }
 

@@ -167,14 +167,29 @@ pub async fn run(
     status: Arc<UplinkStatus>,
     shutdown: CancellationToken,
 ) -> Result<(), UplinkError> {
-    let path = db_path.clone();
-    let conn = tokio::task::spawn_blocking(move || Store::open(&path))
-        .await
-        .map_err(UplinkError::OpenAborted)?
-        .map_err(|source| UplinkError::Open {
-            path: db_path.clone(),
-            source,
-        })?;
+    let conn = loop {
+        let path = db_path.clone();
+        let opened = tokio::task::spawn_blocking(move || Store::open(&path))
+            .await
+            .map_err(UplinkError::OpenAborted)?;
+        match opened {
+            Ok(conn) => break conn,
+            // A full disk (the agent runs on, holding its journal): try again later.
+            Err(source) if super::store::storage_error(&source) => {
+                tracing::warn!(error = %source, "outbox cannot be opened yet (storage); retrying in 5 s");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+                }
+            }
+            Err(source) => {
+                return Err(UplinkError::Open {
+                    path: db_path.clone(),
+                    source,
+                })
+            }
+        }
+    };
     let (replies_tx, mut replies) = mpsc::unbounded_channel();
     let (req_tx, req_rx) = std::sync::mpsc::channel();
     let store = Store {

@@ -94,6 +94,18 @@ impl ForwardedIds {
     }
 }
 
+/// A failure of the storage (no space, an I/O error), which waiting may cure.
+pub(super) fn storage_error(e: &OutboxError) -> bool {
+    use rusqlite::ErrorCode as C;
+    match e {
+        OutboxError::Sql(e) => matches!(
+            e.sqlite_error_code(),
+            Some(C::DiskFull | C::SystemIoFailure | C::CannotOpen)
+        ),
+        _ => false,
+    }
+}
+
 impl Store {
     pub(super) fn open(path: &std::path::Path) -> Result<Connection, OutboxError> {
         let conn = Connection::open(path)?;
@@ -104,20 +116,28 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")?;
         outbox::migrate(&conn)?;
         // One row: what the link has to say to `status` (read by another process).
-        conn.execute_batch(
+        let link = conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS uplink_link (
                  id INTEGER PRIMARY KEY CHECK (id = 1),
                  client_id_conflict TEXT,
                  since TEXT
              );
              DELETE FROM uplink_link;",
-        )?;
+        );
+        match link.map_err(OutboxError::from) {
+            // On a full disk the link still sends; what it notes for `status` waits.
+            Err(e) if storage_error(&e) => {
+                tracing::warn!(error = %e, "uplink: link notes not reset (storage)")
+            }
+            other => other?,
+        }
         Ok(conn)
     }
 
     pub(super) fn run(mut self, requests: std::sync::mpsc::Receiver<StoreReq>) {
         let mut next: Option<StoreReq> = None;
         loop {
+            let mut retry: Option<StoreReq> = None;
             let req = match next.take() {
                 Some(r) => r,
                 None => match requests.recv() {
@@ -145,7 +165,11 @@ impl Store {
                             Err(_) => break,
                         }
                     }
-                    self.delete(&seqs, &telemetry)
+                    let r = self.delete(&seqs, &telemetry);
+                    if r.is_err() {
+                        retry = Some(StoreReq::Acked { seqs, telemetry });
+                    }
+                    r
                 }
                 StoreReq::Durable { epoch, after } => {
                     outbox::durable_after(&self.conn, after, PAGE)
@@ -171,6 +195,16 @@ impl Store {
                 StoreReq::ClientIdConflict(id) => self.note_conflict(id.as_deref()),
             };
             if let Err(e) = result {
+                if storage_error(&e) {
+                    // A full disk: acknowledged rows stay until they can be deleted (sent
+                    // again after a restart at worst, never lost); the link goes on.
+                    tracing::warn!(error = %e, "outbox: write failed (storage); retrying in 2 s");
+                    if let Some(acked) = retry.take() {
+                        next = Some(acked);
+                    }
+                    std::thread::sleep(Duration::from_secs(2));
+                    continue;
+                }
                 let _ = self.replies.send(StoreReply::Failed(e));
                 return;
             }
