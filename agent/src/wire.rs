@@ -247,6 +247,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_status_says_when_the_journal_fails_and_how_much_it_holds() {
+        let since = "2026-03-02T01:16:00Z".parse().unwrap();
+        let mut s = Status::new(LinkState::Online, since).with_journal((true, 1234));
+        s.clock_synced = true;
+        let v: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+        assert_eq!(
+            (v["journal"].as_str(), v["journal_held"].as_u64()),
+            (Some("failing"), Some(1234))
+        );
+        let ok = Status::new(LinkState::Online, since)
+            .with_journal((false, 0))
+            .to_json();
+        assert!(
+            ok.contains(r#""journal":"ok""#) && !ok.contains("journal_held"),
+            "{ok}"
+        );
+    }
+
+    #[test]
     fn the_envelope_keeps_the_contracts_field_order_and_any_body() {
         let body = CommandResult::new("cmd-1", Ok(()));
         let e = Envelope {

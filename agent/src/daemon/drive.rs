@@ -107,6 +107,14 @@ pub fn drive(
             (outlets.after_commit)(core);
         }
         if stopping {
+            // One last try, and more while it gets on with the held batches.
+            while core.holding() {
+                let before = core.held();
+                core.retry_journal_now()?;
+                if core.holding() && core.held() == before {
+                    break;
+                }
+            }
             if core.holding() {
                 tracing::error!(
                     held = core.held(),

@@ -60,6 +60,7 @@ pub(super) struct Held {
 /// that could not be written is undone whole.
 pub(super) struct Books {
     run: i64,
+    stats: super::CoreStats,
     telemetry_next: Option<Dt>,
     pressure: Option<(String, Dt)>,
     disk: Option<super::pressure::DiskAlert>,
@@ -111,6 +112,7 @@ impl Core {
     pub(super) fn books(&self, with_cfg: bool) -> Books {
         Books {
             run: self.run,
+            stats: self.stats,
             telemetry_next: self.telemetry_next,
             pressure: self.pressure.clone(),
             disk: self.disk.clone(),
@@ -123,6 +125,7 @@ impl Core {
     /// rebuilt from the last snapshot written.
     pub(super) fn revert(&mut self, b: Books) -> Result<(), CoreError> {
         self.run = b.run;
+        self.stats = b.stats;
         self.telemetry_next = b.telemetry_next;
         self.pressure = b.pressure;
         self.disk = b.disk;
@@ -352,6 +355,14 @@ impl Core {
         Ok(true)
     }
 
+    /// As [`Core::retry_journal`], at once (the agent is stopping).
+    pub fn retry_journal_now(&mut self) -> Result<bool, CoreError> {
+        if let Some(h) = self.hold.as_mut() {
+            h.next_try = Instant::now();
+        }
+        self.retry_journal()
+    }
+
     /// Exchanges the core's engine and books with the journalled ones.
     fn swap_journalled(&mut self, j: &mut Journalled) {
         std::mem::swap(&mut self.engine, &mut j.engine);
@@ -517,6 +528,7 @@ mod tests {
         assert_eq!(j.transition_lines().unwrap(), r.transition_lines().unwrap());
         assert_eq!(outbox_bodies(&core), outbox_bodies(&reference));
         assert_eq!(core.engine.snapshot(), reference.engine.snapshot());
+        assert_eq!(core.stats(), reference.stats(), "each input counted once");
         assert_eq!(
             core.journal().snapshot().unwrap(),
             reference.journal().snapshot().unwrap(),
