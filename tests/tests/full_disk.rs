@@ -377,3 +377,132 @@ fn a_restart_on_a_full_disk_runs_degraded_instead_of_exiting_and_catches_up() {
         .count();
     assert_eq!(starts, 2, "the degraded start is journalled too");
 }
+
+/// The alert messages the platform received, as their envelopes' (seq, body).
+fn alert_messages(platform: &nursery_agent_tests::broker::Collector) -> Vec<(u64, Value)> {
+    platform
+        .on("/alerts")
+        .iter()
+        .map(|m| m.json())
+        .map(|e| (e["seq"].as_u64().unwrap(), e["body"].clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_said_upstream_and_what_happened_meanwhile_follows_in_seq_order() {
+    use nursery_agent_tests::broker::{Broker, Collector};
+    use tokio::task::block_in_place;
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    let _fs = match Tmpfs::mount(&mnt, "4m") {
+        Ok(fs) => fs,
+        Err(e) => {
+            eprintln!(
+                "SKIPPED: a_full_disk_is_said_upstream: cannot mount a tmpfs ({e}); run as root"
+            );
+            println!("SKIPPED: cannot mount a tmpfs ({e})");
+            return;
+        }
+    };
+    let broker = Broker::start();
+    let platform = Collector::start(broker.port, "childcare/v1/#").await;
+    let config = page::roster(dir.path())
+        .storage(&mnt.join("state"))
+        .rule("door_grant_window", "1s")
+        .set("mqtt", "enabled", true)
+        .set("mqtt", "host", "127.0.0.1")
+        .set("mqtt", "port", i64::from(broker.port))
+        .set("mqtt", "reconnect_max", "2s")
+        .write(dir.path());
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, "").unwrap();
+    let mut input = Vec::new();
+    let a = block_in_place(|| {
+        let mut a = Agent::start(&config, &["--events", events.to_str().unwrap()]);
+        a.wait_for_line("staff page: http://", Duration::from_secs(20));
+        let mut morning = vec![ev::check_in(now_ts(), "s-01")];
+        for c in 1..=4 {
+            morning.push(ev::check_in(now_ts(), &format!("c-0{c}")));
+        }
+        append(&events, &mut input, morning);
+        a
+    });
+    platform
+        .wait_until(Duration::from_secs(10), |s| {
+            s.iter().any(|m| m.topic.ends_with("/alerts"))
+        })
+        .await;
+
+    let ballast = mnt.join("ballast");
+    block_in_place(|| {
+        fill(&ballast);
+        wait_for("journal failing", Duration::from_secs(15), || {
+            let lines: Vec<String> = (0..50)
+                .map(|_| ev::exit_button(now_ts(), "entrance"))
+                .collect();
+            append(&events, &mut input, lines);
+            std::thread::sleep(Duration::from_millis(200));
+            journal_state(&config)["state"] == "failing"
+        });
+    });
+    // The retained status says so while the disk is full.
+    platform
+        .wait_until(Duration::from_secs(10), |s| {
+            s.iter()
+                .any(|m| m.topic.ends_with("/status") && m.json()["journal"] == "failing")
+        })
+        .await;
+    block_in_place(|| {
+        std::thread::sleep(Duration::from_millis(1100));
+        append(&events, &mut input, [ev::door_open(now_ts(), "entrance")]);
+        std::thread::sleep(Duration::from_millis(500));
+        append(&events, &mut input, [ev::door_closed(now_ts(), "entrance")]);
+        std::thread::sleep(Duration::from_millis(500));
+        std::fs::remove_file(&ballast).unwrap();
+        wait_for("journal ok again", Duration::from_secs(15), || {
+            journal_state(&config)["state"] == "ok"
+        });
+    });
+    // Once written, what happened while full goes up, in seq order, after the alerts before.
+    platform
+        .wait_until(Duration::from_secs(15), |_| {
+            let alerts = alert_messages(&platform);
+            let has = |kind: &str, state: &str, subject: &str| {
+                alerts.iter().any(|(_, b)| {
+                    b["type"] == kind && b["state"] == state && b["subject"] == subject
+                })
+            };
+            has("door_forced", "resolved", "entrance")
+                && has("storage_pressure", "raised", "storage")
+                && has("storage_pressure", "resolved", "storage")
+        })
+        .await;
+    platform
+        .wait_until(Duration::from_secs(10), |s| {
+            s.iter()
+                .rev()
+                .find(|m| m.topic.ends_with("/status"))
+                .is_some_and(|m| m.json()["journal"] == "ok")
+        })
+        .await;
+    let alerts = alert_messages(&platform);
+    let seqs: Vec<u64> = alerts.iter().map(|(s, _)| *s).collect();
+    let mut got = seqs.clone();
+    got.sort_unstable();
+    got.dedup();
+    let expected: Vec<u64> = (1..=*got.last().unwrap()).collect();
+    assert_eq!(got, expected, "no gap in seq: {seqs:?}");
+    let raised = alerts
+        .iter()
+        .find(|(_, b)| b["type"] == "storage_pressure" && b["state"] == "raised")
+        .unwrap();
+    assert_eq!(raised.1["severity"], "critical", "{}", raised.1);
+    assert_eq!(raised.1["details"]["journal"], "failing", "{}", raised.1);
+    assert!(
+        raised.1["details"]["headroom_bytes"].is_u64(),
+        "{}",
+        raised.1
+    );
+    let rc = block_in_place(|| a.terminate(Duration::from_secs(10)));
+    assert!(rc.success());
+}
