@@ -91,6 +91,10 @@ pub(super) struct Holding {
     next_try: Instant,
     /// The journal was opened read-only: open it properly before retrying.
     reopen: bool,
+    /// [`MAX_HELD_INPUTS`], [`MAX_HELD_BATCHES`] (smaller in tests).
+    max: (usize, usize),
+    /// Inputs of this episode that were not held.
+    overflowed: u64,
 }
 
 impl Holding {
@@ -194,6 +198,8 @@ impl Core {
             error: e.to_string(),
             next_try: Instant::now() + RETRY_EVERY,
             reopen,
+            max: (MAX_HELD_INPUTS, MAX_HELD_BATCHES),
+            overflowed: 0,
         }));
         self.publish_health();
         Ok(())
@@ -216,7 +222,12 @@ impl Core {
         let result = self.write_batch(inputs, start, now, settle_to);
         self.scratch_mode = false;
         std::mem::swap(&mut self.journal, &mut hold.scratch);
-        if hold.inputs + copy.len() <= MAX_HELD_INPUTS && hold.batches.len() < MAX_HELD_BATCHES {
+        let (max_inputs, max_batches) = hold.max;
+        // Once one batch is not held, none after it is: what is held stays a prefix.
+        let room = hold.overflowed == 0
+            && hold.inputs + copy.len() <= max_inputs
+            && hold.batches.len() < max_batches;
+        if room {
             hold.inputs += copy.len();
             hold.batches.push_back(Held {
                 inputs: copy,
@@ -227,13 +238,14 @@ impl Core {
         } else {
             // Judged, shown and sent locally, but not kept: count and say so.
             let n = copy.len().max(1) as u64;
-            if self.not_held == 0 || (self.not_held + n) / 1000 > self.not_held / 1000 {
+            if hold.overflowed == 0 || (hold.overflowed + n) / 1000 > hold.overflowed / 1000 {
                 tracing::error!(
-                    not_held = self.not_held + n,
+                    not_held = hold.overflowed + n,
                     "journal still failing and the memory for it is full: inputs are judged but will be missing from the journal"
                 );
             }
             self.not_held += n;
+            hold.overflowed += n;
         }
         hold.scratch_batches += 1;
         if hold.scratch_batches >= 256 {
@@ -327,7 +339,7 @@ impl Core {
         }
         // Everything held is written: the journalled state has caught up with the live one.
         let live = &mut hold.journalled;
-        if self.not_held > 0 {
+        if hold.overflowed > 0 {
             self.swap_journalled(live);
             let snap = self.engine.snapshot();
             let b = self.journal.batch()?;
@@ -336,7 +348,7 @@ impl Core {
             b.commit()?;
             self.last_snap = Some(snap);
             tracing::error!(
-                not_held = self.not_held,
+                not_held = hold.overflowed,
                 "journal writable again; inputs that did not fit in memory are missing from it"
             );
         } else if live.engine.snapshot() != self.engine.snapshot() {
@@ -541,6 +553,37 @@ mod tests {
             core.journal().event_lines().unwrap(),
             reference.journal().event_lines().unwrap()
         );
+    }
+
+    #[test]
+    fn beyond_what_memory_holds_inputs_are_judged_counted_and_the_live_state_is_written() {
+        let lines = morning();
+        let (cfg_a, _a) = config();
+        let mut reference = start(&cfg_a);
+        let expected: Vec<Vec<Transition>> =
+            lines.iter().map(|l| feed(&mut reference, l)).collect();
+        let (cfg_b, _b) = config();
+        let mut core = start(&cfg_b);
+        disk_full(&core, true);
+        let mut live = vec![feed(&mut core, &lines[0])];
+        core.hold.as_mut().unwrap().max = (3, 100);
+        live.extend(lines[1..].iter().map(|l| feed(&mut core, l)));
+        assert_eq!(live, expected, "judged and alerted all the same");
+        assert_eq!(core.held(), 3);
+        assert_eq!(core.not_held(), lines.len() as u64 - 3);
+        assert_eq!(core.journal_health().not_held, core.not_held());
+        disk_full(&core, false);
+        core.hold.as_mut().unwrap().next_try = Instant::now();
+        assert!(core.retry_journal().unwrap());
+        let events = core.journal().event_lines().unwrap();
+        assert_eq!(events.len(), 1 + 3, "the start and what was held");
+        assert_eq!(
+            core.journal().snapshot().unwrap(),
+            reference.journal().snapshot().unwrap(),
+            "the journal goes on from the live state"
+        );
+        let next = kit::check_out(at("08:00:00"), "c-01");
+        assert_eq!(feed(&mut core, &next), feed(&mut reference, &next));
     }
 
     #[test]
