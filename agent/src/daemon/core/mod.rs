@@ -5,10 +5,18 @@
 //! transitions, rejected lines, input positions and the engine snapshot — in **one**
 //! transaction. By concern: [`intake`] takes the inputs in, [`record`] writes each
 //! transition (the one loop that does), [`outbound`] fills the outbox, [`commands`]
-//! carries out the platform's commands, [`pressure`] watches the outbox's cap and
-//! [`summaries`] queues the daily summaries. Only after that transaction has committed are the transitions handed back
-//! to the caller to be shown, sounded or sent. So whatever the agent has said, it has
-//! recorded; and whatever it has recorded, it will remember after a crash.
+//! carries out the platform's commands, [`pressure`] raises the daemon's own
+//! `storage_pressure` alerts (the outbox's cap, the storage's headroom, polled by
+//! [`storage`]) and [`summaries`] queues the daily summaries. Only after that transaction
+//! has committed are the transitions handed back to the caller to be shown, sounded or
+//! sent. So whatever the agent has said, it has recorded; and whatever it has recorded, it
+//! will remember after a crash.
+//!
+//! One exception, on purpose: when the journal cannot be written (a full disk), the staff
+//! must still be alerted. The batch is then undone, judged live only and **held** in
+//! memory ([`hold`]) until it can be written, in order, exactly as it would have been;
+//! meanwhile `storage_pressure` (critical) and the journal's health say that what is shown
+//! is not yet recorded, and a stop or crash in that span loses what is held.
 //!
 //! The core is synchronous and owns no thread of its own: the daemon drives it from one
 //! thread, the benchmark drives it directly.
