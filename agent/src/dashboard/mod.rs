@@ -95,6 +95,44 @@ pub async fn serve(
     state: DashboardState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let live = state.live.clone();
+    let (app, ratios) = app(state, shutdown.clone());
+    let sampler = tokio::spawn(history::sample(live, ratios, shutdown.clone()));
+    let result = server::run(listener, router(app), shutdown.clone()).await;
+    shutdown.cancel();
+    let _ = sampler.await;
+    result
+}
+
+/// The page without a listener: one connection's bytes, served exactly as the accept loop
+/// serves a socket's (hyper's HTTP/1 parser, the router, every handler). The fuzz target
+/// and the corpus test feed it raw requests; no socket, no ratio sampler.
+pub struct Page {
+    router: Router,
+    shutdown: CancellationToken,
+}
+
+impl Page {
+    pub fn new(state: DashboardState, shutdown: CancellationToken) -> Page {
+        let (app, _ratios) = app(state, shutdown.clone());
+        Page {
+            router: router(app),
+            shutdown,
+        }
+    }
+
+    /// Serves one connection on `io` as if it came from `peer`, until it ends (or the
+    /// shutdown given to [`Page::new`]).
+    pub async fn connection<IO>(&self, io: IO, peer: std::net::SocketAddr)
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        server::serve_one(io, peer, self.router.clone(), self.shutdown.clone()).await;
+    }
+}
+
+/// The handlers' shared state, and the ratio timeline the sampler fills.
+fn app(state: DashboardState, shutdown: CancellationToken) -> (App, history::Ratios) {
     let staff = state
         .cfg
         .staff
@@ -113,7 +151,7 @@ pub async fn serve(
     let accounts = throttle::Accounts::new(state.cfg.staff.len());
     let app: App = Arc::new(Inner {
         cfg: state.cfg,
-        live: state.live.clone(),
+        live: state.live,
         inputs: state.inputs,
         sessions: auth::Sessions::default(),
         attempts: auth::Attempts::default(),
@@ -121,14 +159,10 @@ pub async fn serve(
         pins,
         streams: slots::Slots::default(),
         ratios: ratios.clone(),
-        shutdown: shutdown.clone(),
+        shutdown,
         staff,
     });
-    let sampler = tokio::spawn(history::sample(state.live, ratios, shutdown.clone()));
-    let result = server::run(listener, router(app), shutdown.clone()).await;
-    shutdown.cancel();
-    let _ = sampler.await;
-    result
+    (app, ratios)
 }
 
 fn router(app: App) -> Router {

@@ -151,7 +151,7 @@ pub async fn run(
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
             let _admitted = admitted;
-            serve_one(tcp, peer, router, shutdown).await;
+            serve_tcp(tcp, peer, router, shutdown).await;
         });
     }
     tracker.close();
@@ -167,8 +167,20 @@ fn refuse(tcp: TcpStream) {
 }
 
 /// One connection, with the header timeout, until it ends or the shutdown.
-async fn serve_one(tcp: TcpStream, peer: SocketAddr, router: Router, shutdown: CancellationToken) {
+async fn serve_tcp(tcp: TcpStream, peer: SocketAddr, router: Router, shutdown: CancellationToken) {
     let _ = tcp.set_nodelay(true);
+    serve_one(tcp, peer, router, shutdown).await;
+}
+
+/// One connection on any byte stream (a socket, or the fuzz target's in-memory pipe).
+pub(super) async fn serve_one<IO>(
+    io: IO,
+    peer: SocketAddr,
+    router: Router,
+    shutdown: CancellationToken,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = TowerToHyperService::new(router);
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         // What `into_make_service_with_connect_info` did: handlers see the peer address.
@@ -178,7 +190,7 @@ async fn serve_one(tcp: TcpStream, peer: SocketAddr, router: Router, shutdown: C
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
-        .serve_connection(TokioIo::new(tcp), service);
+        .serve_connection(TokioIo::new(io), service);
     let mut conn = std::pin::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,
