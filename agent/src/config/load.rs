@@ -63,5 +63,24 @@ fn syntax_problem(text: &str, origin: &Path, e: &toml_edit::TomlError) -> super:
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(": ");
+    let message = if message.is_empty() {
+        unnamed_syntax_error(text, e)
+    } else {
+        message
+    };
     problem(origin, line, String::new(), message)
+}
+
+/// Words for a syntax error toml_edit gives none for (a control character in a comment,
+/// found by fuzzing): the character at the error, or at least that it is not TOML.
+fn unnamed_syntax_error(text: &str, e: &toml_edit::TomlError) -> String {
+    let at = e.span().and_then(|s| text.get(s.start..));
+    match at.and_then(|rest| rest.chars().next()) {
+        Some(c) if c.is_control() => format!(
+            "invalid character U+{:04X} (a control character) in the TOML text",
+            u32::from(c)
+        ),
+        Some(c) => format!("not valid TOML at `{}`", c.escape_default()),
+        None => "not valid TOML (the file ends too early)".into(),
+    }
 }

@@ -112,6 +112,17 @@ fn a_syntax_error_is_reported_with_its_line_and_no_key() {
     assert_eq!(found[0].line, Some(line(&text, "\"Infants")));
 }
 
+/// Found by fuzzing (`fuzz/corpus/config`): toml_edit has no words for a control
+/// character in a comment, and `check-config` printed `file:31: ` and nothing else.
+#[test]
+fn a_control_character_in_a_comment_is_refused_with_a_message_that_names_it() {
+    let text = with("name = \"Infants\"", "# a\u{10}b\nname = \"Infants\"");
+    let found = problems(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].line, Some(line(&text, "# a")), "{found:?}");
+    assert!(found[0].message.contains("U+0010"), "{found:?}");
+}
+
 #[test]
 fn a_key_given_twice_is_a_syntax_error() {
     let text = with("capacity = 15", "capacity = 15\ncapacity = 16");
