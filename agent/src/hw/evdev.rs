@@ -94,7 +94,11 @@ pub fn parse_events(bytes: &[u8], size: usize) -> Vec<InputEvent> {
             let usec = int(&e[word..2 * word]);
             let rest = &e[2 * word..];
             InputEvent {
-                time_us: (sec.max(0) as u64) * 1_000_000 + usec.clamp(0, 999_999) as u64,
+                // Saturating: a timestamp past the year 586,912 (fuzzing fed one) is no
+                // reason to stop reading cards.
+                time_us: (sec.max(0) as u64)
+                    .saturating_mul(1_000_000)
+                    .saturating_add(usec.clamp(0, 999_999) as u64),
                 kind: u16::from_le_bytes([rest[0], rest[1]]),
                 code: u16::from_le_bytes([rest[2], rest[3]]),
                 value: i32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]),

@@ -694,3 +694,19 @@ fn a_file_that_is_not_an_input_device_is_refused_as_a_reader_naming_its_path() {
         Ok(_) => panic!("a regular file is not a card reader"),
     }
 }
+
+/// Found by fuzzing (`fuzz/corpus/wiegand`): `tv_sec` near `i64::MAX` overflowed the
+/// conversion to microseconds, and the reader's thread panicked.
+#[test]
+fn an_evdev_timestamp_beyond_microsecond_range_saturates_instead_of_panicking() {
+    let mut record = Vec::new();
+    record.extend_from_slice(&i64::MAX.to_le_bytes());
+    record.extend_from_slice(&999_999i64.to_le_bytes());
+    record.extend_from_slice(&1u16.to_le_bytes()); // EV_KEY
+    record.extend_from_slice(&2u16.to_le_bytes()); // KEY_1
+    record.extend_from_slice(&1i32.to_le_bytes()); // pressed
+    let events = parse_events(&record, 24);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].time_us, u64::MAX);
+    assert_eq!(events[0].code, 2);
+}
