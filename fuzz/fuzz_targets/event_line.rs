@@ -1,0 +1,4 @@
+#![no_main]
+//! See `nursery_agent_fuzz::checks::event_line` for what must hold.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| nursery_agent_fuzz::checks::event_line(data));
