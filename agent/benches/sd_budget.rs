@@ -67,6 +67,9 @@ fn main() {
             journalled,
             t.elapsed().as_secs_f64(),
         );
+        if let Some(t) = &d.pages {
+            t.report(d.uplink());
+        }
         assert!(
             journalled as u64 >= f.transitions,
             "every transition shown is in the journal"

@@ -93,6 +93,84 @@ pub struct Driver {
     pub writeback_every: Duration,
     db: PathBuf,
     wal: PathBuf,
+    /// WAL frames per page, when `SD_PAGES` asks where the bytes go.
+    pub pages: Option<WalTally>,
+}
+
+/// WAL frames written, per page number: read from the WAL file after every commit, so
+/// each frame is counted once (a frame is one page written to the WAL).
+#[derive(Debug, Default)]
+pub struct WalTally {
+    salt: [u8; 8],
+    offset: u64,
+    pub frames: std::collections::BTreeMap<u32, u64>,
+}
+
+impl WalTally {
+    /// Counts the frames appended to `wal` since the last scan.
+    pub fn scan(&mut self, wal: &Path) {
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut f) = std::fs::File::open(wal) else {
+            return;
+        };
+        let mut head = [0u8; 32];
+        if f.read_exact(&mut head).is_err() {
+            return;
+        }
+        let page = u32::from_be_bytes(head[8..12].try_into().unwrap()) as u64;
+        if head[16..24] != self.salt {
+            self.salt.copy_from_slice(&head[16..24]);
+            self.offset = 32;
+        }
+        let mut frame = [0u8; 24];
+        loop {
+            if f.seek(SeekFrom::Start(self.offset)).is_err() || f.read_exact(&mut frame).is_err()
+            {
+                return;
+            }
+            if frame[8..16] != self.salt {
+                return;
+            }
+            let pgno = u32::from_be_bytes(frame[0..4].try_into().unwrap());
+            *self.frames.entry(pgno).or_default() += 1;
+            self.offset += 24 + page;
+        }
+    }
+
+    /// Frames per table or index (`dbstat`'s names; pages no b-tree owns now are
+    /// `other`), most first.
+    pub fn by_table(&self, db: &Connection) -> Vec<(String, u64)> {
+        let mut owner = std::collections::HashMap::new();
+        let mut stmt = db.prepare("SELECT name, pageno FROM dbstat").expect("dbstat");
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))
+            .expect("dbstat");
+        for row in rows {
+            let (name, page) = row.expect("dbstat row");
+            owner.insert(page, name);
+        }
+        let mut out = std::collections::BTreeMap::<String, u64>::new();
+        for (page, n) in &self.frames {
+            let name = match owner.get(page) {
+                Some(name) => name.clone(),
+                None if *page == 1 => "header".to_owned(),
+                None => "other (ptrmap, freelist)".to_owned(),
+            };
+            *out.entry(name).or_default() += n;
+        }
+        let mut out: Vec<_> = out.into_iter().collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1));
+        out
+    }
+
+    /// Prints the tally.
+    pub fn report(&self, db: &Connection) {
+        let total: u64 = self.frames.values().sum();
+        println!("  WAL frames by table: {total} in all");
+        for (name, n) in self.by_table(db) {
+            println!("    {name:<28} {n:>8} frames");
+        }
+    }
 }
 
 impl Driver {
@@ -119,6 +197,7 @@ impl Driver {
             writeback_every: WRITEBACK,
             db,
             wal: PathBuf::from(wal),
+            pages: std::env::var_os("SD_PAGES").map(|_| WalTally::default()),
         }
     }
 
@@ -177,8 +256,10 @@ impl Driver {
         f.batches += 1;
         f.transitions += ts.len() as u64;
         self.clock = self.clock.max(now);
+        self.tally();
         if self.core.take_enqueued() {
             self.ack();
+            self.tally();
         }
         f.wal_peak = f
             .wal_peak
@@ -186,6 +267,17 @@ impl Driver {
         if self.clock - self.synced >= self.writeback_every {
             self.writeback();
         }
+    }
+
+    fn tally(&mut self) {
+        if let Some(t) = &mut self.pages {
+            t.scan(&self.wal);
+        }
+    }
+
+    /// The uplink's connection to the storage (for `dbstat`).
+    pub fn uplink(&self) -> &Connection {
+        &self.uplink
     }
 
     /// The platform acknowledged everything committed for it.

@@ -112,6 +112,8 @@ const MIGRATIONS: &[&str] = &[
          started_ms  INTEGER NOT NULL,   -- the rules' time at start
          alive_ms    INTEGER NOT NULL    -- the rules' time of the last batch committed
      );",
+    // 3: the snapshot deflated (see `write_snapshot`); `state` is '' when `packed` is set.
+    "ALTER TABLE snapshot ADD COLUMN packed BLOB;",
 ];
 
 /// How the journal spends writes; see the module documentation.
@@ -160,6 +162,11 @@ pub enum JournalError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("journal {path}: the engine snapshot does not inflate: {source}")]
+    Unpack {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write out the journal: {0}")]
     Output(std::io::Error),
     #[error(transparent)]
@@ -202,15 +209,29 @@ impl Pending {
         };
     }
 
-    /// Writes everything held into `tx`, with the telemetry staged on the connection.
-    fn write(&self, tx: &Connection) -> rusqlite::Result<()> {
+    /// Takes out what may wait for the whole group when only the significant rows are
+    /// written now: the `runs` liveness (the daily summary's uptime; a crash loses at
+    /// most [`GROUP_WINDOW`] of it).
+    fn hold_back(&mut self) -> Pending {
+        let alive = std::mem::take(&mut self.alive);
+        let since = self.since.filter(|_| !alive.is_empty());
+        Pending {
+            alive,
+            since,
+            ..Pending::default()
+        }
+    }
+
+    /// Writes everything held into `tx`; with `whole`, also the telemetry staged on the
+    /// connection (else it waits, in memory, for the group).
+    fn write(&self, tx: &Connection, whole: bool) -> rusqlite::Result<()> {
         let mut ins =
             tx.prepare_cached("INSERT INTO events (ts, ts_ms, body) VALUES (?1, ?2, ?3)")?;
         for (ts, ms, body) in &self.events {
             ins.execute(params![ts, ms, body])?;
         }
         if let Some((taken, state)) = &self.snapshot {
-            write_snapshot(tx, *taken, state)?;
+            write_snapshot(tx, *taken, state, true)?;
         }
         for (run, at) in &self.alive {
             write_alive(tx, *run, *at)?;
@@ -218,7 +239,9 @@ impl Pending {
         for (k, v) in &self.meta {
             write_meta(tx, k, v)?;
         }
-        crate::outbox::flush_staged_telemetry(tx)?;
+        if whole {
+            crate::outbox::flush_staged_telemetry(tx)?;
+        }
         Ok(())
     }
 }
@@ -238,13 +261,79 @@ fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-fn write_snapshot(c: &Connection, taken: i64, state: &str) -> rusqlite::Result<()> {
+/// Writes the snapshot row: with `packed`, as deflated JSON in `packed` (the demo
+/// nursery's ~2 KB of JSON fit one 1 KiB page, where the text took a leaf and an overflow
+/// page that SQLite frees and allocates again on every update: five pages written, with
+/// the header, the pointer map and the free list); else as text in `state` (legacy).
+fn write_snapshot(c: &Connection, taken: i64, state: &str, packed: bool) -> rusqlite::Result<()> {
+    let (text, blob) = match packed {
+        true => ("", Some(pack(state))),
+        false => (state, None),
+    };
     c.prepare_cached(
-        "INSERT INTO snapshot (id, taken_ms, state) VALUES (1, ?1, ?2)
-         ON CONFLICT (id) DO UPDATE SET taken_ms = excluded.taken_ms, state = excluded.state",
+        "INSERT INTO snapshot (id, taken_ms, state, packed) VALUES (1, ?1, ?2, ?3)
+         ON CONFLICT (id) DO UPDATE SET taken_ms = excluded.taken_ms, state = excluded.state,
+             packed = excluded.packed",
     )?
-    .execute(params![taken, state])?;
+    .execute(params![taken, text, blob])?;
     Ok(())
+}
+
+fn pack(state: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let _ = z.write_all(state.as_bytes());
+    z.finish().unwrap_or_default()
+}
+
+/// The stored snapshot's JSON, for the owner and the read-only reader alike: `packed`
+/// (deflated) when the row has it, else `state` (a journal written before migration 3, or
+/// in legacy mode).
+pub(super) fn read_snapshot(c: &Connection) -> Result<Option<String>, SnapshotRead> {
+    let row: Option<(String, Option<Vec<u8>>)> = c
+        .query_row("SELECT * FROM snapshot WHERE id = 1", [], |r| {
+            let packed = match r.get::<_, Option<Vec<u8>>>("packed") {
+                Err(rusqlite::Error::InvalidColumnName(_)) => None,
+                other => other?,
+            };
+            Ok((r.get("state")?, packed))
+        })
+        .optional()?;
+    Ok(match row {
+        None => None,
+        Some((_, Some(blob))) => {
+            use std::io::Read;
+            let mut json = String::new();
+            flate2::read::DeflateDecoder::new(blob.as_slice())
+                .read_to_string(&mut json)
+                .map_err(SnapshotRead::Unpack)?;
+            Some(json)
+        }
+        Some((state, None)) => Some(state),
+    })
+}
+
+pub(super) fn snapshot_err(path: &Path, e: SnapshotRead) -> JournalError {
+    match e {
+        SnapshotRead::Sql(source) => JournalError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        },
+        SnapshotRead::Unpack(source) => JournalError::Unpack {
+            path: path.to_path_buf(),
+            source,
+        },
+    }
+}
+
+/// Why the stored snapshot could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum SnapshotRead {
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
+    #[error("the packed snapshot does not inflate: {0}")]
+    Unpack(std::io::Error),
 }
 
 fn write_alive(c: &Connection, run: i64, at: i64) -> rusqlite::Result<()> {
@@ -488,7 +577,7 @@ impl Journal {
         }
         let write = || -> rusqlite::Result<()> {
             let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-            p.write(&tx)?;
+            p.write(&tx, true)?;
             tx.commit()
         };
         write().map_err(|source| JournalError::Write {
@@ -502,11 +591,7 @@ impl Journal {
     /// The latest engine snapshot, if any.
     pub fn snapshot(&self) -> Result<Option<Snapshot>, JournalError> {
         self.flush()?;
-        let state: Option<String> = self
-            .conn
-            .query_row("SELECT state FROM snapshot WHERE id = 1", [], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.err(e))?;
+        let state = read_snapshot(&self.conn).map_err(|e| snapshot_err(&self.path, e))?;
         *self.last_snapshot.borrow_mut() = state.clone();
         Ok(match state {
             Some(s) => Some(Snapshot::from_json(&s)?),
@@ -632,15 +717,23 @@ impl Batch<'_> {
     /// their order.
     fn now_significant(&self) -> Result<(), JournalError> {
         self.significant.set(true);
-        self.write_held()
+        self.write_held(false)
     }
 
     /// Writes the journal's pending group and this batch's own routine rows into the
-    /// transaction, in that order.
-    fn write_held(&self) -> Result<(), JournalError> {
-        let earlier = std::mem::take(&mut *self.pending.borrow_mut());
-        let own = std::mem::take(&mut *self.own.borrow_mut());
-        let written = earlier.write(self.tx()).and_then(|_| own.write(self.tx()));
+    /// transaction, in that order: with `whole`, all of it; else what must go with a
+    /// significant row, the rest waiting on ([`Pending::hold_back`], staged telemetry).
+    fn write_held(&self, whole: bool) -> Result<(), JournalError> {
+        let mut earlier = std::mem::take(&mut *self.pending.borrow_mut());
+        let mut own = std::mem::take(&mut *self.own.borrow_mut());
+        if !whole {
+            let mut held = earlier.hold_back();
+            held.absorb(own.hold_back());
+            *self.pending.borrow_mut() = held;
+        }
+        let written = earlier
+            .write(self.tx(), whole)
+            .and_then(|_| own.write(self.tx(), whole));
         self.carried.borrow_mut().absorb(earlier);
         written.map_err(|e| self.werr(e))
     }
@@ -716,7 +809,7 @@ impl Batch<'_> {
         let state = snap.to_json();
         self.note_time(taken);
         if self.mode == WriteMode::Legacy {
-            return write_snapshot(self.tx(), ms(taken), &state).map_err(|e| self.werr(e));
+            return write_snapshot(self.tx(), ms(taken), &state, false).map_err(|e| self.werr(e));
         }
         let mut last = self.last_snapshot.borrow_mut();
         if last.as_deref() == Some(state.as_str()) {
@@ -781,7 +874,7 @@ impl Batch<'_> {
     /// when it is durable), else as part of the routine group (see the module docs).
     pub fn commit(self) -> Result<(), JournalError> {
         let outside = self.main_written.load(Ordering::Relaxed);
-        let write_now = {
+        let whole = {
             let (p, own) = (self.pending.borrow(), self.own.borrow());
             let since = match (p.since, own.since) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -791,13 +884,12 @@ impl Batch<'_> {
                 .zip(own.since)
                 .is_some_and(|(s, n)| n - s >= GROUP_WINDOW.num_milliseconds());
             self.mode == WriteMode::Legacy
-                || self.significant.get()
-                || outside
+                || self.durable.get()
                 || old
                 || p.events.len() + own.events.len() >= GROUP_MAX_EVENTS
         };
-        if write_now {
-            self.write_held()?;
+        if whole || self.significant.get() || outside {
+            self.write_held(whole)?;
         } else {
             let own = std::mem::take(&mut *self.own.borrow_mut());
             self.pending.borrow_mut().absorb(own);

@@ -59,11 +59,8 @@ impl JournalReader {
 
     /// The latest engine snapshot, if the agent has written one.
     pub fn snapshot(&self) -> Result<Option<Snapshot>, JournalError> {
-        let state: Option<String> = self
-            .conn
-            .query_row("SELECT state FROM snapshot WHERE id = 1", [], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.err(e))?;
+        let state =
+            super::read_snapshot(&self.conn).map_err(|e| super::snapshot_err(&self.path, e))?;
         Ok(match state {
             Some(s) => Some(Snapshot::from_json(&s)?),
             None => None,
