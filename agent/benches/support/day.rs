@@ -124,8 +124,7 @@ impl WalTally {
         }
         let mut frame = [0u8; 24];
         loop {
-            if f.seek(SeekFrom::Start(self.offset)).is_err() || f.read_exact(&mut frame).is_err()
-            {
+            if f.seek(SeekFrom::Start(self.offset)).is_err() || f.read_exact(&mut frame).is_err() {
                 return;
             }
             if frame[8..16] != self.salt {
@@ -141,7 +140,9 @@ impl WalTally {
     /// `other`), most first.
     pub fn by_table(&self, db: &Connection) -> Vec<(String, u64)> {
         let mut owner = std::collections::HashMap::new();
-        let mut stmt = db.prepare("SELECT name, pageno FROM dbstat").expect("dbstat");
+        let mut stmt = db
+            .prepare("SELECT name, pageno FROM dbstat")
+            .expect("dbstat");
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))
             .expect("dbstat");
@@ -159,7 +160,7 @@ impl WalTally {
             *out.entry(name).or_default() += n;
         }
         let mut out: Vec<_> = out.into_iter().collect();
-        out.sort_by(|a, b| b.1.cmp(&a.1));
+        out.sort_by_key(|e| std::cmp::Reverse(e.1));
         out
     }
 
