@@ -422,6 +422,7 @@ impl Journal {
             pending: RefCell::default(),
             last_snapshot: RefCell::default(),
             main_written: Arc::default(),
+            window: GROUP_WINDOW,
         };
         j.setup().map_err(|e| j.err(e))??;
         j.set_mode(WriteMode::Legacy)?;
@@ -465,6 +466,7 @@ impl Journal {
             pending: RefCell::default(),
             last_snapshot: RefCell::default(),
             main_written: Arc::default(),
+            window: GROUP_WINDOW,
         })
     }
 
