@@ -1,0 +1,428 @@
+#!/usr/bin/python3
+"""The emulated board's hardware and the person in front of it (scripts/board).
+
+Runs inside the qemu guest as root, started by lab-driver.service before the agent:
+
+1. creates the board's GPIO lines on gpio-sim (configfs): the entrance's door contact and
+   exit button (inputs) and the buzzer and light (outputs), on one chip the agent opens
+   through the GPIO character device, as on a Pi;
+2. creates a keyboard-wedge card reader on uinput (evdev), which the agent grabs;
+3. copies the lab's configuration (qemu fw_cfg `opt/lab/config`) to
+   /etc/nursery-agent/config.toml, tells systemd it is ready (the agent starts after it);
+4. plays the mode named on the kernel command line (`lab.mode=`):
+   - `check`: a fixed scenario, with checks printed as `LAB CHECK ok|FAIL name: detail`;
+   - `traffic`: door and badge traffic at random, forever (the power cuts);
+   - `quiet`: nothing (the outbox drains);
+   - `fill`: traffic, then the SD card filled to the last block, then freed again.
+
+Everything it does is printed on the serial console as a line starting with `LAB `, which
+the host reads. The agent has no panic input yet: only doors, badges and outputs here.
+"""
+
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+
+import evdev
+from evdev import UInput, ecodes
+
+GPIO_SIM = "/sys/kernel/config/gpio-sim/lab"
+# Offsets on the simulated chip; the lab's config.toml uses the same numbers.
+LINES = {0: "door-contact", 1: "exit-button", 2: "buzzer", 3: "light", 4: "spare-4",
+         5: "spare-5", 6: "spare-6", 7: "spare-7"}
+DOOR, EXIT, BUZZER, LIGHT = 0, 1, 2, 3
+READER_NAME = "lab card reader"
+STATE_DIR = "/var/lib/nursery-agent"
+STAFF_CARDS = ["10001", "10002", "10003"]
+UNKNOWN_CARDS = ["55501", "55502", "55503", "777000123"]
+
+
+def say(*words):
+    print("LAB", *words, flush=True)
+
+
+def check(name, ok, detail=""):
+    say("CHECK", "ok" if ok else "FAIL", f"{name}: {detail}")
+    return ok
+
+
+def sh(*cmd):
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
+def cmdline():
+    args = {}
+    with open("/proc/cmdline") as f:
+        for word in f.read().split():
+            if word.startswith("lab.") and "=" in word:
+                k, v = word[4:].split("=", 1)
+                args[k] = v
+    return args
+
+
+def write(path, value):
+    with open(path, "w") as f:
+        f.write(value)
+
+
+def read(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+class Board:
+    """The gpio-sim chip: the door contact and exit button are driven here (their `pull`
+    is the wire's level), the buzzer and light read here (their `value`)."""
+
+    def __init__(self):
+        sh("modprobe", "gpio-sim")
+        if not os.path.isdir(GPIO_SIM):
+            os.mkdir(GPIO_SIM)
+            bank = f"{GPIO_SIM}/bank0"
+            os.mkdir(bank)
+            write(f"{bank}/num_lines", str(len(LINES)))
+            write(f"{bank}/label", "lab-header")
+            for n, name in LINES.items():
+                os.mkdir(f"{bank}/line{n}")
+                write(f"{bank}/line{n}/name", name)
+            write(f"{GPIO_SIM}/live", "1")
+        self.chip = read(f"{GPIO_SIM}/bank0/chip_name")
+        self.dev = read(f"{GPIO_SIM}/dev_name")
+        self.sysfs = f"/sys/devices/platform/{self.dev}/{self.chip}"
+        # The door is a normally-closed contact (high = closed) and the exit button is
+        # pulled up (low = pressed): the agent's own pull-up leaves both at rest.
+        self.set(DOOR, 1)
+        self.set(EXIT, 1)
+
+    def set(self, line, level):
+        write(f"{self.sysfs}/sim_gpio{line}/pull", "pull-up" if level else "pull-down")
+
+    def get(self, line):
+        return int(read(f"{self.sysfs}/sim_gpio{line}/value"))
+
+
+class Reader:
+    """A keyboard-wedge reader: types the card's digits and Enter."""
+
+    KEYS = {str(d): getattr(ecodes, f"KEY_{d}") for d in range(10)}
+
+    def __init__(self):
+        sh("modprobe", "uinput")
+        keys = list(self.KEYS.values()) + [ecodes.KEY_ENTER]
+        self.ui = UInput({ecodes.EV_KEY: keys}, name=READER_NAME, vendor=0x1d6b,
+                         product=0x0104, version=1)
+        sh("udevadm", "settle", "--timeout=10")
+
+    def badge(self, card):
+        for ch in card:
+            self.key(self.KEYS[ch])
+        self.key(ecodes.KEY_ENTER)
+
+    def key(self, code):
+        self.ui.write(ecodes.EV_KEY, code, 1)
+        self.ui.syn()
+        time.sleep(0.004)
+        self.ui.write(ecodes.EV_KEY, code, 0)
+        self.ui.syn()
+        time.sleep(0.004)
+
+
+def fw_cfg(name):
+    sh("modprobe", "qemu_fw_cfg")
+    path = f"/sys/firmware/qemu_fw_cfg/by_name/opt/lab/{name}/raw"
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def notify(state):
+    addr = os.environ.get("NOTIFY_SOCKET")
+    if not addr:
+        return
+    if addr.startswith("@"):
+        addr = "\0" + addr[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        s.connect(addr)
+        s.sendall(state.encode())
+
+
+def agent_active(timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if sh("systemctl", "is-active", "--quiet", "nursery-agent").returncode == 0:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+# ---------------------------------------------------------------------------------------
+# What people do at the entrance.
+
+def entry(board, reader, rng):
+    """A member of staff badges, opens, walks through, closes: no alert."""
+    card = rng.choice(STAFF_CARDS)
+    say("do badge staff", card)
+    reader.badge(card)
+    time.sleep(0.3)
+    say("do door open (granted)")
+    board.set(DOOR, 0)
+    time.sleep(rng.uniform(0.5, 2.0))
+    say("do door closed")
+    board.set(DOOR, 1)
+
+
+def forced(board, rng, hold=None):
+    """The door opens with no badge and no exit button: door_forced, then resolved."""
+    say("do door open (forced)")
+    board.set(DOOR, 0)
+    time.sleep(hold if hold is not None else rng.uniform(0.5, 3.0))
+    say("do door closed")
+    board.set(DOOR, 1)
+
+
+def held(board, reader, rng):
+    """Badged, but left open past door_held_open (5 s in the lab): door_held_open."""
+    say("do badge staff", STAFF_CARDS[0])
+    reader.badge(STAFF_CARDS[0])
+    time.sleep(0.3)
+    say("do door open (granted, held)")
+    board.set(DOOR, 0)
+    time.sleep(rng.uniform(6.0, 8.0))
+    say("do door closed")
+    board.set(DOOR, 1)
+
+
+def exit_press(board, rng):
+    """Someone leaves: the exit button grants the door."""
+    say("do exit button")
+    board.set(EXIT, 0)
+    time.sleep(0.2)
+    board.set(EXIT, 1)
+    time.sleep(0.2)
+    say("do door open (exit)")
+    board.set(DOOR, 0)
+    time.sleep(rng.uniform(0.5, 1.5))
+    say("do door closed")
+    board.set(DOOR, 1)
+
+
+def unknown(reader, rng):
+    card = rng.choice(UNKNOWN_CARDS)
+    say("do badge unknown")
+    reader.badge(card)
+
+
+def traffic(board, reader, rng):
+    n = 0
+    while True:
+        n += 1
+        what = rng.choices(["entry", "forced", "held", "exit", "unknown"],
+                           weights=[3, 3, 1, 2, 3])[0]
+        if what == "entry":
+            entry(board, reader, rng)
+        elif what == "forced":
+            forced(board, rng)
+        elif what == "held":
+            held(board, reader, rng)
+        elif what == "exit":
+            exit_press(board, rng)
+        else:
+            unknown(reader, rng)
+        time.sleep(rng.uniform(0.3, 1.5))
+        if n % 10 == 0:
+            say("traffic rounds", n)
+
+
+# ---------------------------------------------------------------------------------------
+# The fixed scenario with its checks.
+
+def buzzer_toggles(board, seconds, line=BUZZER):
+    """How often an output changed level within `seconds` (sampled every 20 ms)."""
+    changes, last = 0, board.get(line)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        v = board.get(line)
+        if v != last:
+            changes, last = changes + 1, v
+        time.sleep(0.02)
+    return changes
+
+
+def scenario(board, reader, rng):
+    ok = True
+    pid = sh("systemctl", "show", "-p", "MainPID", "--value", "nursery-agent").stdout.strip()
+    user = sh("ps", "-o", "user=", "-p", pid).stdout.strip()
+    ok &= check("agent runs as its system user", user == "nursery-agent", f"pid {pid}, user {user!r}")
+    info = sh("gpioinfo", board.chip).stdout
+    held_lines = [l for l in info.splitlines() if '"nursery-agent"' in l]
+    ok &= check("agent holds the door, exit, buzzer and light lines through the GPIO character device",
+                len(held_lines) == 4, f"{board.chip}: " + "; ".join(" ".join(l.split()) for l in held_lines))
+    try:
+        dev = evdev.InputDevice(reader.ui.device.path)
+        try:
+            dev.grab()
+            dev.ungrab()
+            grabbed = False
+        except OSError:
+            grabbed = True
+        dev.close()
+    except OSError as e:
+        grabbed = False
+        say("reader open failed", e)
+    ok &= check("agent grabbed the uinput card reader (EVIOCGRAB)", grabbed, reader.ui.device.path)
+    mounts = read("/proc/mounts")
+    sd = [l for l in mounts.splitlines() if f" {STATE_DIR} " in l]
+    ok &= check("the agent's storage is the SD (second virtio disk, ext4)",
+                bool(sd) and sd[0].startswith("/dev/vdb ") and " ext4 " in sd[0], sd[0] if sd else "not mounted")
+    db = f"{STATE_DIR}/nursery-agent.db"
+    st = os.stat(db) if os.path.exists(db) else None
+    owner = sh("stat", "-c", "%U", db).stdout.strip() if st else ""
+    ok &= check("the journal is on the SD, owned by the service user", owner == "nursery-agent", f"{db} {owner}")
+
+    # Quiet buzzer while nothing is open.
+    quiet = buzzer_toggles(board, 1.0)
+    ok &= check("buzzer silent with no alert open", quiet == 0 and board.get(BUZZER) == 0, f"{quiet} changes")
+
+    # A staff badge opens the door: no alert.
+    say("scenario: staff badge and entry")
+    entry(board, reader, rng)
+    time.sleep(1)
+    # Forced door: critical; the buzzer sounds while it is open.
+    say("scenario: forced door")
+    board.set(DOOR, 0)
+    say("do door open (forced)")
+    time.sleep(0.5)
+    sounding = buzzer_toggles(board, 3.0)
+    light = buzzer_toggles(board, 1.0, LIGHT)
+    say("do door closed")
+    board.set(DOOR, 1)
+    ok &= check("buzzer sounds while the door is forced (gpio-sim output line)", sounding > 0,
+                f"{sounding} level changes in 3 s")
+    time.sleep(1.0)
+    after = buzzer_toggles(board, 1.5)
+    ok &= check("buzzer stops once the door is closed", after == 0 and board.get(BUZZER) == 0,
+                f"{after} changes, level {board.get(BUZZER)}")
+    ok &= check("light flashes while the door is forced", light > 0, f"{light} level changes in 1 s")
+    # Held open.
+    say("scenario: door held open")
+    held(board, reader, rng)
+    # Exit button then open: no alert.
+    say("scenario: exit button")
+    exit_press(board, rng)
+    # Unknown card.
+    say("scenario: unknown card")
+    reader.badge("55501")
+    say("do badge unknown")
+    time.sleep(3)
+    restarts = sh("systemctl", "show", "-p", "NRestarts", "--value", "nursery-agent").stdout.strip()
+    ok &= check("agent never restarted", restarts == "0", f"NRestarts={restarts}")
+    say("scenario done", "ok" if ok else "with failures")
+
+
+# ---------------------------------------------------------------------------------------
+# A full SD card.
+
+def agent_state():
+    out = sh("systemctl", "show", "-p", "ActiveState,SubState,NRestarts,ExecMainStatus",
+             "nursery-agent").stdout
+    return " ".join(out.split())
+
+
+def fill(board, reader, rng):
+    st = os.statvfs(STATE_DIR)
+    say("sd free before", st.f_bavail * st.f_frsize, "of", st.f_blocks * st.f_frsize)
+    forced(board, rng, hold=1.0)
+    time.sleep(2)
+    filler = f"{STATE_DIR}/lab-filler"
+    written = 0
+    with open(filler, "wb") as f:
+        block = b"\0" * (256 * 1024)
+        while True:
+            try:
+                f.write(block)
+                f.flush()
+                written += len(block)
+            except OSError:
+                break
+        # The last partial blocks, then the file's own tail.
+        for size in (4096, 1024):
+            while True:
+                try:
+                    f.write(b"\0" * size)
+                    f.flush()
+                    written += size
+                except OSError:
+                    break
+        try:
+            os.fsync(f.fileno())
+        except OSError:
+            pass
+    st = os.statvfs(STATE_DIR)
+    say("sd full: filler", written, "bytes; free", st.f_bavail * st.f_frsize)
+    say("agent while full (before traffic):", agent_state())
+    for i in range(3):
+        say("full round", i)
+        forced(board, rng, hold=1.0)
+        time.sleep(0.5)
+        unknown(reader, rng)
+        time.sleep(1.5)
+    time.sleep(5)
+    say("agent while full:", agent_state())
+    os.remove(filler)
+    sh("sync")
+    say("sd freed")
+    time.sleep(12)
+    say("agent after space returned:", agent_state())
+    forced(board, rng, hold=1.0)
+    unknown(reader, rng)
+    time.sleep(5)
+    say("agent at the end:", agent_state())
+    say("fill done")
+
+
+def main():
+    args = cmdline()
+    mode = args.get("mode", "check")
+    seed = int(args.get("seed", "1"))
+    rng = random.Random(seed)
+    say("driver starting, mode", mode, "seed", seed)
+    board = Board()
+    reader = Reader()
+    say("gpio-sim", board.chip, board.dev, "reader", reader.ui.device.path)
+    try:
+        cfg = fw_cfg("config")
+        os.makedirs("/etc/nursery-agent", exist_ok=True)
+        path = "/etc/nursery-agent/config.toml"
+        with open(path + ".new", "wb") as f:
+            f.write(cfg)
+        sh("chgrp", "nursery-agent", path + ".new")
+        os.chmod(path + ".new", 0o640)
+        os.replace(path + ".new", path)
+        say("config from fw_cfg,", len(cfg), "bytes")
+    except OSError as e:
+        say("no lab config on fw_cfg:", e)
+    notify("READY=1")
+    if not agent_active(240):
+        say("agent failed to start:", agent_state())
+        print(sh("systemctl", "status", "--no-pager", "-l", "nursery-agent").stdout, flush=True)
+        print(sh("journalctl", "-b", "--no-pager", "-n", "60", "-u", "nursery-agent").stdout,
+              flush=True)
+        mode = "quiet"
+    else:
+        say("agent active")
+    time.sleep(2)
+    if mode == "check":
+        scenario(board, reader, rng)
+    elif mode == "traffic":
+        traffic(board, reader, rng)
+    elif mode == "fill":
+        fill(board, reader, rng)
+    say("idle")
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
