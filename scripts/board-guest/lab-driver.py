@@ -337,12 +337,12 @@ def fill(board, reader, rng):
     time.sleep(2)
     filler = f"{STATE_DIR}/lab-filler"
     written = 0
-    with open(filler, "wb") as f:
+    with open(filler, "wb", buffering=0) as f:  # ENOSPC at the write, not at close
         block = b"\0" * (256 * 1024)
         while True:
             try:
                 f.write(block)
-                f.flush()
+
                 written += len(block)
             except OSError:
                 break
@@ -351,7 +351,7 @@ def fill(board, reader, rng):
             while True:
                 try:
                     f.write(b"\0" * size)
-                    f.flush()
+
                     written += size
                 except OSError:
                     break
