@@ -382,15 +382,7 @@ impl Journal {
             path: path.clone(),
             source,
         })?;
-        let mut j = Journal {
-            conn,
-            path,
-            mode: WriteMode::Budget,
-            pending: RefCell::default(),
-            last_snapshot: RefCell::default(),
-            main_written: Arc::default(),
-            window: GROUP_WINDOW,
-        };
+        let mut j = Journal::on(conn, path, WriteMode::Budget);
         j.setup().map_err(|e| j.err(e))??;
         j.set_mode(WriteMode::Budget)?;
         let flag = j.main_written.clone();
@@ -404,6 +396,20 @@ impl Journal {
         Ok(j)
     }
 
+    /// A journal on `conn` (the database at `path`), writing in `mode`, with nothing
+    /// pending yet.
+    fn on(conn: Connection, path: PathBuf, mode: WriteMode) -> Journal {
+        Journal {
+            conn,
+            path,
+            mode,
+            pending: RefCell::default(),
+            last_snapshot: RefCell::default(),
+            main_written: Arc::default(),
+            window: GROUP_WINDOW,
+        }
+    }
+
     /// A journal in memory, with the same tables (the outbox's are the caller's to add),
     /// that nothing outlives: the core runs
     /// its batches against it while the real journal cannot be written (see
@@ -415,15 +421,7 @@ impl Journal {
             path: path.clone(),
             source,
         })?;
-        let mut j = Journal {
-            conn,
-            path,
-            mode: WriteMode::Legacy,
-            pending: RefCell::default(),
-            last_snapshot: RefCell::default(),
-            main_written: Arc::default(),
-            window: GROUP_WINDOW,
-        };
+        let mut j = Journal::on(conn, path, WriteMode::Legacy);
         j.setup().map_err(|e| j.err(e))??;
         j.set_mode(WriteMode::Legacy)?;
         Ok(j)
@@ -459,15 +457,7 @@ impl Journal {
                 known: MIGRATIONS.len(),
             });
         }
-        Ok(Journal {
-            conn,
-            path,
-            mode: WriteMode::Legacy,
-            pending: RefCell::default(),
-            last_snapshot: RefCell::default(),
-            main_written: Arc::default(),
-            window: GROUP_WINDOW,
-        })
+        Ok(Journal::on(conn, path, WriteMode::Legacy))
     }
 
     /// Whether this is a journal opened by [`Journal::open_read_only`].
