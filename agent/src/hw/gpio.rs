@@ -12,6 +12,9 @@
 //!   level after start is reported too, so the rules learn each door's state.
 //! - an **exit button** (to ground, pressed = low) is debounced the same way; each press
 //!   after a known release is an `exit_button` event. A button held at start is not a press.
+//! - a **panic button or fire relay** (`[[inputs]]` with a `contact`) is debounced the
+//!   same way; each change is an `input` event (`active` / `clear`). The level found at start
+//!   is reported only when active, so a fire panel already in alarm raises `fire_alarm`.
 //! - **Wiegand** D0/D1 falling edges are pulses for the firmware's [`Decoder`]; a frame
 //!   that decodes (26-bit H10301 or 34-bit, parity checked) is a `badge` event whose card
 //!   is formatted per the reader's `card_format` (see [`format_card`]). Frames that fail
@@ -33,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{realtime_us, thread, utc_from_us, HwError, Sink, CANCEL_CHECK};
 use crate::config::{CardFormat, Config, Normally, ReaderInputKind};
-use crate::event::{DoorState, EventKind};
+use crate::event::{DoorState, EventKind, InputState};
 
 /// Consumer label shown by `gpioinfo` for the lines the agent holds.
 pub const CONSUMER: &str = "nursery-agent";
@@ -58,6 +61,13 @@ pub enum InputRole {
         reader: String,
         line: Line,
         card_format: CardFormat,
+    },
+    /// A panic button or a fire panel's relay (`[[inputs]]`): `normally = "open"` is
+    /// active while the contact is closed (line low), `"closed"` while it is open.
+    Input {
+        input: String,
+        normally: Normally,
+        debounce: Duration,
     },
 }
 
@@ -84,6 +94,18 @@ pub fn chips(cfg: &Config) -> BTreeMap<PathBuf, ChipInputs> {
                 InputRole::ExitButton {
                     door: d.id.clone(),
                     debounce: b.debounce.0,
+                },
+            );
+        }
+    }
+    for i in &cfg.inputs {
+        if let Some(c) = &i.contact {
+            chips.entry(c.gpiochip.clone()).or_default().insert(
+                c.line,
+                InputRole::Input {
+                    input: i.id.clone(),
+                    normally: c.normally,
+                    debounce: c.debounce.0,
                 },
             );
         }
@@ -123,12 +145,26 @@ pub fn format_card(c: &Credential, format: CardFormat) -> String {
 /// A debounced input and the time of its last edge.
 #[derive(Debug)]
 struct Debounced {
-    door: String,
+    /// The door, or the `[[inputs]]` id.
+    id: String,
     debouncer: Debouncer,
     last_edge_us: u64,
-    /// Exit buttons only: the last debounced level, to tell a press from the start state.
+    /// The last debounced level: an exit button's press and an input's change are told
+    /// from the level found at start by it.
     was: Option<Level>,
-    exit_button: bool,
+    role: Debounce,
+}
+
+/// What a debounced line reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Debounce {
+    /// Every change, the first stable level too: `door` events.
+    Contact,
+    /// Presses after a known release: `exit_button` events.
+    ExitButton,
+    /// Changes, and the first stable level only when active: `input` events. A fire panel
+    /// already in alarm when the agent starts is an alarm; a clear one is nothing to say.
+    Input { active_when: Level },
 }
 
 #[derive(Debug)]
@@ -178,13 +214,30 @@ impl GpioDecoder {
                         Normally::Closed => Polarity::NormallyClosed,
                     };
                     d.debounced
-                        .push(debounced(door, *debounce, polarity, false));
+                        .push(debounced(door, *debounce, polarity, Debounce::Contact));
                     Slot::Debounced(d.debounced.len() - 1)
                 }
                 InputRole::ExitButton { door, debounce } => {
                     // Pressed pulls the line low: "closed" in the debouncer's terms.
+                    let role = Debounce::ExitButton;
                     d.debounced
-                        .push(debounced(door, *debounce, Polarity::NormallyOpen, true));
+                        .push(debounced(door, *debounce, Polarity::NormallyOpen, role));
+                    Slot::Debounced(d.debounced.len() - 1)
+                }
+                InputRole::Input {
+                    input,
+                    normally,
+                    debounce,
+                } => {
+                    // With the pull-up, a closed contact pulls the line low: "closed" in the
+                    // debouncer's terms with `NormallyOpen`.
+                    let active_when = match normally {
+                        Normally::Open => Level::Closed,
+                        Normally::Closed => Level::Open,
+                    };
+                    let role = Debounce::Input { active_when };
+                    d.debounced
+                        .push(debounced(input, *debounce, Polarity::NormallyOpen, role));
                     Slot::Debounced(d.debounced.len() - 1)
                 }
                 InputRole::Wiegand {
@@ -271,32 +324,42 @@ impl GpioDecoder {
     }
 }
 
-fn debounced(door: &str, debounce: Duration, polarity: Polarity, exit_button: bool) -> Debounced {
+fn debounced(id: &str, debounce: Duration, polarity: Polarity, role: Debounce) -> Debounced {
     Debounced {
-        door: door.to_owned(),
+        id: id.to_owned(),
         debouncer: Debouncer::new(DebounceConfig {
             debounce_us: debounce.as_micros() as u64,
             polarity,
         }),
         last_edge_us: 0,
         was: None,
-        exit_button,
+        role,
     }
 }
 
 fn changed(d: &mut Debounced, level: Level) -> Option<Timed> {
     let at = d.last_edge_us;
-    if d.exit_button {
-        let pressed = level == Level::Closed && d.was == Some(Level::Open);
-        d.was = Some(level);
-        return pressed.then(|| {
-            (
-                EventKind::ExitButton {
-                    door: d.door.clone(),
-                },
-                at,
-            )
-        });
+    let was = d.was.replace(level);
+    match d.role {
+        Debounce::ExitButton => {
+            let pressed = level == Level::Closed && was == Some(Level::Open);
+            return pressed.then(|| (EventKind::ExitButton { door: d.id.clone() }, at));
+        }
+        Debounce::Input { active_when } => {
+            let active = level == active_when;
+            if was.is_none() && !active {
+                return None;
+            }
+            let state = if active {
+                InputState::Active
+            } else {
+                InputState::Clear
+            };
+            let input = d.id.clone();
+            let test = false;
+            return Some((EventKind::Input { input, state, test }, at));
+        }
+        Debounce::Contact => {}
     }
     let state = match level {
         Level::Open => DoorState::Open,
@@ -304,7 +367,7 @@ fn changed(d: &mut Debounced, level: Level) -> Option<Timed> {
     };
     Some((
         EventKind::Door {
-            door: d.door.clone(),
+            door: d.id.clone(),
             state,
         },
         at,

@@ -5,7 +5,7 @@
 //! |--------|--------|--------|
 //! | [`i2c`] | SHT3x / SHT4x on `/dev/i2c-N` (linux-embedded-hal `I2cdev`) | one per bus, which owns it |
 //! | [`w1`] | DS18B20 through the kernel's `w1_therm` sysfs files | one for all 1-Wire sensors |
-//! | [`gpio`] | door contacts, exit buttons, Wiegand D0/D1 on `/dev/gpiochipN` (gpiocdev), with kernel edge timestamps | one per chip |
+//! | [`gpio`] | door contacts, exit buttons, panic buttons and fire relays, Wiegand D0/D1 on `/dev/gpiochipN` (gpiocdev), with kernel edge timestamps | one per chip |
 //! | [`evdev`] | USB keyboard-wedge card readers on `/dev/input/eventN` | one per reader |
 //! | [`outputs`](alarm_lines) | buzzer / light on GPIO outputs, driven by [`crate::alarm`] with the log pin | — (the alarm task) |
 //! | [`systemd`] | `READY=1` / `WATCHDOG=1` | — |
@@ -248,6 +248,15 @@ fn door_devices(cfg: &Config) -> Vec<Needed> {
             found.push(Needed {
                 key: format!("doors[{i}].exit_button.gpiochip"),
                 path: b.gpiochip.clone(),
+                hint: SEE_GPIODETECT,
+            });
+        }
+    }
+    for (i, input) in cfg.inputs.iter().enumerate() {
+        if let Some(c) = &input.contact {
+            found.push(Needed {
+                key: format!("inputs[{i}].contact.gpiochip"),
+                path: c.gpiochip.clone(),
                 hint: SEE_GPIODETECT,
             });
         }

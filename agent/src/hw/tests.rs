@@ -14,7 +14,7 @@ use super::i2c::{classify_kind, Backoff, BusPoller, Chip, ErrorClass, I2cSensor}
 use super::poll::{Fault, FaultFilter, Reading};
 use super::w1::parse_w1_slave;
 use crate::config::{CardFormat, Normally};
-use crate::event::{DoorState, EventKind};
+use crate::event::{DoorState, EventKind, InputState};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -526,6 +526,93 @@ fn an_exit_button_press_is_reported_but_a_button_held_at_start_is_not() {
     );
 }
 
+fn panic_and_fire_inputs() -> ChipInputs {
+    ChipInputs::from([
+        (
+            5,
+            InputRole::Input {
+                input: "panic-office".into(),
+                normally: Normally::Open,
+                debounce: Duration::from_millis(50),
+            },
+        ),
+        (
+            6,
+            InputRole::Input {
+                input: "fire-panel".into(),
+                normally: Normally::Closed,
+                debounce: Duration::from_millis(50),
+            },
+        ),
+    ])
+}
+
+fn input(id: &str, state: InputState) -> EventKind {
+    EventKind::Input {
+        input: id.into(),
+        state,
+        test: false,
+    }
+}
+
+#[test]
+fn a_bouncing_panic_press_is_one_active_and_one_clear_stamped_with_their_edges() {
+    let t0 = FIXTURE_START_US;
+    let mut d = GpioDecoder::new(&panic_and_fire_inputs());
+    // At start the button is released (high, pull-up) and the fire relay closed (low).
+    let mut out = d.on_level(5, true, t0);
+    out.extend(d.on_level(6, false, t0));
+    out.extend(d.on_idle(t0 + 60_000));
+    assert!(
+        out.is_empty(),
+        "a clear input at start says nothing: {out:?}"
+    );
+
+    let press = t0 + 1_000_000;
+    let mut out = Vec::new();
+    for (dt, high) in [(0, false), (800, true), (1_600, false)] {
+        out.extend(d.on_level(5, high, press + dt));
+    }
+    out.extend(d.on_idle(press + 100_000));
+    let release = press + 2_000_000;
+    out.extend(d.on_level(5, true, release));
+    out.extend(d.on_idle(release + 100_000));
+    assert_eq!(
+        out,
+        vec![
+            (input("panic-office", InputState::Active), press + 1_600),
+            (input("panic-office", InputState::Clear), release),
+        ]
+    );
+}
+
+#[test]
+fn a_glitch_shorter_than_the_debounce_on_a_panic_line_is_no_press() {
+    let t0 = FIXTURE_START_US;
+    let mut d = GpioDecoder::new(&panic_and_fire_inputs());
+    d.on_level(5, true, t0);
+    d.on_idle(t0 + 60_000);
+    let glitch = t0 + 1_000_000;
+    let mut out = d.on_level(5, false, glitch);
+    out.extend(d.on_level(5, true, glitch + 10_000));
+    out.extend(d.on_idle(glitch + 200_000));
+    assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn a_fire_relay_already_in_alarm_at_start_is_reported_active() {
+    let t0 = FIXTURE_START_US;
+    let mut d = GpioDecoder::new(&panic_and_fire_inputs());
+    // Normally closed: the panel opens the contact in alarm, the pull-up takes it high.
+    let mut out = d.on_level(6, true, t0);
+    out.extend(d.on_idle(t0 + 60_000));
+    assert_eq!(out, vec![(input("fire-panel", InputState::Active), t0)]);
+    let clear = t0 + 5_000_000;
+    let mut out = d.on_level(6, false, clear);
+    out.extend(d.on_idle(clear + 60_000));
+    assert_eq!(out, vec![(input("fire-panel", InputState::Clear), clear)]);
+}
+
 // ---- configuration and wiring -------------------------------------------------------
 
 fn board() -> crate::config::Config {
@@ -541,7 +628,14 @@ fn the_example_board_configuration_is_valid_without_its_devices() {
     assert_eq!(super::evdev::readers(&cfg).len(), 1);
     let chips = super::gpio::chips(&cfg);
     let lines: usize = chips.values().map(|c| c.len()).sum();
-    assert_eq!(lines, 4, "contact, exit button, D0, D1");
+    assert_eq!(lines, 6, "contact, exit button, panic, fire, D0, D1");
+    let chip = &chips[Path::new("/dev/gpiochip0")];
+    assert!(
+        matches!(&chip[&22], InputRole::Input { input, normally: Normally::Open, .. } if input == "panic-office")
+    );
+    assert!(
+        matches!(&chip[&24], InputRole::Input { input, normally: Normally::Closed, .. } if input == "fire-panel")
+    );
 }
 
 #[test]
