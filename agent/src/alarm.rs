@@ -223,6 +223,7 @@ mod tests {
             subject: "infant".into(),
             raised: Utc::now(),
             acknowledged: ack.then(|| ("s-01".to_string(), Utc::now())),
+            disposed: None,
         }
     }
 

@@ -219,7 +219,7 @@ pub async fn names(State(app): State<App>, _staff: LoggedIn) -> Json<Value> {
 }
 
 /// Alert ids the agent makes are short and plain; anything else is not one of ours.
-fn plausible_alert_id(id: &str) -> bool {
+pub(super) fn plausible_alert_id(id: &str) -> bool {
     (1..=128).contains(&id.len())
         && id
             .bytes()

@@ -27,6 +27,7 @@
 
 mod api;
 pub mod auth;
+mod dispositions;
 pub mod history;
 mod login;
 mod naps;
@@ -179,6 +180,7 @@ fn router(app: App) -> Router {
         .route("/api/session", get(api::session))
         .route("/api/names", get(api::names))
         .route("/api/alerts/{id}/ack", post(api::acknowledge))
+        .route("/api/alerts/{id}/disposition", post(dispositions::record))
         .route("/api/rooms/{id}/sleep-check", post(naps::sleep_check))
         .route("/api/rooms/{id}/nap/{action}", post(naps::nap))
         .fallback(not_found)

@@ -163,6 +163,7 @@ fn alert(cfg: &Config, a: &OpenAlert) -> Value {
         "subject_name": subject_name(cfg, a.alert_type, &a.subject),
         "raised": a.raised,
         "acknowledged": a.acknowledged.as_ref().map(|(by, at)| json!({ "by": by, "at": at })),
+        "disposed": a.disposed.as_ref().map(|(action, by, at)| json!({ "action": action, "by": by, "at": at })),
     })
 }
 

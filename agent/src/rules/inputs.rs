@@ -118,6 +118,9 @@ impl Engine {
         let Some((ty, subject)) = self.disposable(alert_id) else {
             return;
         };
+        if let Some((open, ..)) = self.s.active_mut(&self.m, alert_id) {
+            open.disposed = Some((action, by.to_string(), now));
+        }
         let details = Disposed {
             action: action.as_str(),
             by,

@@ -17,6 +17,9 @@ pub(crate) struct Active {
     /// Who acknowledged it on the staff page, and when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ack: Option<(String, Dt)>,
+    /// The latest disposition recorded for it (一事一反馈): action, staff id, when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposed: Option<(crate::event::DispositionAction, String, Dt)>,
 }
 
 /// A condition that must hold for some time before its alert is raised.

@@ -188,6 +188,7 @@ impl Engine {
             id,
             raised: at,
             ack: None,
+            disposed: None,
         }
     }
 

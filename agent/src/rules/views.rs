@@ -45,6 +45,8 @@ pub struct OpenAlert {
     pub raised: DateTime<Utc>,
     /// (staff id, when), once acknowledged on the staff page.
     pub acknowledged: Option<(String, DateTime<Utc>)>,
+    /// (action, staff id, when), once a disposition was recorded for it.
+    pub disposed: Option<(crate::event::DispositionAction, String, DateTime<Utc>)>,
 }
 
 /// A door as the rules see it now, for the staff page.
@@ -153,6 +155,7 @@ impl Engine {
                 subject,
                 raised: a.raised,
                 acknowledged: a.ack,
+                disposed: a.disposed,
             })
             .collect()
     }

@@ -17,7 +17,10 @@ const TEXT = {
     axisStaff: '教职工人数', childrenNow: '幼儿 {n} 人',
     nap: '午睡中', napFrom: '{t} 开始', lastCheck: '上次巡查', noCheck: '尚未巡查，午睡已', nextCheck: '下次巡查',
     overdue: '巡查已超时', checked: '已巡查', startNap: '开始午睡', endNap: '结束午睡', checkDone: '已记录巡查',
-    napStarted: '已开始午睡', napEnded: '已结束午睡', sleepCheckMissed: '午睡巡查超时'
+    napStarted: '已开始午睡', napEnded: '已结束午睡', sleepCheckMissed: '午睡巡查超时',
+    dispose: '处置', disposeTitle: '处置记录', disposeAction: '处置方式', disposeNote: '说明（仅保存在本机）',
+    disposeSave: '保存', disposeDone: '已记录处置', disposed: '已处置',
+    act_handled_on_site: '现场处理', act_parent_notified: '已通知家长', act_escalated: '已上报', act_false_alarm: '误报', act_other: '其他'
   },
   en: {
     connecting: 'connecting…', live: 'live', offline: 'disconnected, reconnecting…', alerts: 'Active alerts',
@@ -33,7 +36,10 @@ const TEXT = {
     axisStaff: 'staff', childrenNow: '{n} children',
     nap: 'Napping', napFrom: 'since {t}', lastCheck: 'Last check', noCheck: 'No check yet; napping for', nextCheck: 'next check',
     overdue: 'Sleep check overdue', checked: 'Checked', startNap: 'Start nap', endNap: 'End nap', checkDone: 'Sleep check recorded',
-    napStarted: 'Nap started', napEnded: 'Nap ended', sleepCheckMissed: 'Sleep check missed'
+    napStarted: 'Nap started', napEnded: 'Nap ended', sleepCheckMissed: 'Sleep check missed',
+    dispose: 'Record action', disposeTitle: 'What was done', disposeAction: 'Action', disposeNote: 'Note (kept on this device only)',
+    disposeSave: 'Save', disposeDone: 'Action recorded', disposed: 'Action',
+    act_handled_on_site: 'Handled on site', act_parent_notified: 'Parent notified', act_escalated: 'Escalated', act_false_alarm: 'False alarm', act_other: 'Other'
   }
 };
 const TYPES = {
@@ -125,6 +131,16 @@ function renderAlerts() {
       b.type = 'button';
       b.addEventListener('click', () => acknowledge(a.alert_id, b));
       li.append(b);
+    }
+    if (a.disposed) {
+      const who = wall ? a.disposed.by : personName(a.disposed.by);
+      li.append(el('span', 'disposed', `${t('disposed')}: ${t('act_' + a.disposed.action)} ${t('by')}${who}`));
+    }
+    if (!wall) {
+      const d = el('button', 'dispose-btn', t('dispose'));
+      d.type = 'button';
+      d.addEventListener('click', () => openDispose(a));
+      li.append(d);
     }
     list.append(li);
   }
@@ -404,6 +420,39 @@ function napAction(room, action, button) {
   return roomAction(`/api/rooms/${encodeURIComponent(room)}/nap/${action}`, action === 'start' ? 'napStarted' : 'napEnded',
     () => napAction(room, action), button);
 }
+// A disposition (一事一反馈): the action and a note that stays on this device.
+let disposing = null;
+function openDispose(a) {
+  if (!me) { pendingAction = () => openDispose(a); openLogin(); return; }
+  disposing = a;
+  $('dispose-what').textContent = `${typeName(a.type)} · ${subjectLabel(a)}`;
+  $('dispose-error').textContent = '';
+  $('dispose-note').value = '';
+  $('dispose').showModal();
+}
+async function submitDispose(ev) {
+  ev.preventDefault();
+  const a = disposing;
+  if (!a) return;
+  const btn = $('dispose-submit');
+  btn.disabled = true;
+  try {
+    const body = JSON.stringify({ action: $('dispose-action').value, note: $('dispose-note').value });
+    const { res, data } = await api(`/api/alerts/${encodeURIComponent(a.alert_id)}/disposition`, { method: 'POST', body });
+    if (res.ok) {
+      $('dispose').close();
+      disposing = null;
+      toast(t('disposeDone'));
+    } else if (res.status === 401) {
+      $('dispose').close();
+      me = null; names = null; pendingAction = () => openDispose(a); render(); openLogin();
+    } else {
+      $('dispose-error').textContent = t('failed') + (data && data.error ? data.error : res.status);
+    }
+  } finally {
+    btn.disabled = false;
+  }
+}
 async function logout() {
   await api('/api/logout', { method: 'POST', body: '{}' });
   me = null; names = null;
@@ -420,6 +469,8 @@ async function start() {
   $('logout-btn').addEventListener('click', logout);
   $('login-cancel').addEventListener('click', () => { pendingAck = null; pendingAction = null; $('login').close(); });
   $('login-form').addEventListener('submit', submitLogin);
+  $('dispose-form').addEventListener('submit', submitDispose);
+  $('dispose-cancel').addEventListener('click', () => { disposing = null; $('dispose').close(); });
   if (!wall) {
     const { res, data } = await api('/api/session');
     if (res.ok) { me = data; await loadNames(); }
