@@ -63,6 +63,9 @@ pub struct Publisher {
 pub struct Live {
     view: watch::Receiver<Arc<LiveView>>,
     transitions: broadcast::Sender<Transition>,
+    /// Panic inputs armed for a test press from the staff page (see
+    /// [`crate::hw::test_press`]).
+    tests: crate::hw::test_press::TestPresses,
 }
 
 /// A publisher and its first reader.
@@ -78,6 +81,7 @@ pub fn channel(engine: &mut Engine) -> (Publisher, Live) {
         Live {
             view: view_rx,
             transitions,
+            tests: Default::default(),
         },
     )
 }
@@ -96,6 +100,11 @@ impl Publisher {
 }
 
 impl Live {
+    /// The test presses armed from the staff page, shared with the hardware threads.
+    pub fn test_presses(&self) -> &crate::hw::test_press::TestPresses {
+        &self.tests
+    }
+
     /// The latest view.
     pub fn view(&self) -> Arc<LiveView> {
         self.view.borrow().clone()

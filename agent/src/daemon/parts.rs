@@ -147,7 +147,13 @@ pub fn alarm(runtime: &Runtime, w: &Wiring) -> Result<tokio::task::JoinHandle<()
 
 /// Sensors, doors and readers on the board.
 pub fn hardware(w: &Wiring) -> Result<Vec<JoinHandle<()>>, RunError> {
-    Ok(crate::hw::spawn(&w.cfg, w.tx.clone(), w.cancel.clone())?)
+    let tests = w.live.test_presses().clone();
+    Ok(crate::hw::spawn(
+        &w.cfg,
+        w.tx.clone(),
+        tests,
+        w.cancel.clone(),
+    )?)
 }
 
 /// Starts a named thread.

@@ -29,6 +29,7 @@ mod api;
 pub mod auth;
 mod dispositions;
 pub mod history;
+mod inputs;
 mod login;
 mod naps;
 mod server;
@@ -181,6 +182,7 @@ fn router(app: App) -> Router {
         .route("/api/names", get(api::names))
         .route("/api/alerts/{id}/ack", post(api::acknowledge))
         .route("/api/alerts/{id}/disposition", post(dispositions::record))
+        .route("/api/inputs/{id}/test", post(inputs::arm_test))
         .route("/api/rooms/{id}/sleep-check", post(naps::sleep_check))
         .route("/api/rooms/{id}/nap/{action}", post(naps::nap))
         .fallback(not_found)

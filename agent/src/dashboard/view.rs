@@ -80,6 +80,7 @@ pub fn public(cfg: &Config, view: &LiveView) -> Value {
         "rooms": rooms,
         "doors": doors,
         "alerts": alerts,
+        "inputs": super::inputs::listed(cfg),
     })
 }
 

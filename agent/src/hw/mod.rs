@@ -25,6 +25,7 @@ pub mod gpio;
 pub mod i2c;
 mod poll;
 pub mod systemd;
+pub mod test_press;
 pub mod w1;
 
 use std::path::{Path, PathBuf};
@@ -73,10 +74,11 @@ pub enum HwError {
 pub fn spawn(
     cfg: &Config,
     tx: SyncSender<Input>,
+    tests: test_press::TestPresses,
     cancel: CancellationToken,
 ) -> Result<Vec<JoinHandle<()>>, HwError> {
     let tz = cfg.facility.timezone;
-    let sink = Sink { tx, tz };
+    let sink = Sink { tx, tz, tests };
     let mut threads = Vec::new();
     for (bus, sensors) in i2c::buses(cfg) {
         threads.push(i2c::spawn_linux(
@@ -112,12 +114,14 @@ pub use gpio::alarm_lines;
 pub(crate) struct Sink {
     tx: SyncSender<Input>,
     tz: Tz,
+    tests: test_press::TestPresses,
 }
 
 impl Sink {
     /// Sends the event that happened at `at`; false when the daemon has gone away, which
     /// ends the calling thread.
-    pub(crate) fn send(&self, kind: EventKind, at: DateTime<Utc>) -> bool {
+    pub(crate) fn send(&self, mut kind: EventKind, at: DateTime<Utc>) -> bool {
+        self.tests.mark(&mut kind, Instant::now());
         let event = Event::at(at.with_timezone(&self.tz).fixed_offset(), kind);
         tracing::debug!(?event, "hardware event");
         self.tx.send(Input::Hardware(event)).is_ok()

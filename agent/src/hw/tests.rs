@@ -688,7 +688,13 @@ fn a_configuration_without_hardware_starts_no_thread_and_needs_no_device() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/example.toml");
     let cfg = crate::config::load(&path).unwrap();
     let (tx, _rx) = std::sync::mpsc::sync_channel(1);
-    let threads = super::spawn(&cfg, tx, tokio_util::sync::CancellationToken::new()).unwrap();
+    let threads = super::spawn(
+        &cfg,
+        tx,
+        Default::default(),
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .unwrap();
     assert!(threads.is_empty());
     assert!(super::device_problems(&cfg, &path).is_empty());
 }
@@ -699,6 +705,7 @@ fn a_hardware_event_reaches_the_daemon_typed_and_stamped_in_the_facility_time_zo
     let sink = super::Sink {
         tx,
         tz: chrono_tz::Asia::Shanghai,
+        tests: Default::default(),
     };
     let at = super::utc_from_us(FIXTURE_START_US);
     assert!(sink.send(
@@ -779,6 +786,7 @@ fn a_file_that_is_not_an_input_device_is_refused_as_a_reader_naming_its_path() {
     let sink = super::Sink {
         tx,
         tz: chrono_tz::Asia::Shanghai,
+        tests: Default::default(),
     };
     match super::evdev::spawn(reader, sink, tokio_util::sync::CancellationToken::new()) {
         Err(e @ super::HwError::Open { .. }) => {

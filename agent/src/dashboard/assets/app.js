@@ -20,6 +20,7 @@ const TEXT = {
     napStarted: '已开始午睡', napEnded: '已结束午睡', sleepCheckMissed: '午睡巡查超时',
     dispose: '处置', disposeTitle: '处置记录', disposeAction: '处置方式', disposeNote: '说明（仅保存在本机）',
     disposeSave: '保存', disposeDone: '已记录处置', disposed: '已处置',
+    testPanic: '测试', testArmed: '请在 2 分钟内按下该按钮（记为测试）', panicInput: '一键报警', fireInput: '消防报警',
     act_handled_on_site: '现场处理', act_parent_notified: '已通知家长', act_escalated: '已上报', act_false_alarm: '误报', act_other: '其他'
   },
   en: {
@@ -39,6 +40,7 @@ const TEXT = {
     napStarted: 'Nap started', napEnded: 'Nap ended', sleepCheckMissed: 'Sleep check missed',
     dispose: 'Record action', disposeTitle: 'What was done', disposeAction: 'Action', disposeNote: 'Note (kept on this device only)',
     disposeSave: 'Save', disposeDone: 'Action recorded', disposed: 'Action',
+    testPanic: 'Test', testArmed: 'Press the button within 2 minutes (recorded as a test)', panicInput: 'Panic button', fireInput: 'Fire alarm',
     act_handled_on_site: 'Handled on site', act_parent_notified: 'Parent notified', act_escalated: 'Escalated', act_false_alarm: 'False alarm', act_other: 'Other'
   }
 };
@@ -237,6 +239,23 @@ function renderDoors() {
     e.dataset.door = d.id;
     box.append(e);
   }
+  // Panic buttons and fire relays; staff arm a wired panic button for a test press.
+  const inputs = $('inputs');
+  inputs.replaceChildren();
+  for (const i of view.inputs || []) {
+    const e = el('div', 'door input', `${t(i.kind === 'fire' ? 'fireInput' : 'panicInput')}: ${i.name || i.id}`);
+    e.dataset.input = i.id;
+    if (!wall && i.kind === 'panic' && i.wired) {
+      const b = el('button', 'test-btn', t('testPanic'));
+      b.type = 'button';
+      b.addEventListener('click', () => testPanic(i.id, b));
+      e.append(' ', b);
+    }
+    inputs.append(e);
+  }
+}
+function testPanic(id, button) {
+  return roomAction(`/api/inputs/${encodeURIComponent(id)}/test`, 'testArmed', () => testPanic(id), button);
 }
 
 function renderHistory() {
