@@ -93,6 +93,10 @@ const MIGRATIONS: &[&str] = &[
          id       TEXT    NOT NULL UNIQUE,
          seen_ms  INTEGER NOT NULL
      );",
+    // 2: urgent alerts (a panic button pressed, a fire alarm) go out ahead of any backlog;
+    // the partial index keeps finding them cheap however long the backlog.
+    "ALTER TABLE outbox ADD COLUMN urgent INTEGER NOT NULL DEFAULT 0;
+     CREATE INDEX outbox_urgent ON outbox (seq) WHERE urgent = 1;",
 ];
 
 /// Why the outbox could not do what was asked. Callers say which outbox (the message says
@@ -521,6 +525,34 @@ pub fn day_stats(conn: &Connection, day: NaiveDate) -> rusqlite::Result<DayStats
         })
         .optional()?
         .unwrap_or_default())
+}
+
+/// Marks the durable message `seq` urgent: the sender publishes it ahead of the backlog
+/// before it (see [`urgent_after`]). Its `seq` stays what it is.
+pub fn mark_urgent(conn: &Connection, seq: u64) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE outbox SET urgent = 1 WHERE seq = ?1")?
+        .execute([seq as i64])?;
+    Ok(())
+}
+
+/// Up to `limit` urgent durable messages with `seq > after`, in `seq` order.
+pub fn urgent_after(
+    conn: &Connection,
+    after: u64,
+    limit: usize,
+) -> rusqlite::Result<Vec<PendingMessage>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, kind, payload FROM outbox WHERE urgent = 1 AND seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![after as i64, limit as i64], |r| {
+        let kind: String = r.get(1)?;
+        Ok(PendingMessage {
+            seq: r.get::<_, i64>(0)?.max(0) as u64,
+            kind: Kind::parse(&kind).unwrap_or(Kind::Alert),
+            payload: r.get(2)?,
+        })
+    })?;
+    rows.collect()
 }
 
 /// Up to `limit` durable messages with `seq > after`, in `seq` order.

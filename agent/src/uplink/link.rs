@@ -73,6 +73,12 @@ struct Drain {
     /// The last page was short: nothing more until a wake.
     durable_done: bool,
     durable_woken: bool,
+    /// Urgent alerts (panic, fire) beyond the read-ahead are looked for on connect and on
+    /// every wake, and published ahead of the backlog before them.
+    urgent_wanted: bool,
+    urgent_fetching: bool,
+    /// Urgent seqs taken ahead of the pages; a page that reaches them skips them.
+    urgent_taken: HashSet<u64>,
     telemetry_before: i64,
     telemetry: VecDeque<PendingTelemetry>,
     telemetry_fetching: bool,
@@ -100,6 +106,9 @@ impl Drain {
             durable_fetching: false,
             durable_done: false,
             durable_woken: false,
+            urgent_wanted: true,
+            urgent_fetching: false,
+            urgent_taken: HashSet::new(),
             telemetry_before: i64::MAX,
             telemetry: VecDeque::new(),
             telemetry_fetching: false,
@@ -532,6 +541,7 @@ impl Uplink {
 
     fn on_wake(&mut self) {
         let d = &mut self.drain;
+        d.urgent_wanted = true;
         d.durable_done = false;
         d.durable_woken = d.durable_fetching;
         if d.telemetry_fetching {
@@ -630,7 +640,29 @@ impl Uplink {
                 if let Some(last) = rows.last() {
                     d.durable_after = last.seq;
                 }
-                d.durable.extend(rows);
+                let taken = &d.urgent_taken;
+                d.durable
+                    .extend(rows.into_iter().filter(|m| !taken.contains(&m.seq)));
+                let after = d.durable_after;
+                d.urgent_taken.retain(|&s| s > after);
+            }
+            StoreReply::Urgent { epoch, rows } if epoch == d.epoch => {
+                d.urgent_fetching = false;
+                // Rows a page has read meanwhile are in the read-ahead already.
+                let after = d.durable_after;
+                let ahead: Vec<PendingMessage> = rows
+                    .into_iter()
+                    .filter(|m| m.seq > after && d.urgent_taken.insert(m.seq))
+                    .collect();
+                if !ahead.is_empty() {
+                    tracing::info!(
+                        seqs = ?ahead.iter().map(|m| m.seq).collect::<Vec<_>>(),
+                        "mqtt: urgent alerts go ahead of the backlog"
+                    );
+                }
+                for m in ahead.into_iter().rev() {
+                    d.durable.push_front(m);
+                }
             }
             StoreReply::Telemetry { epoch, rows } if epoch == d.epoch => {
                 d.telemetry_fetching = false;
@@ -651,7 +683,9 @@ impl Uplink {
                     );
                 }
             }
-            StoreReply::Durable { .. } | StoreReply::Telemetry { .. } => {}
+            StoreReply::Durable { .. }
+            | StoreReply::Telemetry { .. }
+            | StoreReply::Urgent { .. } => {}
             StoreReply::Forward(cmd) => {
                 if let Err(e) = self.commands.try_send(cmd) {
                     let (cmd, error) = match e {
@@ -706,6 +740,15 @@ impl Uplink {
             )?;
             d.telemetry_out.insert(t.id);
             d.awaiting_pkid.push_back(Sent::Telemetry(t.id));
+        }
+        let d = &mut self.drain;
+        if d.urgent_wanted && !d.urgent_fetching {
+            d.urgent_wanted = false;
+            d.urgent_fetching = true;
+            let _ = self.store.send(StoreReq::Urgent {
+                epoch: d.epoch,
+                after: d.durable_after,
+            });
         }
         let d = &mut self.drain;
         if d.durable.len() < PAGE && !d.durable_fetching && !d.durable_done {

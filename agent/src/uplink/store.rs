@@ -22,6 +22,11 @@ pub(super) enum StoreReq {
         epoch: u64,
         before: i64,
     },
+    /// Urgent alerts after `after`, to publish ahead of the backlog.
+    Urgent {
+        epoch: u64,
+        after: u64,
+    },
     Acked {
         seqs: Vec<u64>,
         telemetry: Vec<i64>,
@@ -44,6 +49,10 @@ pub(super) enum StoreReply {
     Telemetry {
         epoch: u64,
         rows: Vec<PendingTelemetry>,
+    },
+    Urgent {
+        epoch: u64,
+        rows: Vec<PendingMessage>,
     },
     Forward(Command),
     /// A command result was enqueued: there is something new to send.
@@ -178,6 +187,11 @@ impl Store {
                         })
                         .map_err(OutboxError::from)
                 }
+                StoreReq::Urgent { epoch, after } => outbox::urgent_after(&self.conn, after, PAGE)
+                    .map(|rows| {
+                        let _ = self.replies.send(StoreReply::Urgent { epoch, rows });
+                    })
+                    .map_err(OutboxError::from),
                 StoreReq::Telemetry { epoch, before } => {
                     outbox::telemetry_before(&self.conn, before, PAGE)
                         .map(|rows| {

@@ -82,20 +82,22 @@ impl<'a> Outbound<'a> {
     pub fn alert(&mut self, t: &Transition, tally: bool) -> Result<(), OutboxError> {
         let id = upstream::alert_message_id(t);
         let body = upstream::alert_body(t, self.person_ids);
+        let e = outbox::enqueue(
+            self.tx,
+            &self.cfg.facility.id,
+            Kind::Alert,
+            &id,
+            t.ts.to_utc(),
+            &body,
+            self.cap,
+        )?;
         if tally {
-            self.enqueue(Kind::Alert, &id, t.ts.to_utc(), &body)
-        } else {
-            outbox::enqueue(
-                self.tx,
-                &self.cfg.facility.id,
-                Kind::Alert,
-                &id,
-                t.ts.to_utc(),
-                &body,
-                self.cap,
-            )
-            .map(|_| ())
+            self.note(e);
         }
+        if let (true, Some(seq)) = (is_urgent(t), e.seq) {
+            outbox::mark_urgent(self.tx, seq)?;
+        }
+        Ok(())
     }
 
     /// A telemetry snapshot when the minute `next` has come (and the next one set).
@@ -117,4 +119,12 @@ impl<'a> Outbound<'a> {
         }
         Ok(())
     }
+}
+
+/// A panic button pressed or a fire alarm raised goes upstream ahead of any backlog
+/// (issue 15.2); everything else keeps its place.
+pub fn is_urgent(t: &Transition) -> bool {
+    use crate::alert::{AlertState, AlertType};
+    t.state == AlertState::Raised
+        && matches!(t.alert_type, AlertType::PanicButton | AlertType::FireAlarm)
 }
