@@ -82,6 +82,41 @@ pub fn for_each_raise(
     Ok(())
 }
 
+/// Alerts raised in `[start, end)` as (type, alert id), and the ids of alerts with a
+/// `disposed` transition in the same span.
+pub fn raised_and_disposed(
+    conn: &Connection,
+    start: i64,
+    end: i64,
+) -> rusqlite::Result<(Vec<(String, String)>, std::collections::HashSet<String>)> {
+    let mut stmt = conn.prepare(
+        "SELECT type, alert_id, state FROM transitions
+         WHERE ts_ms >= ?1 AND ts_ms < ?2 AND state IN ('raised', 'disposed')",
+    )?;
+    let mut rows = stmt.query(params![start, end])?;
+    let (mut raised, mut disposed) = (Vec::new(), std::collections::HashSet::new());
+    while let Some(row) = rows.next()? {
+        let ty: String = row.get(0)?;
+        let id: String = row.get(1)?;
+        match row.get_ref(2)?.as_str().unwrap_or_default() {
+            "raised" => raised.push((ty, id)),
+            _ => {
+                disposed.insert(id);
+            }
+        }
+    }
+    Ok((raised, disposed))
+}
+
+/// Disposition transitions in `[start, end)`.
+pub fn dispositions_count(conn: &Connection, start: i64, end: i64) -> rusqlite::Result<u64> {
+    conn.prepare_cached(
+        "SELECT COUNT(*) FROM transitions WHERE ts_ms >= ?1 AND ts_ms < ?2 AND state = 'disposed'",
+    )?
+    .query_row(params![start, end], |r| r.get::<_, i64>(0))
+    .map(|n| n.max(0) as u64)
+}
+
 /// The transitions of alerts of type `alert_type` in `[start, end)`, in the journal's order.
 pub fn transitions_of_type(
     conn: &Connection,

@@ -19,11 +19,16 @@ pub struct DailySummary {
     pub covered_until: String,
     /// The local date, `YYYY-MM-DD`.
     pub date: String,
+    /// 一事一反馈 (contract 1.1 section 10): dispositions recorded, against the critical
+    /// alerts raised.
+    pub dispositions: DispositionFigures,
     /// In configuration order.
     pub doors: Vec<DoorFigures>,
     pub events: EventCounts,
     /// Local midnight starting the day (RFC 3339).
     pub from: String,
+    /// Panic buttons (一键报警): real presses and test presses.
+    pub panic: PanicFigures,
     /// Most children present at once in the whole facility.
     pub peak_children: u32,
     /// In configuration order.
@@ -45,6 +50,24 @@ pub struct AgentFigures {
     pub telemetry_dropped: u64,
     /// Seconds within the day covered by some run.
     pub uptime_seconds: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispositionFigures {
+    /// Critical alerts raised on the day.
+    pub critical_raised: u64,
+    /// Of those, how many have a disposition recorded on the day.
+    pub critical_disposed: u64,
+    /// Dispositions recorded on the day, against any alert.
+    pub recorded: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PanicFigures {
+    /// Panic inputs going active, not as a test.
+    pub presses: u64,
+    /// Test presses of panic inputs.
+    pub tests: u64,
 }
 
 /// One door's day.

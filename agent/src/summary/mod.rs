@@ -44,6 +44,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use rusqlite::Connection;
 
+use crate::alert::{AlertType, Severity};
 use crate::config::Config;
 use crate::journal::day;
 use crate::localtime;
@@ -56,7 +57,8 @@ mod tests;
 
 use self::body::minutes;
 pub use self::body::{
-    AgentFigures, DailySummary, DoorFigures, EventCounts, ReadingStats, RoomFigures,
+    AgentFigures, DailySummary, DispositionFigures, DoorFigures, EventCounts, PanicFigures,
+    ReadingStats, RoomFigures,
 };
 use self::query::{breach_ms, Runs, Transitions};
 use self::replay::Replay;
@@ -111,6 +113,7 @@ pub fn daily_summary(
     let breach = breach_ms(conn, start, end, horizon)?;
     let rejected = day::rejected_count(conn, start, end)?;
 
+    let dispositions = disposition_figures(conn, start, end)?;
     let rooms = room_figures(cfg, &occupancy, &breach);
     let doors = door_figures(cfg, &occupancy, &transitions);
 
@@ -126,6 +129,7 @@ pub fn daily_summary(
         children_attended: occupancy.attended,
         covered_until: local_rfc3339(tz, horizon),
         date: date.to_string(),
+        dispositions,
         doors,
         events: EventCounts {
             accepted: occupancy.rows,
@@ -133,11 +137,35 @@ pub fn daily_summary(
             unreadable: occupancy.unreadable,
         },
         from: local_rfc3339(tz, start),
+        panic: occupancy.panic.clone(),
         peak_children: occupancy.peak_children,
         rooms,
         summary_version: SUMMARY_VERSION,
         timezone: tz.name().to_string(),
         to: local_rfc3339(tz, end),
+    })
+}
+
+/// Dispositions recorded on the day, and the day's critical alerts with one.
+fn disposition_figures(
+    conn: &Connection,
+    start: i64,
+    end: i64,
+) -> Result<DispositionFigures, SummaryError> {
+    let (raised, disposed) = day::raised_and_disposed(conn, start, end)?;
+    let critical: Vec<&str> = raised
+        .iter()
+        .filter(|(ty, _)| {
+            AlertType::ALL
+                .iter()
+                .any(|t| t.as_str() == ty && t.severity() == Severity::Critical)
+        })
+        .map(|(_, id)| id.as_str())
+        .collect();
+    Ok(DispositionFigures {
+        critical_raised: critical.len() as u64,
+        critical_disposed: critical.iter().filter(|id| disposed.contains(**id)).count() as u64,
+        recorded: day::dispositions_count(conn, start, end)?,
     })
 }
 

@@ -68,6 +68,8 @@ pub(super) struct Replay {
     pub(super) rows: u64,
     /// Of which not parsed or refused by the engine.
     pub(super) unreadable: u64,
+    /// Panic presses and test presses.
+    pub(super) panic: super::body::PanicFigures,
 }
 
 /// The replay under way: the engine, the roster's indexes and the running figures.
@@ -86,6 +88,9 @@ struct Replayer<'c> {
     peak_children: u32,
     rows: u64,
     unreadable: u64,
+    /// Ids of the panic inputs, and their presses so far.
+    panic_inputs: HashSet<&'c str>,
+    panic: super::body::PanicFigures,
     /// The time up to which the minutes are integrated.
     prev: i64,
 }
@@ -113,6 +118,7 @@ impl Replay {
             peak_children: r.peak_children,
             rows: r.rows,
             unreadable: r.unreadable,
+            panic: r.panic,
         })
     }
 }
@@ -151,6 +157,13 @@ impl<'c> Replayer<'c> {
             peak_children: 0,
             rows: 0,
             unreadable: 0,
+            panic_inputs: cfg
+                .inputs
+                .iter()
+                .filter(|i| i.kind == crate::config::InputKind::Panic)
+                .map(|i| i.id.as_str())
+                .collect(),
+            panic: Default::default(),
             prev: start,
         })
     }
@@ -186,6 +199,17 @@ impl<'c> Replayer<'c> {
                 humidity,
             } => self.reading(sensor, *celsius, *humidity),
             EventKind::Door { door, state } => self.door(door, *state),
+            EventKind::Input {
+                input,
+                state: crate::event::InputState::Active,
+                test,
+            } if self.panic_inputs.contains(input.as_str()) => {
+                if *test {
+                    self.panic.tests += 1;
+                } else {
+                    self.panic.presses += 1;
+                }
+            }
             _ => {}
         }
     }

@@ -775,7 +775,8 @@ fn the_demo_day_summary_is_byte_for_byte_the_one_the_json_macro_made() {
     // Recorded from the `json!`-built body (main at 5428fbe) before the body became a
     // struct: the field order, the number formats and every figure must stay. Updated
     // once, when the demo day gained its naps (issue 15.6): 43 more events accepted and one
-    // `sleep_check_missed`, nothing else.
+    // `sleep_check_missed`, nothing else; and when the summary gained `dispositions` and
+    // `panic` (issue 15.5): those two keys, nothing else moved.
     let (cfg, _dir) = demo();
     let day = date(DAY);
     let plan = crate::simulate::plan_day(&cfg, 2019, day);
@@ -876,4 +877,66 @@ fn a_room_s_nap_minutes_sleep_checks_and_longest_gap_are_in_its_day() {
     assert_eq!(toddler["nap_minutes"], json!(0.0));
     assert_eq!(toddler["sleep_checks"], json!(0));
     assert_eq!(toddler["longest_check_gap_minutes"], Value::Null);
+}
+
+#[test]
+fn panic_presses_tests_and_dispositions_against_critical_alerts_are_in_the_day() {
+    let roster = Roster::sunflower()
+        .without("toddler-reader")
+        .without("s-nurse")
+        .timezone("Asia/Shanghai")
+        .children("infant", &["2025-06-15"; 4])
+        .raw("\n[[inputs]]\nid = \"panic-office\"\nkind = \"panic\"\n\n[[inputs]]\nid = \"fire-panel\"\nkind = \"fire\"\n");
+    let mut cfg: Config = toml::from_str(&roster.toml()).expect("test config parses");
+    let dir = tempfile::tempdir().unwrap();
+    cfg.storage.dir = dir.path().to_path_buf();
+    let input = |time: &str, id: &str, state: &str, test: bool| {
+        let mut v = json!({"type": "input", "input": id, "state": state});
+        if test {
+            v["test"] = json!(true);
+        }
+        nap_line(time, v)
+    };
+    let mut core = drive(
+        &cfg,
+        "07:58",
+        &[
+            input("09:00", "panic-office", "active", true),
+            input("09:00:05", "panic-office", "clear", true),
+            input("10:00", "panic-office", "active", false),
+            input("10:00:03", "panic-office", "clear", false),
+            // The fire panel's relay is no panic press, but its alarm is critical.
+            input("11:00", "fire-panel", "active", false),
+            input("11:20", "fire-panel", "clear", false),
+        ],
+        "11:30",
+    );
+    let open = core.engine().open_alerts();
+    let (panic_id, ..) = open
+        .iter()
+        .find(|(_, ty, ..)| *ty == crate::alert::AlertType::PanicButton)
+        .expect("the panic alert is open until a disposition");
+    let disposition = |time: &str, id: &str, action: &str| {
+        nap_line(
+            time,
+            json!({"type": "disposition", "alert_id": id, "by": "s-01", "action": action, "note": "园长已到场"}),
+        )
+    };
+    let panic_id = panic_id.clone();
+    feed(
+        &mut core,
+        &[
+            disposition("10:30", &panic_id, "handled_on_site"),
+            disposition("10:40", &panic_id, "parent_notified"),
+        ],
+        "18:30",
+    );
+    let s = summary(&cfg, &core, DAY);
+    assert_eq!(s["panic"], json!({"presses": 1, "tests": 1}), "{s}");
+    assert_eq!(
+        s["dispositions"],
+        json!({"critical_raised": 2, "critical_disposed": 1, "recorded": 2}),
+        "panic (disposed twice) and fire (not) raised: {s}"
+    );
+    assert!(!s.to_string().contains("园长"), "the note never leaves");
 }
