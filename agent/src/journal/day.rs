@@ -82,13 +82,16 @@ pub fn for_each_raise(
     Ok(())
 }
 
+/// Alerts raised in a span as (type, alert id), and the ids of alerts disposed in it.
+pub type RaisedAndDisposed = (Vec<(String, String)>, std::collections::HashSet<String>);
+
 /// Alerts raised in `[start, end)` as (type, alert id), and the ids of alerts with a
 /// `disposed` transition in the same span.
 pub fn raised_and_disposed(
     conn: &Connection,
     start: i64,
     end: i64,
-) -> rusqlite::Result<(Vec<(String, String)>, std::collections::HashSet<String>)> {
+) -> rusqlite::Result<RaisedAndDisposed> {
     let mut stmt = conn.prepare(
         "SELECT type, alert_id, state FROM transitions
          WHERE ts_ms >= ?1 AND ts_ms < ?2 AND state IN ('raised', 'disposed')",
