@@ -87,6 +87,16 @@ try {
     return e && e.textContent.includes('上次巡查');
   }, null, { timeout: 10000 });
   result.nap_card = await napCard.textContent();
+  // 一事一反馈: record what was done about the breach; the alert says so, and who.
+  await acked.locator('button.dispose-btn').click();
+  await page.locator('dialog#dispose[open]').waitFor({ timeout: 5000 });
+  await page.selectOption('#dispose-action', 'escalated');
+  await page.fill('#dispose-note', '已请园长调配人手');
+  await page.click('#dispose-submit');
+  await page.locator('.alert[data-type="ratio_breach"] .disposed').waitFor({ timeout: 10000 });
+  const disposedText = await page.locator('.alert[data-type="ratio_breach"] .disposed').textContent();
+  if (!disposedText.includes('已上报') || !disposedText.includes('王老师')) throw new Error(`disposition text: ${disposedText}`);
+  result.disposed = disposedText;
   await page.locator('#timeline li.tr-acknowledged').first().waitFor({ timeout: 10000 });
   // The timeline's numbers fit in its margin up to 100 items (they were clipped past 9).
   const marker = await page.evaluate(() => {
@@ -123,6 +133,8 @@ try {
   await wall.goto(url + '/wall');
   await wall.locator('.alert[data-type="ratio_breach"]').waitFor({ timeout: 10000 });
   if (await wall.locator('button.ack-btn').count() !== 0) throw new Error('wall mode offers acknowledgement');
+  if (await wall.locator('button.dispose-btn').count() !== 0) throw new Error('wall mode offers dispositions');
+  if ((await wall.content()).includes('调配')) throw new Error('wall mode shows a disposition note');
   if (await wall.locator('#login-btn:visible').count() !== 0) throw new Error('wall mode offers login');
   const wallHtml = await wall.content();
   for (const name of ['小明', '王老师']) {
