@@ -40,6 +40,12 @@ pub enum AlertType {
     /// Contract section 10: at `open`, no test press of a panic input within
     /// `panic_test_every`.
     PanicUntested,
+    /// Contract section 10: an emergency started `roll_call_within` ago and someone checked
+    /// in at its start is not accounted for (subject: the facility).
+    RollCallIncomplete,
+    /// Contract section 10: at `open`, no drill ended within `drill_every` (subject: the
+    /// facility).
+    DrillOverdue,
 }
 
 impl AlertType {
@@ -60,7 +66,8 @@ impl AlertType {
             | AlertType::ChildNotCheckedOut
             | AlertType::SleepCheckMissed
             | AlertType::PanicButton
-            | AlertType::FireAlarm => Severity::Critical,
+            | AlertType::FireAlarm
+            | AlertType::RollCallIncomplete => Severity::Critical,
             _ => Severity::Warning,
         }
     }
@@ -92,6 +99,8 @@ impl AlertType {
             AlertType::PanicButton => "一键报警",
             AlertType::FireAlarm => "火警",
             AlertType::PanicUntested => "一键报警未测试",
+            AlertType::RollCallIncomplete => "紧急点名未完成",
+            AlertType::DrillOverdue => "应急演练逾期",
         }
     }
 
@@ -117,6 +126,8 @@ impl AlertType {
             AlertType::PanicButton => "panic button pressed",
             AlertType::FireAlarm => "fire alarm",
             AlertType::PanicUntested => "panic button untested",
+            AlertType::RollCallIncomplete => "roll call incomplete",
+            AlertType::DrillOverdue => "drill overdue",
         }
     }
 }

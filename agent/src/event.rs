@@ -81,6 +81,17 @@ pub enum EventKind {
         room: String,
         by: String,
     },
+    /// Contract section 9: an emergency (or a drill) starts or ends. Everyone checked in
+    /// at its start is to be accounted for by `roll_call` or an `assembly` badge.
+    Emergency {
+        kind: EmergencyKind,
+        action: EmergencyAction,
+    },
+    /// Contract section 9: a child or member of staff is accounted for in the roll call of
+    /// the emergency under way.
+    RollCall {
+        person: String,
+    },
     /// The project's own, additive: the agent (re)started at `ts`. `run` journals it at
     /// every start so that `replay` of an exported journal counts silent sensors from the
     /// same moments the live agent did, and so reproduces what it raised.
@@ -167,6 +178,32 @@ pub enum InputState {
     Clear,
 }
 
+/// What an emergency is (contract section 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, VariantArray)]
+#[serde(rename_all = "snake_case")]
+pub enum EmergencyKind {
+    Evacuation,
+    Lockdown,
+    Fire,
+    Drill,
+}
+
+impl EmergencyKind {
+    pub const ALL: &'static [EmergencyKind] = <EmergencyKind as VariantArray>::VARIANTS;
+
+    /// `"evacuation"`, `"lockdown"`, `"fire"`, `"drill"`: the serde name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(&self)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, VariantArray)]
+#[serde(rename_all = "snake_case")]
+pub enum EmergencyAction {
+    Start,
+    End,
+}
+
 /// What was done about an alert (contract section 9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, VariantArray)]
 #[serde(rename_all = "snake_case")]
@@ -250,6 +287,9 @@ mod tests {
             r#"{"ts":"2026-03-02T10:00:00+08:00","type":"input","input":"panic-office","state":"active"}"#,
             r#"{"ts":"2026-03-02T10:00:00+08:00","type":"input","input":"panic-office","state":"active","test":true}"#,
             r#"{"ts":"2026-03-02T10:00:05+08:00","type":"input","input":"fire-panel","state":"clear"}"#,
+            r#"{"ts":"2026-03-02T10:10:00+08:00","type":"emergency","kind":"evacuation","action":"start"}"#,
+            r#"{"ts":"2026-03-02T10:11:00+08:00","type":"roll_call","person":"c-01"}"#,
+            r#"{"ts":"2026-03-02T10:20:00+08:00","type":"emergency","kind":"drill","action":"end"}"#,
             r#"{"ts":"2026-03-02T10:05:00+08:00","type":"disposition","alert_id":"A1","by":"s-01","action":"parent_notified","note":"called mum"}"#,
         ];
         for line in lines {
@@ -290,6 +330,21 @@ mod tests {
         assert_eq!(DoorState::ALL.len(), 2);
         assert_eq!(AttendanceAction::CheckIn.as_str(), "check_in");
         assert_eq!(AttendanceAction::ALL.len(), 3);
+    }
+
+    #[test]
+    fn an_emergency_of_an_unknown_kind_is_rejected_naming_the_kind_and_the_known_ones() {
+        let err = Event::parse(
+            r#"{"ts":"2026-03-02T10:00:00+08:00","type":"emergency","kind":"flood","action":"start"}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("flood") && err.contains("evacuation"), "{err}");
+        assert_eq!(EmergencyKind::ALL.len(), 4);
+        for k in EmergencyKind::ALL {
+            let json = serde_json::to_string(k).unwrap();
+            assert_eq!(json, format!("\"{}\"", k.as_str()));
+        }
     }
 
     #[test]

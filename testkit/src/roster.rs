@@ -241,6 +241,11 @@ impl Reader {
             .set("room", room)
     }
 
+    /// A reader at the assembly point: a staff badge accounts for its holder in a roll call.
+    pub fn assembly(id: &str) -> Reader {
+        Reader::with_id(id).set("purpose", "assembly")
+    }
+
     /// A reader that moves staff into `room`.
     pub fn room(id: &str, room: &str) -> Reader {
         Reader::with_id(id).set("purpose", "room").set("room", room)

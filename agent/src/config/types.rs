@@ -210,12 +210,15 @@ pub enum ReaderPurpose {
     Room,
     /// Contract section 8: a staff badge here is a sleep check in the reader's `room`.
     SleepCheck,
+    /// Contract section 8: at the assembly point; a staff badge here accounts for its
+    /// holder in the roll call of the emergency under way.
+    Assembly,
 }
 
 impl ReaderPurpose {
     pub const ALL: &'static [ReaderPurpose] = <ReaderPurpose as VariantArray>::VARIANTS;
 
-    /// `"access"`, `"attendance"`, `"room"`, `"sleep_check"`: the serde name.
+    /// `"access"`, `"attendance"`, `"room"`, `"sleep_check"`, `"assembly"`: the serde name.
     pub fn as_str(self) -> &'static str {
         serde_name(&self)
     }
@@ -452,6 +455,12 @@ pub struct Rules {
     /// Contract section 8: a panic input with no test press for this long is
     /// `panic_untested` at `open`.
     pub panic_test_every: Dur,
+    /// Contract section 8: an emergency whose roll call is not complete this long after its
+    /// start -> `roll_call_incomplete`.
+    pub roll_call_within: Dur,
+    /// Contract section 8, off unless set: no drill ended for this long -> `drill_overdue`
+    /// at `open`.
+    pub drill_every: Option<Dur>,
 }
 
 impl Default for Rules {
@@ -467,6 +476,8 @@ impl Default for Rules {
             humidity: HumidityRule::default(),
             sleep_check_interval: Dur::secs(15 * 60),
             panic_test_every: Dur::secs(30 * 24 * 3600),
+            roll_call_within: Dur::secs(10 * 60),
+            drill_every: None,
         }
     }
 }

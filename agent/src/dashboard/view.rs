@@ -54,6 +54,7 @@ fn subject_name(cfg: &Config, alert: AlertType, subject: &str) -> Option<String>
             .iter()
             .find(|i| i.id == subject)
             .and_then(|i| i.name.clone()),
+        RollCallIncomplete | DrillOverdue => Some(cfg.facility.name.clone()),
         StoragePressure => None,
         UnauthorizedPickup | ChildNotCheckedOut => None,
     }

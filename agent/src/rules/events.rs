@@ -8,7 +8,8 @@ use super::{Dt, Engine, Rejection};
 use crate::alert::{AlertState, AlertType, Transition};
 use crate::config::ReaderPurpose;
 use crate::event::{
-    AttendanceAction, DispositionAction, DoorState, EventKind, InputState, NapAction,
+    AttendanceAction, DispositionAction, DoorState, EmergencyAction, EmergencyKind, EventKind,
+    InputState, NapAction,
 };
 
 fn unknown(what: &'static str, id: &str) -> Rejection {
@@ -63,6 +64,13 @@ pub(super) enum Resolved<'e> {
         alert_id: &'e str,
         by: &'e str,
         action: DispositionAction,
+    },
+    Emergency {
+        kind: EmergencyKind,
+        action: EmergencyAction,
+    },
+    RollCall {
+        person: &'e str,
     },
     AgentStarted,
     Acknowledge {
@@ -153,6 +161,17 @@ impl Engine {
                     by,
                     action: *action,
                 }
+            }
+            EventKind::Emergency { kind, action } => {
+                self.check_emergency(*kind, *action)?;
+                Resolved::Emergency {
+                    kind: *kind,
+                    action: *action,
+                }
+            }
+            EventKind::RollCall { person } => {
+                self.check_roll_call(person)?;
+                Resolved::RollCall { person }
             }
             EventKind::AgentStarted => Resolved::AgentStarted,
             EventKind::Acknowledge { alert_id, by } => self.resolve_acknowledge(alert_id, by)?,
@@ -309,6 +328,8 @@ impl Engine {
                 by,
                 action,
             } => self.dispose(alert_id, by, action, now, out),
+            Resolved::Emergency { kind, action } => self.emergency(kind, action, now, out),
+            Resolved::RollCall { person } => self.account(person, now, out),
             // Handled before the clock advances (see `on_event`).
             Resolved::AgentStarted | Resolved::ClockJump | Resolved::ConfigLoaded => {}
             Resolved::Acknowledge { alert_id, by } => self.acknowledge(alert_id, by, now, out),
@@ -364,6 +385,10 @@ impl Engine {
                     let by = self.m.staff[i].id.clone();
                     self.sleep_check(room, &by, now, out);
                 }
+            }
+            (ReaderPurpose::Assembly, CardHolder::Staff(i)) => {
+                let id = self.m.staff[i].id.clone();
+                self.account(&id, now, out);
             }
             // A guardian's card only opens doors.
             (_, CardHolder::Guardian) => {}

@@ -51,6 +51,10 @@ impl Engine {
             }
             return;
         }
+        if kind == InputKind::Fire && active && !was {
+            // Contract section 9: a fire input going active starts a `fire` emergency.
+            self.start_emergency(crate::event::EmergencyKind::Fire, now);
+        }
         match (kind, active) {
             (_, true) if !was && self.s.inputs[i].alert.is_none() => {
                 let a = self.raise(kind.alert_type(), &id, now, &Nothing {}, out);

@@ -67,6 +67,10 @@ impl Engine {
         for input in &mut s.inputs {
             shift(&mut input.last_test, by);
         }
+        if let Some(c) = &mut s.emergencies.current {
+            c.since = shifted(c.since, by);
+        }
+        shift(&mut s.emergencies.last_drill, by);
         for sensor in &mut s.sensors {
             shift(&mut sensor.last_reading, by);
             for c in [

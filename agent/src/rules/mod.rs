@@ -20,12 +20,14 @@
 //!   reading, acknowledgement); `rooms`: a room's figures and its ratio, supervision and
 //!   capacity conditions; `timers`: every timer derived from the state, and firing them;
 //! - `naps`: naps and sleep checks (`sleep_check_missed`); `inputs`: panic and fire
-//!   inputs, test presses, the daily check at `open` and dispositions;
+//!   inputs, test presses, the daily check at `open` and dispositions; `emergency`:
+//!   emergencies, their roll call (`roll_call_incomplete`) and drills (`drill_overdue`);
 //! - `transitions`: raising and resolving alerts, with one `details` type per shape;
 //! - `views`: the figures the console, staff page and telemetry show.
 //!
 //! Local wall times (close, midnight) become instants through [`crate::localtime`] only.
 
+mod emergency;
 mod events;
 mod inputs;
 mod jump;

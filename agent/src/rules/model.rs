@@ -63,9 +63,13 @@ pub(crate) struct RulesM {
     pub temperature: TemperatureRule,
     pub humidity: HumidityRule,
     pub panic_test_every: Duration,
+    pub roll_call_within: Duration,
+    pub drill_every: Option<Duration>,
 }
 
 pub(crate) struct Model {
+    /// The facility's id: the subject of `roll_call_incomplete` and `drill_overdue`.
+    pub facility: String,
     pub tz: Tz,
     pub preset: Preset,
     pub open: NaiveTime,
@@ -96,6 +100,7 @@ impl Model {
         let readers = readers(cfg, &room_ix, &door_ix)?;
         let roster = Roster::build(cfg, &room_ix)?;
         Ok(Model {
+            facility: cfg.facility.id.clone(),
             tz: cfg.facility.timezone,
             preset: cfg.facility.ratio_preset,
             open: cfg.facility.open.0,
@@ -148,6 +153,8 @@ impl RulesM {
             temperature: r.temperature.clone(),
             humidity: r.humidity.clone(),
             panic_test_every: r.panic_test_every.as_chrono(),
+            roll_call_within: r.roll_call_within.as_chrono(),
+            drill_every: r.drill_every.map(|d| d.as_chrono()),
         }
     }
 }

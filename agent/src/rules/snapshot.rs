@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::model::Model;
-use super::state::{Active, DoorS, InputS, Recent, RoomS, SensorS, State};
+use super::state::{Active, DoorS, Emergencies, InputS, Recent, RoomS, SensorS, State};
 
 type Dt = DateTime<Utc>;
 
@@ -30,6 +30,8 @@ pub struct Snapshot {
     pub(crate) sensors: BTreeMap<String, SensorS>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) inputs: BTreeMap<String, InputS>,
+    #[serde(default, skip_serializing_if = "Emergencies::is_empty")]
+    pub(crate) emergencies: Emergencies,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) recent: Vec<Recent>,
     pub(crate) not_picked_up: BTreeMap<String, Active>,
@@ -97,6 +99,7 @@ impl Snapshot {
                 .map(|x| x.id.clone())
                 .zip(s.inputs.iter().cloned())
                 .collect(),
+            emergencies: s.emergencies.clone(),
             recent: s.recent.clone(),
             not_picked_up: m
                 .children
@@ -141,6 +144,11 @@ impl Snapshot {
         }
         for (i, x) in m.inputs.iter().enumerate() {
             s.inputs[i] = self.inputs.get(&x.id).cloned().unwrap_or_default();
+        }
+        s.emergencies = self.emergencies.clone();
+        // Someone who left the roster cannot be accounted for any more.
+        if let Some(c) = &mut s.emergencies.current {
+            c.missing.retain(|id| m.people.contains_key(id));
         }
         s.recent = self.recent.clone();
         s.next_open = self.next_open;

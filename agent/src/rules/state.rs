@@ -152,6 +152,39 @@ pub(crate) struct InputS {
     pub untested: Option<Active>,
 }
 
+/// The emergency under way, if any, and the drills (contract sections 9 and 10).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Emergencies {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<EmergencyS>,
+    /// When the latest drill ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_drill: Option<Dt>,
+    /// The open `drill_overdue`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overdue: Option<Active>,
+}
+
+impl Emergencies {
+    pub fn is_empty(&self) -> bool {
+        *self == Emergencies::default()
+    }
+}
+
+/// An emergency under way and its roll call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct EmergencyS {
+    pub kind: crate::event::EmergencyKind,
+    pub since: Dt,
+    /// Everyone checked in at the start, by id (children and staff).
+    pub expected: std::collections::BTreeSet<String>,
+    /// Those of `expected` not accounted for yet.
+    pub missing: std::collections::BTreeSet<String>,
+    /// The open `roll_call_incomplete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<Active>,
+}
+
 /// A recently resolved alert, which a disposition may still be recorded against.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Recent {
@@ -176,6 +209,7 @@ pub(crate) struct State {
     pub doors: Vec<DoorS>,
     pub sensors: Vec<SensorS>,
     pub inputs: Vec<InputS>,
+    pub emergencies: Emergencies,
     /// Resolved alerts, the latest last, at most [`RECENT`].
     pub recent: Vec<Recent>,
     pub not_picked_up: Vec<Option<Active>>,
@@ -202,6 +236,7 @@ impl State {
             doors: vec![DoorS::default(); m.doors.len()],
             sensors: vec![SensorS::default(); m.sensors.len()],
             inputs: vec![InputS::default(); m.inputs.len()],
+            emergencies: Emergencies::default(),
             recent: Vec::new(),
             not_picked_up: vec![None; m.children.len()],
             next_open: None,
@@ -249,6 +284,11 @@ impl State {
             push(&s.alert, x.kind.alert_type(), &x.id);
             push(&s.untested, AlertType::PanicUntested, &x.id);
         }
+        let e = &self.emergencies;
+        if let Some(c) = &e.current {
+            push(&c.alert, AlertType::RollCallIncomplete, &m.facility);
+        }
+        push(&e.overdue, AlertType::DrillOverdue, &m.facility);
         v
     }
 }
@@ -314,6 +354,15 @@ impl State {
             if hit(&s.untested) {
                 return Some((s.untested.as_mut()?, AlertType::PanicUntested, x.id.clone()));
             }
+        }
+        let e = &mut self.emergencies;
+        if let Some(c) = e.current.as_mut().filter(|c| hit(&c.alert)) {
+            let a = c.alert.as_mut()?;
+            return Some((a, AlertType::RollCallIncomplete, m.facility.clone()));
+        }
+        if hit(&e.overdue) {
+            let a = e.overdue.as_mut()?;
+            return Some((a, AlertType::DrillOverdue, m.facility.clone()));
         }
         None
     }

@@ -21,6 +21,7 @@ pub(super) enum Timer {
     Stale(usize),
     Sustained(usize, Limit),
     SleepCheck(usize),
+    RollCall,
     Open,
     Pickup,
     Midnight,
@@ -113,11 +114,13 @@ impl Engine {
                 );
             }
         }
-        if self
-            .m
-            .inputs
-            .iter()
-            .any(|x| x.kind == crate::config::InputKind::Panic)
+        consider(self.roll_call_due(), Timer::RollCall);
+        if r.drill_every.is_some()
+            || self
+                .m
+                .inputs
+                .iter()
+                .any(|x| x.kind == crate::config::InputKind::Panic)
         {
             consider(self.s.next_open, Timer::Open);
         }
@@ -161,8 +164,10 @@ impl Engine {
             Timer::Stale(s) => self.stale(s, due, out),
             Timer::Sustained(s, limit) => self.sustained(s, limit, due, out),
             Timer::SleepCheck(r) => self.sleep_check_missed(r, due, out),
+            Timer::RollCall => self.roll_call_incomplete(due, out),
             Timer::Open => {
                 self.panic_tests_due(due, out);
+                self.drills_due(due, out);
                 self.s.next_open = self.next_open_after(due);
             }
             Timer::Pickup => {
@@ -186,10 +191,16 @@ impl Engine {
     /// midnight matters only when a present child's age in months changes.
     fn skip_idle_days(&mut self, timer: Timer, due: Dt, to: Dt) {
         match timer {
-            // One check at `open` raises what is untested; later ones can add nothing until
-            // an event (a test press) changes it.
+            // One check at `open` raises what is untested or overdue; later ones can add
+            // nothing until an event (a test press, a drill's end) changes it.
+            // That holds only from the moment one of them can fall due: the first `open`
+            // at or after it is kept.
             Timer::Open if self.s.next_open.is_some_and(|n| n <= to) => {
-                self.s.next_open = self.next_open_after(to);
+                let from = match self.open_checks_due_from() {
+                    Some(x) if x <= to => x - Duration::nanoseconds(1),
+                    _ => to,
+                };
+                self.s.next_open = self.next_open_after(from.max(due));
             }
             Timer::Pickup if self.s.next_pickup.is_some_and(|n| n <= to) => {
                 self.s.next_pickup = self.next_pickup(to, false);

@@ -340,7 +340,8 @@ fn the_configuration_s_enum_names_are_their_serde_names() {
         let back: SensorKind = serde_json::from_str(&format!("\"{}\"", k.as_str())).unwrap();
         assert_eq!(back, *k);
     }
-    assert_eq!(ReaderPurpose::ALL.len(), 4);
+    assert_eq!(ReaderPurpose::ALL.len(), 5);
+    assert_eq!(ReaderPurpose::Assembly.as_str(), "assembly");
     assert_eq!(ReaderPurpose::SleepCheck.as_str(), "sleep_check");
     assert_eq!(Role::ALL.len(), 6);
     assert_eq!(SensorKind::Ds18b20.as_str(), "ds18b20");

@@ -29,6 +29,18 @@ pub(super) fn check_rules(cfg: &Config, doc: &Doc) -> Vec<Found> {
         r.panic_test_every,
         "0s would call every panic button untested every morning",
     );
+    f.positive(
+        "rules.roll_call_within",
+        r.roll_call_within,
+        "0s would call every roll call incomplete the moment an emergency starts",
+    );
+    if let Some(d) = r.drill_every {
+        f.positive(
+            "rules.drill_every",
+            d,
+            "0s would call a drill overdue every morning",
+        );
+    }
     for (i, room) in cfg.rooms.iter().enumerate() {
         if let Some(d) = room.sleep_check_interval {
             let key = format!("{}.sleep_check_interval", doc.elem("rooms", i));

@@ -8,6 +8,7 @@ mod attendance;
 mod clock;
 mod clock_jump;
 mod doors;
+mod emergency;
 mod inputs;
 mod jumps;
 mod naps;
