@@ -776,7 +776,8 @@ fn the_demo_day_summary_is_byte_for_byte_the_one_the_json_macro_made() {
     // struct: the field order, the number formats and every figure must stay. Updated
     // once, when the demo day gained its naps (issue 15.6): 43 more events accepted and one
     // `sleep_check_missed`, nothing else; and when the summary gained `dispositions` and
-    // `panic` (issue 15.5): those two keys, nothing else moved.
+    // `panic` (issue 15.5): those two keys, nothing else moved; and when the rules gained
+    // `roll_call_incomplete` and `drill_overdue` (issue 15.3): their two zero counts.
     let (cfg, _dir) = demo();
     let day = date(DAY);
     let plan = crate::simulate::plan_day(&cfg, 2019, day);
