@@ -1,0 +1,179 @@
+//! Emergencies and their roll call through the real binary (contract 1.1 sections 9 and
+//! 10): `replay` of an evacuation with a slow roll call and of bad lines, and the daemon
+//! raising `roll_call_incomplete` on the wall clock, resolving it on a badge at the assembly
+//! reader, with the journal able to reproduce it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nursery_agent_tests::agent::{demo_config, run, status, workspace, Agent};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn replay(config: &Path, log: &Path) -> (i32, String, String) {
+    let (st, out, err) = run(&[
+        "replay",
+        "--config",
+        config.to_str().unwrap(),
+        "--events",
+        log.to_str().unwrap(),
+    ]);
+    (st.code().unwrap_or(-1), out, err)
+}
+
+fn line(ts: &str, body: &str) -> String {
+    format!("{{\"ts\":\"2026-03-02T{ts}+08:00\",{body}}}\n")
+}
+
+fn of_type(out: &str, ty: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|t| t["type"] == ty)
+        .collect()
+}
+
+#[test]
+fn replay_of_an_evacuation_with_a_slow_roll_call_raises_roll_call_incomplete_at_ten_minutes_and_rejects_bad_lines(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("evacuation.jsonl");
+    let text = [
+        line(
+            "07:40:00",
+            r#""type":"attendance","person":"s-01","action":"check_in""#,
+        ),
+        line(
+            "07:50:00",
+            r#""type":"attendance","person":"c-01","action":"check_in""#,
+        ),
+        line(
+            "09:00:00",
+            r#""type":"emergency","kind":"drill","action":"end""#,
+        ),
+        line(
+            "10:00:00",
+            r#""type":"emergency","kind":"evacuation","action":"start""#,
+        ),
+        line("10:02:00", r#""type":"roll_call","person":"c-99""#),
+        line(
+            "10:03:00",
+            r#""type":"emergency","kind":"flood","action":"start""#,
+        ),
+        line("10:04:00", r#""type":"roll_call","person":"s-01""#),
+        // Late: due at 10:10.
+        line("10:14:00", r#""type":"roll_call","person":"c-01""#),
+        line(
+            "10:20:00",
+            r#""type":"emergency","kind":"evacuation","action":"end""#,
+        ),
+    ]
+    .concat();
+    std::fs::write(&log, text).unwrap();
+    let (code, out, err) = replay(&workspace().join("config/example.toml"), &log);
+    assert_eq!(code, 1, "three lines are rejected: {err}");
+    assert!(
+        err.contains("line 3") && err.contains("end without a start"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 5") && err.contains("unknown person `c-99`"),
+        "{err}"
+    );
+    assert!(err.contains("line 6") && err.contains("flood"), "{err}");
+    let calls = of_type(&out, "roll_call_incomplete");
+    assert_eq!(calls.len(), 2, "{out}");
+    assert_eq!(calls[0]["state"], "raised");
+    assert_eq!(calls[0]["severity"], "critical");
+    assert_eq!(calls[0]["ts"], "2026-03-02T10:10:00+08:00");
+    assert_eq!(calls[0]["details"], serde_json::json!({"missing": 1}));
+    assert_eq!(calls[1]["state"], "resolved");
+    assert_eq!(calls[1]["ts"], "2026-03-02T10:14:00+08:00");
+    assert_eq!(calls[0]["subject"], calls[1]["subject"]);
+    assert!(
+        !calls[0]["subject"].as_str().unwrap().is_empty(),
+        "the facility id"
+    );
+}
+
+/// The demo configuration (which has the assembly reader `assembly-yard`) with the
+/// simulation off, so that only `--events` feeds the agent, and a roll call due after
+/// `within`.
+fn emergency_config(dir: &Path, within: &str) -> PathBuf {
+    let config = demo_config(dir, 1.0);
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.contains("purpose = \"assembly\""),
+        "the demo lost its assembly reader"
+    );
+    let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
+    doc["simulation"]["enabled"] = toml_edit::value(false);
+    doc["rules"]["roll_call_within"] = toml_edit::value(within);
+    std::fs::write(&config, doc.to_string()).unwrap();
+    config
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+#[test]
+fn the_daemon_raises_an_incomplete_roll_call_on_time_and_a_badge_at_the_assembly_reader_resolves_it(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = emergency_config(dir.path(), "3s");
+    let events = dir.path().join("events.jsonl");
+    append(
+        &events,
+        concat!(
+            "{\"type\":\"attendance\",\"person\":\"s-01\",\"action\":\"check_in\"}\n",
+            "{\"type\":\"attendance\",\"person\":\"c-01\",\"action\":\"check_in\"}\n",
+            "{\"type\":\"emergency\",\"kind\":\"drill\",\"action\":\"start\"}\n",
+            "{\"type\":\"roll_call\",\"person\":\"c-01\"}\n",
+        ),
+    );
+    let mut agent = Agent::start(&config, &["--events", events.to_str().unwrap()]);
+    agent.wait_for_line("roll call incomplete", LIMIT);
+    let open = status(&config)["open_alerts"].clone();
+    let call = open
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["type"] == "roll_call_incomplete")
+        .cloned();
+    assert!(call.is_some(), "{open}");
+    // s-01's card (10001) at the assembly reader accounts for the last one missing.
+    append(
+        &events,
+        "{\"type\":\"badge\",\"reader\":\"assembly-yard\",\"card\":\"10001\"}\n",
+    );
+    agent.wait_for_line("resolved", LIMIT);
+    append(
+        &events,
+        "{\"type\":\"emergency\",\"kind\":\"drill\",\"action\":\"end\"}\n",
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let exit = agent.terminate(Duration::from_secs(10));
+    assert!(exit.success(), "{exit:?}");
+
+    // The journal holds the emergency and the roll call, and replay of its export says the
+    // same.
+    let (st, exported, err) = run(&["export", "--config", config.to_str().unwrap()]);
+    assert!(st.success(), "{err}");
+    assert!(exported.contains(r#""type":"emergency""#), "{exported}");
+    assert!(exported.contains(r#""type":"roll_call""#), "{exported}");
+    let log = dir.path().join("exported.jsonl");
+    std::fs::write(&log, &exported).unwrap();
+    let (code, out, err) = replay(&config, &log);
+    assert_eq!(code, 0, "{err}");
+    let states: Vec<String> = of_type(&out, "roll_call_incomplete")
+        .iter()
+        .map(|t| t["state"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(states, ["raised", "resolved"], "{out}");
+}
