@@ -36,10 +36,34 @@ pub(super) struct Overdue {
     pub every_s: i64,
 }
 
+/// The emergency under way, for the summary and the staff page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EmergencyView {
+    pub kind: EmergencyKind,
+    pub since: Dt,
+    /// How many were checked in at the start.
+    pub expected: usize,
+    /// The ids of those not accounted for yet, sorted.
+    pub missing: Vec<String>,
+    /// The open `roll_call_incomplete`, if any.
+    pub alert: Option<String>,
+}
+
 impl Details for Missing {}
 impl Details for Overdue {}
 
 impl Engine {
+    /// The emergency under way, if any.
+    pub fn emergency_view(&self) -> Option<EmergencyView> {
+        self.s.emergencies.current.as_ref().map(|c| EmergencyView {
+            kind: c.kind,
+            since: c.since,
+            expected: c.expected.len(),
+            missing: c.missing.iter().cloned().collect(),
+            alert: c.alert.as_ref().map(|a| a.id.clone()),
+        })
+    }
+
     /// Rejects a start while an emergency is under way, and an end of none or of another
     /// kind.
     pub(super) fn check_emergency(

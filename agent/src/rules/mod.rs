@@ -48,6 +48,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use crate::alert::Transition;
 use crate::config::Config;
 use crate::event::{Event, EventKind};
+pub use emergency::EmergencyView;
 use model::Model;
 pub use reload::Reloaded;
 pub use snapshot::{Snapshot, SnapshotError};

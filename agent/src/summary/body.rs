@@ -24,6 +24,8 @@ pub struct DailySummary {
     pub dispositions: DispositionFigures,
     /// In configuration order.
     pub doors: Vec<DoorFigures>,
+    /// Emergencies and drills started on the day (contract 1.1 section 10), in order.
+    pub emergencies: Vec<EmergencyFigures>,
     pub events: EventCounts,
     /// Local midnight starting the day (RFC 3339).
     pub from: String,
@@ -68,6 +70,18 @@ pub struct PanicFigures {
     pub presses: u64,
     /// Test presses of panic inputs.
     pub tests: u64,
+}
+
+/// One emergency or drill of the day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmergencyFigures {
+    /// `evacuation`, `lockdown`, `fire`, `drill`.
+    pub kind: String,
+    /// Minutes from its start until everyone checked in at the start was accounted for, to
+    /// a tenth; `null` if that never happened (before it ended, or by the end of the day).
+    pub minutes_to_full_roll_call: Option<f64>,
+    /// When it started (local RFC 3339).
+    pub started: String,
 }
 
 /// One door's day.

@@ -57,8 +57,8 @@ mod tests;
 
 use self::body::minutes;
 pub use self::body::{
-    AgentFigures, DailySummary, DispositionFigures, DoorFigures, EventCounts, PanicFigures,
-    ReadingStats, RoomFigures,
+    AgentFigures, DailySummary, DispositionFigures, DoorFigures, EmergencyFigures, EventCounts,
+    PanicFigures, ReadingStats, RoomFigures,
 };
 use self::query::{breach_ms, Runs, Transitions};
 use self::replay::Replay;
@@ -131,6 +131,16 @@ pub fn daily_summary(
         date: date.to_string(),
         dispositions,
         doors,
+        emergencies: occupancy
+            .emergencies
+            .iter()
+            .map(|(kind, since, full)| EmergencyFigures {
+                kind: kind.as_str().to_string(),
+                minutes_to_full_roll_call: full
+                    .map(|f| ((f - since).max(0) as f64 / 6_000.0).round() / 10.0),
+                started: local_rfc3339(tz, *since),
+            })
+            .collect(),
         events: EventCounts {
             accepted: occupancy.rows,
             rejected,

@@ -70,6 +70,8 @@ pub(super) struct Replay {
     pub(super) unreadable: u64,
     /// Panic presses and test presses.
     pub(super) panic: super::body::PanicFigures,
+    /// Emergencies started: kind, start and when the roll call became full (UTC ms).
+    pub(super) emergencies: Vec<(crate::event::EmergencyKind, i64, Option<i64>)>,
 }
 
 /// The replay under way: the engine, the roster's indexes and the running figures.
@@ -91,6 +93,7 @@ struct Replayer<'c> {
     /// Ids of the panic inputs, and their presses so far.
     panic_inputs: HashSet<&'c str>,
     panic: super::body::PanicFigures,
+    emergencies: Vec<(crate::event::EmergencyKind, i64, Option<i64>)>,
     /// The time up to which the minutes are integrated.
     prev: i64,
 }
@@ -119,11 +122,27 @@ impl Replay {
             rows: r.rows,
             unreadable: r.unreadable,
             panic: r.panic,
+            emergencies: r.emergencies,
         })
     }
 }
 
 impl<'c> Replayer<'c> {
+    /// After an event at `at`: an emergency that started, and the moment its roll call
+    /// became full.
+    fn sample_emergency(&mut self, at: i64) {
+        let Some(v) = self.engine.emergency_view() else {
+            return;
+        };
+        let since = v.since.timestamp_millis();
+        if self.emergencies.last().is_none_or(|(_, s, _)| *s != since) {
+            self.emergencies.push((v.kind, since, None));
+        }
+        if let (true, Some(last)) = (v.missing.is_empty(), self.emergencies.last_mut()) {
+            last.2.get_or_insert(at);
+        }
+    }
+
     fn new(cfg: &'c Config, start: i64) -> Result<Self, SummaryError> {
         let engine = Engine::new(cfg).map_err(SummaryError::Rules)?;
         let room_ix: HashMap<&str, usize> = cfg
@@ -164,6 +183,7 @@ impl<'c> Replayer<'c> {
                 .map(|i| i.id.as_str())
                 .collect(),
             panic: Default::default(),
+            emergencies: Vec::new(),
             prev: start,
         })
     }
@@ -180,6 +200,7 @@ impl<'c> Replayer<'c> {
             return;
         }
         self.advance(at.clamp(self.prev, horizon.max(self.prev)));
+        self.sample_emergency(at);
         match &ev.kind {
             EventKind::Attendance { person, .. } => {
                 // Only attendance moves children (a badge moves staff only).

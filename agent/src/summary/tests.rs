@@ -777,7 +777,8 @@ fn the_demo_day_summary_is_byte_for_byte_the_one_the_json_macro_made() {
     // once, when the demo day gained its naps (issue 15.6): 43 more events accepted and one
     // `sleep_check_missed`, nothing else; and when the summary gained `dispositions` and
     // `panic` (issue 15.5): those two keys, nothing else moved; and when the rules gained
-    // `roll_call_incomplete` and `drill_overdue` (issue 15.3): their two zero counts.
+    // `roll_call_incomplete` and `drill_overdue` (issue 15.3): their two zero counts and
+    // an empty `emergencies`.
     let (cfg, _dir) = demo();
     let day = date(DAY);
     let plan = crate::simulate::plan_day(&cfg, 2019, day);
@@ -940,4 +941,44 @@ fn panic_presses_tests_and_dispositions_against_critical_alerts_are_in_the_day()
         "panic (disposed twice) and fire (not) raised: {s}"
     );
     assert!(!s.to_string().contains("园长"), "the note never leaves");
+}
+
+#[test]
+fn the_day_lists_each_emergency_and_drill_with_the_minutes_to_a_full_roll_call() {
+    let (cfg, _dir) = config();
+    let line = |time: &str, body: serde_json::Value| nap_line(time, body);
+    let emergency = |time: &str, kind: &str, action: &str| {
+        line(
+            time,
+            json!({"type": "emergency", "kind": kind, "action": action}),
+        )
+    };
+    let roll_call =
+        |time: &str, person: &str| line(time, json!({"type": "roll_call", "person": person}));
+    let lines = vec![
+        attend("08:00", "s-01", "check_in"),
+        attend("08:05", "c-01", "check_in"),
+        // A drill whose roll call is full 12.5 minutes after its start.
+        emergency("10:00", "drill", "start"),
+        roll_call("10:03", "s-01"),
+        roll_call("10:12:30", "c-01"),
+        emergency("10:20", "drill", "end"),
+        // An evacuation that ends with c-01 still unaccounted for.
+        emergency("11:00", "evacuation", "start"),
+        roll_call("11:01", "s-01"),
+        emergency("11:30", "evacuation", "end"),
+    ];
+    let core = drive(&cfg, "07:58", &lines, "18:30");
+    let s = summary(&cfg, &core, DAY);
+    assert_eq!(
+        s["emergencies"],
+        json!([
+            {"kind": "drill", "minutes_to_full_roll_call": 12.5,
+             "started": "2026-03-02T10:00:00+08:00"},
+            {"kind": "evacuation", "minutes_to_full_roll_call": null,
+             "started": "2026-03-02T11:00:00+08:00"},
+        ]),
+        "{s}"
+    );
+    assert_eq!(s["alerts"]["roll_call_incomplete"], json!(2), "{s}");
 }
