@@ -54,6 +54,7 @@ use crate::alert::AlertType;
 use crate::config::Config;
 use crate::event::Event;
 
+mod drill;
 mod emission;
 mod families;
 mod incidents;
@@ -118,6 +119,9 @@ pub enum IncidentKind {
     /// `sleep_check_interval` ran out. Needs a room with children at lunch time and a
     /// counted member of staff homed in it.
     LateSleepCheck,
+    /// In a late-morning fire drill, the last child is accounted for a few minutes after
+    /// `roll_call_within` ran out. Needs an `assembly` reader and children on site.
+    SlowRollCall,
 }
 
 impl IncidentKind {
@@ -132,6 +136,7 @@ impl IncidentKind {
             IncidentKind::UnknownCard => AlertType::BadgeDenied,
             IncidentKind::DoorForced => AlertType::DoorForced,
             IncidentKind::LateSleepCheck => AlertType::SleepCheckMissed,
+            IncidentKind::SlowRollCall => AlertType::RollCallIncomplete,
         }
     }
 }
@@ -151,5 +156,6 @@ pub fn plan_day(cfg: &Config, seed: u64, date: NaiveDate) -> SimulatedDay {
     p.emit_unknown_card();
     p.emit_readings();
     p.emit_naps();
+    p.emit_drill();
     p.finish()
 }

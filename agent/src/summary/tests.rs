@@ -778,7 +778,9 @@ fn the_demo_day_summary_is_byte_for_byte_the_one_the_json_macro_made() {
     // `sleep_check_missed`, nothing else; and when the summary gained `dispositions` and
     // `panic` (issue 15.5): those two keys, nothing else moved; and when the rules gained
     // `roll_call_incomplete` and `drill_overdue` (issue 15.3): their two zero counts and
-    // an empty `emergencies`.
+    // `emergencies`; then the demo day gained its drill (issue 15.3): 54 more events
+    // accepted, one `roll_call_incomplete` (a critical one), the drill with 12.4 minutes to
+    // a full roll call, nothing else.
     let (cfg, _dir) = demo();
     let day = date(DAY);
     let plan = crate::simulate::plan_day(&cfg, 2019, day);
