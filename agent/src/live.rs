@@ -32,6 +32,8 @@ pub struct LiveView {
     pub occupancy: Vec<(String, String)>,
     /// Naps under way.
     pub naps: Vec<NapFigures>,
+    /// The emergency under way and its roll call, if any.
+    pub emergency: Option<crate::rules::EmergencyView>,
 }
 
 impl LiveView {
@@ -47,6 +49,7 @@ impl LiveView {
             version,
             occupancy: engine.occupancy(),
             naps: engine.naps(),
+            emergency: engine.emergency_view(),
         }
     }
 }

@@ -14,6 +14,8 @@
 //! | `POST /api/alerts/{id}/ack` | staff + CSRF | acknowledges an open alert, once journalled |
 //! | `POST /api/rooms/{id}/sleep-check` | staff + CSRF | a sleep check by the logged-in staff member, during a nap |
 //! | `POST /api/rooms/{id}/nap/{start\|end}` | staff + CSRF | starts or ends the room's nap |
+//! | `POST /api/emergency/{kind}/{start\|end}` | staff + CSRF | starts or ends an emergency or drill (`evacuation`, `lockdown`, `fire`, `drill`) |
+//! | `POST /api/roll-call/{person}` | staff + CSRF | accounts for a child or member of staff in the roll call under way |
 //! | `POST /api/logout` | staff + CSRF | ends the session |
 //!
 //! Errors are JSON, `{"error": "..."}`, with a 4xx status for anything the client got
@@ -28,6 +30,7 @@
 mod api;
 pub mod auth;
 mod dispositions;
+mod emergency;
 pub mod history;
 mod inputs;
 mod login;
@@ -185,6 +188,8 @@ fn router(app: App) -> Router {
         .route("/api/inputs/{id}/test", post(inputs::arm_test))
         .route("/api/rooms/{id}/sleep-check", post(naps::sleep_check))
         .route("/api/rooms/{id}/nap/{action}", post(naps::nap))
+        .route("/api/emergency/{kind}/{action}", post(emergency::emergency))
+        .route("/api/roll-call/{person}", post(emergency::roll_call))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

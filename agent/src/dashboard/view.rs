@@ -82,6 +82,7 @@ pub fn public(cfg: &Config, view: &LiveView) -> Value {
         "doors": doors,
         "alerts": alerts,
         "inputs": super::inputs::listed(cfg),
+        "emergency": super::emergency::public(cfg, view),
     })
 }
 
@@ -208,5 +209,6 @@ pub fn names(cfg: &Config, view: &LiveView) -> Value {
             list.push(Value::from(person.clone()));
         }
     }
-    json!({ "children": children, "staff": staff, "rooms": rooms })
+    json!({ "children": children, "staff": staff, "rooms": rooms,
+            "roll_call": super::emergency::missing(cfg, view) })
 }

@@ -21,7 +21,11 @@ const TEXT = {
     dispose: '处置', disposeTitle: '处置记录', disposeAction: '处置方式', disposeNote: '说明（仅保存在本机）',
     disposeSave: '保存', disposeDone: '已记录处置', disposed: '已处置',
     testPanic: '测试', testArmed: '请在 2 分钟内按下该按钮（记为测试）', panicInput: '一键报警', fireInput: '消防报警',
-    act_handled_on_site: '现场处理', act_parent_notified: '已通知家长', act_escalated: '已上报', act_false_alarm: '误报', act_other: '其他'
+    act_handled_on_site: '现场处理', act_parent_notified: '已通知家长', act_escalated: '已上报', act_false_alarm: '误报', act_other: '其他',
+    em_evacuation: '疏散', em_lockdown: '封闭', em_fire: '火灾', em_drill: '演练', emergency: '紧急事件',
+    rollCall: '紧急点名', missingOf: '未到 {m} / 共 {n} 人', allAccounted: '全部已到', accounted: '已到',
+    endEmergency: '结束', startEmergency: '开始', emStarted: '已开始', emEnded: '已结束', rollDone: '已点名',
+    rollLate: '点名超时', emSince: '{t} 开始'
   },
   en: {
     connecting: 'connecting…', live: 'live', offline: 'disconnected, reconnecting…', alerts: 'Active alerts',
@@ -41,7 +45,11 @@ const TEXT = {
     dispose: 'Record action', disposeTitle: 'What was done', disposeAction: 'Action', disposeNote: 'Note (kept on this device only)',
     disposeSave: 'Save', disposeDone: 'Action recorded', disposed: 'Action',
     testPanic: 'Test', testArmed: 'Press the button within 2 minutes (recorded as a test)', panicInput: 'Panic button', fireInput: 'Fire alarm',
-    act_handled_on_site: 'Handled on site', act_parent_notified: 'Parent notified', act_escalated: 'Escalated', act_false_alarm: 'False alarm', act_other: 'Other'
+    act_handled_on_site: 'Handled on site', act_parent_notified: 'Parent notified', act_escalated: 'Escalated', act_false_alarm: 'False alarm', act_other: 'Other',
+    em_evacuation: 'Evacuation', em_lockdown: 'Lockdown', em_fire: 'Fire', em_drill: 'Drill', emergency: 'Emergency',
+    rollCall: 'Roll call', missingOf: '{m} of {n} missing', allAccounted: 'Everyone accounted for', accounted: 'Here',
+    endEmergency: 'End', startEmergency: 'Start', emStarted: 'Started', emEnded: 'Ended', rollDone: 'Accounted for',
+    rollLate: 'Roll call overdue', emSince: 'since {t}'
   }
 };
 const TYPES = {
@@ -52,7 +60,8 @@ const TYPES = {
   child_not_checked_out: ['幼儿未被接走', 'Child not picked up'], temperature_high: ['室温过高', 'Room too hot'],
   temperature_low: ['室温过低', 'Room too cold'], humidity_high: ['湿度过高', 'Humidity too high'],
   humidity_low: ['湿度过低', 'Humidity too low'], sensor_stale: ['传感器无数据', 'Sensor silent'],
-  sensor_fault: ['传感器故障', 'Sensor fault'], sleep_check_missed: ['午睡巡查超时', 'Sleep check missed']
+  sensor_fault: ['传感器故障', 'Sensor fault'], sleep_check_missed: ['午睡巡查超时', 'Sleep check missed'],
+  roll_call_incomplete: ['紧急点名未完成', 'Roll call incomplete'], drill_overdue: ['应急演练逾期', 'Drill overdue']
 };
 
 const wall = location.pathname === '/wall';
@@ -327,6 +336,7 @@ function render() {
   document.title = view.facility;
   $('clock').textContent = view.clock ? view.clock.slice(0, 10) + ' ' + view.clock.slice(11, 19) : '';
   renderAlerts();
+  renderEmergency();
   renderRooms();
   renderDoors();
   renderHistory();
@@ -359,7 +369,8 @@ function connect() {
   es.addEventListener('view', async (e) => {
     const next = JSON.parse(e.data);
     if (!lang) lang = next.language || 'zh';
-    const occupancyChanged = !view || JSON.stringify(view.rooms) !== JSON.stringify(next.rooms);
+    const occupancyChanged = !view || JSON.stringify(view.rooms) !== JSON.stringify(next.rooms)
+      || JSON.stringify(view.emergency) !== JSON.stringify(next.emergency);
     view = next;
     receivedAt = Date.now();
     if (me && occupancyChanged) await loadNames();
@@ -438,6 +449,72 @@ function sleepCheck(room, button) {
 function napAction(room, action, button) {
   return roomAction(`/api/rooms/${encodeURIComponent(room)}/nap/${action}`, action === 'start' ? 'napStarted' : 'napEnded',
     () => napAction(room, action), button);
+}
+// During an emergency the page turns into the roll-call list: counts per room for anyone
+// (the wall), the missing people by name with a one-tap "here" for logged-in staff. Out of
+// one, logged-in staff can start an emergency or a drill.
+const EMERGENCIES = ['evacuation', 'lockdown', 'fire', 'drill'];
+function renderEmergency() {
+  const box = $('emergency');
+  box.replaceChildren();
+  const e = view.emergency;
+  document.body.classList.toggle('in-emergency', !!e);
+  if (!e) {
+    box.hidden = wall || !me;
+    if (box.hidden) return;
+    const row = el('div', 'actions');
+    for (const k of EMERGENCIES) {
+      const b = el('button', 'em-start', `${t('startEmergency')} ${t('em_' + k)}`);
+      b.type = 'button';
+      b.dataset.kind = k;
+      b.addEventListener('click', () => emergencyAction(k, 'start', b));
+      row.append(b);
+    }
+    box.append(el('h2', null, t('emergency')), row);
+    return;
+  }
+  box.hidden = false;
+  const h = el('h2', null, `${t('em_' + e.kind)} · ${t('rollCall')}`);
+  const since = el('p', 'muted', t('emSince').replace('{t}', (localIso(e.since) || '').slice(11, 16)));
+  const count = el('p', `roll-count${e.incomplete ? ' late' : ''}`,
+    e.missing ? t('missingOf').replace('{m}', e.missing).replace('{n}', e.expected) : t('allAccounted'));
+  count.id = 'roll-count';
+  box.append(h, since, count);
+  if (e.incomplete) box.append(el('p', 'error', t('rollLate')));
+  const list = el('div', 'grid');
+  const missing = names && !wall ? names.roll_call : [];
+  for (const r of e.rooms) {
+    if (!r.missing) continue;
+    const card = el('div', 'room st-breach roll-room');
+    card.dataset.room = r.id;
+    card.append(el('h3', null, `${r.name} · ${r.missing}`));
+    const ul = el('ul', 'roll');
+    for (const m of missing.filter((m) => m.room === r.id)) {
+      const li = el('li', null, personName(m.person) + ' ');
+      li.dataset.person = m.person;
+      const b = el('button', 'primary', t('accounted'));
+      b.type = 'button';
+      b.addEventListener('click', () => rollCall(m.person, b));
+      li.append(b);
+      ul.append(li);
+    }
+    card.append(ul);
+    list.append(card);
+  }
+  box.append(list);
+  if (!wall && me) {
+    const end = el('button', 'em-end', `${t('endEmergency')} ${t('em_' + e.kind)}`);
+    end.type = 'button';
+    end.addEventListener('click', () => emergencyAction(e.kind, 'end', end));
+    box.append(end);
+  }
+}
+function emergencyAction(kind, action, button) {
+  return roomAction(`/api/emergency/${encodeURIComponent(kind)}/${action}`, action === 'start' ? 'emStarted' : 'emEnded',
+    () => emergencyAction(kind, action), button);
+}
+function rollCall(person, button) {
+  return roomAction(`/api/roll-call/${encodeURIComponent(person)}`, 'rollDone', () => rollCall(person), button);
 }
 // A disposition (一事一反馈): the action and a note that stays on this device.
 let disposing = null;
