@@ -40,6 +40,14 @@ pub enum AlertType {
     /// Contract section 10: at `open`, no test press of a panic input within
     /// `panic_test_every`.
     PanicUntested,
+    /// Contract section 10: a child checked in with no health check (晨午检)
+    /// `health_check_within` after check-in.
+    HealthCheckMissing,
+    /// Contract section 10: a health check at or above `fever_c`, or `refer`.
+    HealthCheckFailed,
+    /// Contract section 10: at `arrival_deadline` on one of the child's days, the child is
+    /// neither checked in nor reported absent.
+    ChildAbsentUnreported,
 }
 
 impl AlertType {
@@ -60,7 +68,8 @@ impl AlertType {
             | AlertType::ChildNotCheckedOut
             | AlertType::SleepCheckMissed
             | AlertType::PanicButton
-            | AlertType::FireAlarm => Severity::Critical,
+            | AlertType::FireAlarm
+            | AlertType::HealthCheckFailed => Severity::Critical,
             _ => Severity::Warning,
         }
     }
@@ -92,6 +101,9 @@ impl AlertType {
             AlertType::PanicButton => "一键报警",
             AlertType::FireAlarm => "火警",
             AlertType::PanicUntested => "一键报警未测试",
+            AlertType::HealthCheckMissing => "未做晨午检",
+            AlertType::HealthCheckFailed => "晨午检异常",
+            AlertType::ChildAbsentUnreported => "幼儿未到且未请假",
         }
     }
 
@@ -117,6 +129,9 @@ impl AlertType {
             AlertType::PanicButton => "panic button pressed",
             AlertType::FireAlarm => "fire alarm",
             AlertType::PanicUntested => "panic button untested",
+            AlertType::HealthCheckMissing => "health check missing",
+            AlertType::HealthCheckFailed => "health check failed",
+            AlertType::ChildAbsentUnreported => "child absent, not reported",
         }
     }
 }
@@ -211,7 +226,7 @@ mod tests {
         names_agree_with_serde(AlertType::ALL, |t| t.as_str());
         names_agree_with_serde(Severity::ALL, |s| s.as_str());
         names_agree_with_serde(AlertState::ALL, |s| s.as_str());
-        assert_eq!(AlertType::ALL.len(), 19);
+        assert_eq!(AlertType::ALL.len(), 22);
         assert_eq!(AlertType::RatioBreach.as_str(), "ratio_breach");
         assert_eq!(AlertType::StoragePressure.to_string(), "storage_pressure");
         assert_eq!(Severity::Critical.as_str(), "critical");

@@ -81,6 +81,21 @@ pub enum EventKind {
         room: String,
         by: String,
     },
+    /// Contract section 9 (晨午检): a child's health check, with the temperature taken if
+    /// any; `refer` means the child needs a closer look.
+    HealthCheck {
+        person: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        celsius: Option<f64>,
+        result: HealthResult,
+    },
+    /// Contract section 9 (因病缺勤登记): a child will be (or was) away on the local `date`,
+    /// reported before or on the day.
+    Absence {
+        person: String,
+        date: chrono::NaiveDate,
+        reason: AbsenceReason,
+    },
     /// The project's own, additive: the agent (re)started at `ts`. `run` journals it at
     /// every start so that `replay` of an exported journal counts silent sensors from the
     /// same moments the live agent did, and so reproduces what it raised.
@@ -167,6 +182,43 @@ pub enum InputState {
     Clear,
 }
 
+/// The outcome of a health check (contract section 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, VariantArray)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthResult {
+    Pass,
+    Refer,
+}
+
+impl HealthResult {
+    pub const ALL: &'static [HealthResult] = <HealthResult as VariantArray>::VARIANTS;
+
+    /// `"pass"`, `"refer"`: the serde name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(&self)
+    }
+}
+
+/// Why a child is away (contract section 9).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum AbsenceReason {
+    Sick,
+    Personal,
+    Other,
+}
+
+impl AbsenceReason {
+    pub const ALL: &'static [AbsenceReason] = <AbsenceReason as VariantArray>::VARIANTS;
+
+    /// `"sick"`, `"personal"`, `"other"`: the serde name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(&self)
+    }
+}
+
 /// What was done about an alert (contract section 9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, VariantArray)]
 #[serde(rename_all = "snake_case")]
@@ -251,6 +303,9 @@ mod tests {
             r#"{"ts":"2026-03-02T10:00:00+08:00","type":"input","input":"panic-office","state":"active","test":true}"#,
             r#"{"ts":"2026-03-02T10:00:05+08:00","type":"input","input":"fire-panel","state":"clear"}"#,
             r#"{"ts":"2026-03-02T10:05:00+08:00","type":"disposition","alert_id":"A1","by":"s-01","action":"parent_notified","note":"called mum"}"#,
+            r#"{"ts":"2026-03-02T08:00:00+08:00","type":"health_check","person":"c-01","celsius":36.6,"result":"pass"}"#,
+            r#"{"ts":"2026-03-02T08:00:00+08:00","type":"health_check","person":"c-01","result":"refer"}"#,
+            r#"{"ts":"2026-03-02T07:00:00+08:00","type":"absence","person":"c-02","date":"2026-03-02","reason":"sick"}"#,
         ];
         for line in lines {
             let ev = Event::parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
@@ -290,6 +345,30 @@ mod tests {
         assert_eq!(DoorState::ALL.len(), 2);
         assert_eq!(AttendanceAction::CheckIn.as_str(), "check_in");
         assert_eq!(AttendanceAction::ALL.len(), 3);
+    }
+
+    #[test]
+    fn a_health_check_result_or_absence_reason_outside_the_contract_is_rejected_by_name() {
+        let err = Event::parse(
+            r#"{"ts":"2026-03-02T08:00:00+08:00","type":"health_check","person":"c-01","result":"ok"}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("ok") && err.contains("refer"), "{err}");
+        let err = Event::parse(
+            r#"{"ts":"2026-03-02T08:00:00+08:00","type":"absence","person":"c-01","date":"2026-03-02","reason":"holiday"}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("holiday") && err.contains("sick"), "{err}");
+        let err = Event::parse(
+            r#"{"ts":"2026-03-02T08:00:00+08:00","type":"absence","person":"c-01","date":"2026-3-2x","reason":"sick"}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("date") || err.contains("input"), "{err}");
+        assert_eq!(HealthResult::ALL.len(), 2);
+        assert_eq!(AbsenceReason::Sick.as_str(), "sick");
     }
 
     #[test]

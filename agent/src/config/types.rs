@@ -65,6 +65,9 @@ pub struct Facility {
     /// How the console and the staff page speak. The project's own key.
     #[serde(default)]
     pub locale: Locale,
+    /// Contract section 8: the days the nursery opens; default Monday to Friday.
+    #[serde(default = "super::days::default_days")]
+    pub days: Vec<super::days::DayName>,
 }
 
 /// Language of human-readable output (console lines, the staff page).
@@ -425,6 +428,17 @@ pub struct Child {
     /// The adults allowed to pick this child up.
     #[serde(default)]
     pub guardians: Vec<String>,
+    /// Contract section 8: the days this child is expected; default the facility's.
+    #[serde(default)]
+    pub days: Option<Vec<super::days::DayName>>,
+}
+
+impl Child {
+    /// The days this child is expected: their own `days` that the facility opens, or the
+    /// facility's days.
+    pub fn expected_on(&self, facility: &Facility, day: super::days::DayName) -> bool {
+        facility.days.contains(&day) && self.days.as_ref().is_none_or(|d| d.contains(&day))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -452,6 +466,14 @@ pub struct Rules {
     /// Contract section 8: a panic input with no test press for this long is
     /// `panic_untested` at `open`.
     pub panic_test_every: Dur,
+    /// Contract section 8 (off unless set): a child checked in with no health check this
+    /// long after check-in -> `health_check_missing`.
+    pub health_check_within: Option<Dur>,
+    /// Contract section 8: a health check at or above this -> `health_check_failed`.
+    pub fever_c: f64,
+    /// Contract section 8 (off unless set): local `"HH:MM"`; an expected child neither in
+    /// nor reported absent then -> `child_absent_unreported`.
+    pub arrival_deadline: Option<TimeOfDay>,
 }
 
 impl Default for Rules {
@@ -467,6 +489,9 @@ impl Default for Rules {
             humidity: HumidityRule::default(),
             sleep_check_interval: Dur::secs(15 * 60),
             panic_test_every: Dur::secs(30 * 24 * 3600),
+            health_check_within: None,
+            fever_c: 37.3,
+            arrival_deadline: None,
         }
     }
 }

@@ -56,6 +56,7 @@ fn subject_name(cfg: &Config, alert: AlertType, subject: &str) -> Option<String>
             .and_then(|i| i.name.clone()),
         StoragePressure => None,
         UnauthorizedPickup | ChildNotCheckedOut => None,
+        HealthCheckMissing | HealthCheckFailed | ChildAbsentUnreported => None,
     }
 }
 

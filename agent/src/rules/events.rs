@@ -64,6 +64,17 @@ pub(super) enum Resolved<'e> {
         by: &'e str,
         action: DispositionAction,
     },
+    HealthCheck {
+        child: usize,
+        celsius: Option<f64>,
+        result: crate::event::HealthResult,
+    },
+    Absence {
+        child: usize,
+        date: chrono::NaiveDate,
+        #[allow(dead_code)] // journalled; counted by the summary, not by the rules
+        reason: crate::event::AbsenceReason,
+    },
     AgentStarted,
     Acknowledge {
         alert_id: &'e str,
@@ -154,6 +165,16 @@ impl Engine {
                     action: *action,
                 }
             }
+            EventKind::HealthCheck {
+                person,
+                celsius,
+                result,
+            } => self.resolve_health_check(person, *celsius, *result)?,
+            EventKind::Absence {
+                person,
+                date,
+                reason,
+            } => self.resolve_absence(person, *date, *reason)?,
             EventKind::AgentStarted => Resolved::AgentStarted,
             EventKind::Acknowledge { alert_id, by } => self.resolve_acknowledge(alert_id, by)?,
             EventKind::ClockJump { .. } => Resolved::ClockJump,
@@ -309,6 +330,12 @@ impl Engine {
                 by,
                 action,
             } => self.dispose(alert_id, by, action, now, out),
+            Resolved::HealthCheck {
+                child,
+                celsius,
+                result,
+            } => self.health_check(child, celsius, result, now, out),
+            Resolved::Absence { child, date, .. } => self.absence(child, date, now, out),
             // Handled before the clock advances (see `on_event`).
             Resolved::AgentStarted | Resolved::ClockJump | Resolved::ConfigLoaded => {}
             Resolved::Acknowledge { alert_id, by } => self.acknowledge(alert_id, by, now, out),
@@ -424,6 +451,10 @@ impl Engine {
         self.s.child_room[c] = to;
         if action == CheckOut {
             self.checked_out(c, by, now, out);
+            self.health_checked_out(c, now, out);
+        }
+        if action == CheckIn {
+            self.health_checked_in(c, now, out);
         }
         self.reevaluate([from, to], now, out);
     }

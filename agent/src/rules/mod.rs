@@ -27,6 +27,7 @@
 //! Local wall times (close, midnight) become instants through [`crate::localtime`] only.
 
 mod events;
+mod health;
 mod inputs;
 mod jump;
 mod model;
@@ -46,6 +47,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use crate::alert::Transition;
 use crate::config::Config;
 use crate::event::{Event, EventKind};
+pub use health::{ChildHealth, ABSENCE_WINDOW_DAYS, BODY_CELSIUS};
 use model::Model;
 pub use reload::Reloaded;
 pub use snapshot::{Snapshot, SnapshotError};
@@ -100,6 +102,10 @@ impl Engine {
         if e.s.next_open.is_none() {
             e.s.next_open = e.s.clock.and_then(|c| e.next_open_after(c));
         }
+        // A snapshot from before `arrival_deadline` was set (or existed).
+        if e.s.next_arrival.is_none() {
+            e.s.next_arrival = e.s.clock.and_then(|c| e.next_arrival_after(c));
+        }
         Ok(e)
     }
 
@@ -136,6 +142,7 @@ impl Engine {
             }
         }
         let resolved = self.resolve(&ev.kind)?;
+        self.check_dated(&ev.kind, ts)?;
         let mut out = Vec::new();
         self.start_if_needed(ts);
         if resolved.is_agent_started() {

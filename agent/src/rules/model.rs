@@ -27,6 +27,8 @@ pub(crate) struct ChildM {
     pub birth: NaiveDate,
     pub home: usize,
     pub guardians: HashSet<String>,
+    /// The weekdays the child is expected (their own days the facility opens).
+    pub days: HashSet<crate::config::DayName>,
 }
 
 pub(crate) struct StaffM {
@@ -63,6 +65,9 @@ pub(crate) struct RulesM {
     pub temperature: TemperatureRule,
     pub humidity: HumidityRule,
     pub panic_test_every: Duration,
+    pub health_check_within: Option<Duration>,
+    pub fever_c: f64,
+    pub arrival_deadline: Option<NaiveTime>,
 }
 
 pub(crate) struct Model {
@@ -148,6 +153,9 @@ impl RulesM {
             temperature: r.temperature.clone(),
             humidity: r.humidity.clone(),
             panic_test_every: r.panic_test_every.as_chrono(),
+            health_check_within: r.health_check_within.map(|d| d.as_chrono()),
+            fever_c: r.fever_c,
+            arrival_deadline: r.arrival_deadline.map(|t| t.0),
         }
     }
 }
@@ -215,6 +223,11 @@ impl Roster {
                 birth: c.birth_date,
                 home: room_of(room_ix, &c.room, &format!("child `{}`", c.id))?,
                 guardians: c.guardians.iter().cloned().collect(),
+                days: crate::config::DayName::ALL
+                    .iter()
+                    .copied()
+                    .filter(|d| c.expected_on(&cfg.facility, *d))
+                    .collect(),
             });
             people.insert(c.id.clone(), Person::Child(i));
         }

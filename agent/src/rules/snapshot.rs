@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::model::Model;
-use super::state::{Active, DoorS, InputS, Recent, RoomS, SensorS, State};
+use super::state::{Active, DoorS, HealthS, InputS, Recent, RoomS, SensorS, State};
 
 type Dt = DateTime<Utc>;
 
@@ -33,6 +33,11 @@ pub struct Snapshot {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) recent: Vec<Recent>,
     pub(crate) not_picked_up: BTreeMap<String, Active>,
+    /// Child id → health checks and expected arrival, for the children with any.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) health: BTreeMap<String, HealthS>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) next_arrival: Option<Dt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) next_open: Option<Dt>,
     pub(crate) next_pickup: Option<Dt>,
@@ -104,6 +109,14 @@ impl Snapshot {
                 .zip(&s.not_picked_up)
                 .filter_map(|(c, a)| a.clone().map(|a| (c.id.clone(), a)))
                 .collect(),
+            health: m
+                .children
+                .iter()
+                .zip(&s.health)
+                .filter(|(_, h)| !h.is_default())
+                .map(|(c, h)| (c.id.clone(), h.clone()))
+                .collect(),
+            next_arrival: s.next_arrival,
             next_open: s.next_open,
             next_pickup: s.next_pickup,
             next_midnight: s.next_midnight,
@@ -123,6 +136,7 @@ impl Snapshot {
                 .get(&c.id)
                 .and_then(|r| m.room_ix.get(r).copied());
             s.not_picked_up[i] = self.not_picked_up.get(&c.id).cloned();
+            s.health[i] = self.health.get(&c.id).cloned().unwrap_or_default();
         }
         for (i, st) in m.staff.iter().enumerate() {
             s.staff_room[i] = self
@@ -143,6 +157,7 @@ impl Snapshot {
             s.inputs[i] = self.inputs.get(&x.id).cloned().unwrap_or_default();
         }
         s.recent = self.recent.clone();
+        s.next_arrival = self.next_arrival;
         s.next_open = self.next_open;
         s.next_pickup = self.next_pickup;
         s.next_midnight = self.next_midnight;

@@ -152,6 +152,36 @@ pub(crate) struct InputS {
     pub untested: Option<Active>,
 }
 
+/// A child's health checks (晨午检) and expected arrival (contract section 10).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct HealthS {
+    /// The child's latest check-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_in: Option<Dt>,
+    /// Checked in since then with no health check yet (only with `health_check_within`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting: Option<Dt>,
+    /// The latest health check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check: Option<Dt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<Active>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<Active>,
+    /// Local dates reported absent, today's and later ones.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub absent: std::collections::BTreeSet<NaiveDate>,
+    /// The open `child_absent_unreported`, and the local date it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreported: Option<(Active, NaiveDate)>,
+}
+
+impl HealthS {
+    pub fn is_default(&self) -> bool {
+        *self == HealthS::default()
+    }
+}
+
 /// A recently resolved alert, which a disposition may still be recorded against.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Recent {
@@ -179,6 +209,10 @@ pub(crate) struct State {
     /// Resolved alerts, the latest last, at most [`RECENT`].
     pub recent: Vec<Recent>,
     pub not_picked_up: Vec<Option<Active>>,
+    /// Per child: health checks and the expected arrival.
+    pub health: Vec<HealthS>,
+    /// The next `arrival_deadline` (only when it is set).
+    pub next_arrival: Option<Dt>,
     /// The next `open`, when the daily checks (`panic_untested`) run.
     pub next_open: Option<Dt>,
     pub next_pickup: Option<Dt>,
@@ -204,6 +238,8 @@ impl State {
             inputs: vec![InputS::default(); m.inputs.len()],
             recent: Vec::new(),
             not_picked_up: vec![None; m.children.len()],
+            health: vec![HealthS::default(); m.children.len()],
+            next_arrival: None,
             next_open: None,
             next_pickup: None,
             next_midnight: None,
@@ -237,6 +273,12 @@ impl State {
         }
         for (c, a) in m.children.iter().zip(&self.not_picked_up) {
             push(a, AlertType::ChildNotCheckedOut, &c.id);
+        }
+        for (c, h) in m.children.iter().zip(&self.health) {
+            push(&h.missing, AlertType::HealthCheckMissing, &c.id);
+            push(&h.failed, AlertType::HealthCheckFailed, &c.id);
+            let unreported = h.unreported.as_ref().map(|(a, _)| a.clone());
+            push(&unreported, AlertType::ChildAbsentUnreported, &c.id);
         }
         for (id, s) in m.sensors.iter().zip(&self.sensors) {
             for l in Limit::ALL {
@@ -292,6 +334,19 @@ impl State {
         for (c, a) in m.children.iter().zip(self.not_picked_up.iter_mut()) {
             if hit(a) {
                 return Some((a.as_mut()?, AlertType::ChildNotCheckedOut, c.id.clone()));
+            }
+        }
+        for (c, h) in m.children.iter().zip(self.health.iter_mut()) {
+            if hit(&h.missing) {
+                let a = h.missing.as_mut()?;
+                return Some((a, AlertType::HealthCheckMissing, c.id.clone()));
+            }
+            if hit(&h.failed) {
+                let a = h.failed.as_mut()?;
+                return Some((a, AlertType::HealthCheckFailed, c.id.clone()));
+            }
+            if let Some((a, _)) = h.unreported.as_mut().filter(|(a, _)| a.id == id) {
+                return Some((a, AlertType::ChildAbsentUnreported, c.id.clone()));
             }
         }
         for (x, s) in m.sensors.iter().zip(self.sensors.iter_mut()) {

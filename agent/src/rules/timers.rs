@@ -21,6 +21,8 @@ pub(super) enum Timer {
     Stale(usize),
     Sustained(usize, Limit),
     SleepCheck(usize),
+    HealthCheck(usize),
+    Arrival,
     Open,
     Pickup,
     Midnight,
@@ -37,6 +39,7 @@ impl Engine {
         self.s.next_pickup = self.next_pickup(now, true);
         self.s.next_midnight = self.next_midnight(now);
         self.s.next_open = self.next_open_after(now);
+        self.s.next_arrival = self.next_arrival_after(now);
     }
 
     /// The next local `open` strictly after `t`: the daily checks (`panic_untested`).
@@ -113,6 +116,12 @@ impl Engine {
                 );
             }
         }
+        for c in 0..self.m.children.len() {
+            consider(self.health_due(c), Timer::HealthCheck(c));
+        }
+        if self.m.rules.arrival_deadline.is_some() {
+            consider(self.s.next_arrival, Timer::Arrival);
+        }
         if self
             .m
             .inputs
@@ -161,6 +170,11 @@ impl Engine {
             Timer::Stale(s) => self.stale(s, due, out),
             Timer::Sustained(s, limit) => self.sustained(s, limit, due, out),
             Timer::SleepCheck(r) => self.sleep_check_missed(r, due, out),
+            Timer::HealthCheck(c) => self.health_check_missing(c, due, out),
+            Timer::Arrival => {
+                self.arrival_check(due, out);
+                self.s.next_arrival = self.next_arrival_after(due);
+            }
             Timer::Open => {
                 self.panic_tests_due(due, out);
                 self.s.next_open = self.next_open_after(due);
@@ -190,6 +204,14 @@ impl Engine {
             // an event (a test press) changes it.
             Timer::Open if self.s.next_open.is_some_and(|n| n <= to) => {
                 self.s.next_open = self.next_open_after(to);
+            }
+            // Until every child is in, already flagged or never expected, another day's
+            // deadline may flag someone new (a child who came yesterday and not today);
+            // after that only an event can change anything.
+            Timer::Arrival
+                if self.s.next_arrival.is_some_and(|n| n <= to) && self.arrivals_settled() =>
+            {
+                self.s.next_arrival = self.next_arrival_after(to);
             }
             Timer::Pickup if self.s.next_pickup.is_some_and(|n| n <= to) => {
                 self.s.next_pickup = self.next_pickup(to, false);

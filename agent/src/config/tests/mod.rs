@@ -8,6 +8,7 @@ use super::*;
 
 mod files;
 mod hardware;
+mod health;
 mod ids;
 mod odds;
 mod references;

@@ -29,6 +29,22 @@ pub(super) fn check_rules(cfg: &Config, doc: &Doc) -> Vec<Found> {
         r.panic_test_every,
         "0s would call every panic button untested every morning",
     );
+    if let Some(d) = r.health_check_within {
+        f.positive(
+            "rules.health_check_within",
+            d,
+            "0s would call every child's health check missing at check-in",
+        );
+    }
+    if !(35.0..=42.0).contains(&r.fever_c) {
+        f.report(
+            "rules.fever_c",
+            format!(
+                "must be a body temperature between 35 and 42 °C, not {}",
+                r.fever_c
+            ),
+        );
+    }
     for (i, room) in cfg.rooms.iter().enumerate() {
         if let Some(d) = room.sleep_check_interval {
             let key = format!("{}.sleep_check_interval", doc.elem("rooms", i));

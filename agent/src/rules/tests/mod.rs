@@ -8,6 +8,7 @@ mod attendance;
 mod clock;
 mod clock_jump;
 mod doors;
+mod health;
 mod inputs;
 mod jumps;
 mod naps;
