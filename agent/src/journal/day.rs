@@ -180,3 +180,16 @@ pub fn first_event_from(conn: &Connection, from: i64) -> rusqlite::Result<Option
     conn.prepare_cached("SELECT MIN(ts_ms) FROM events WHERE ts_ms >= ?1")?
         .query_row([from], |r| r.get(0))
 }
+
+/// The bodies of the `absence` events in `[start, end)`, in the journal's order (a cheap
+/// text filter first: the caller parses them and keeps the absences).
+pub fn absence_bodies(conn: &Connection, start: i64, end: i64) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT body FROM events WHERE ts_ms >= ?1 AND ts_ms < ?2 AND body LIKE '%absence%'
+         ORDER BY ts_ms, id",
+    )?;
+    let rows = stmt.query_map(params![start, end], |r| {
+        Ok(r.get_ref(0)?.as_str().ok().map(str::to_owned))
+    })?;
+    rows.filter_map(|r| r.transpose()).collect()
+}

@@ -6,8 +6,8 @@
 //!   that long after is `health_check_missing` (warning) until a check; a check earlier the
 //!   same local day (at the gate, before the card was read) counts, and check-out resolves
 //!   it too, since the child is no longer in care.
-//! - `absence`: a child reported away on a local date, before or on the day. Its date must
-//!   lie within [`ABSENCE_WINDOW_DAYS`] of the report and not before the log starts.
+//! - `absence`: a child reported away on a local date, before or on the day, at most
+//!   [`ABSENCE_WINDOW_DAYS`] ahead; a date already past (or before the log) is refused.
 //! - With `arrival_deadline` set: at that local time on a day the facility opens and the
 //!   child is expected, a child neither checked in that day nor reported absent is
 //!   `child_absent_unreported` (warning) until a check-in or an absence for that date.
@@ -129,30 +129,24 @@ impl Engine {
         })
     }
 
-    /// What `resolve` cannot judge without the event's time: an absence's date must lie
-    /// within [`ABSENCE_WINDOW_DAYS`] of the day it is reported, and not before the log.
+    /// What `resolve` cannot judge without the event's time: an absence is reported
+    /// before or on its day (contract section 9), and at most [`ABSENCE_WINDOW_DAYS`]
+    /// ahead.
     pub(super) fn check_dated(&self, kind: &EventKind, ts: Dt) -> Result<(), Rejection> {
         let EventKind::Absence { person, date, .. } = kind else {
             return Ok(());
         };
         let today = localtime::date_of(self.m.tz, ts);
-        let window = Duration::days(ABSENCE_WINDOW_DAYS);
-        if *date > today + window {
+        if *date > today + Duration::days(ABSENCE_WINDOW_DAYS) {
             return Err(Rejection::Invalid(format!(
                 "absence of `{person}` on {date} is more than {ABSENCE_WINDOW_DAYS} days after \
                  the day it is reported ({today})"
             )));
         }
-        if *date < today - window {
+        if *date < today {
             return Err(Rejection::Invalid(format!(
-                "absence of `{person}` on {date} is more than {ABSENCE_WINDOW_DAYS} days before \
-                 the day it is reported ({today})"
-            )));
-        }
-        let first = self.s.started.map(|s| localtime::date_of(self.m.tz, s));
-        if let Some(first) = first.filter(|f| date < f) {
-            return Err(Rejection::Invalid(format!(
-                "absence of `{person}` on {date} is before the log starts ({first})"
+                "absence of `{person}` on {date} is reported after the day ({today}); an \
+                 absence is reported before or on the day"
             )));
         }
         Ok(())
@@ -244,9 +238,7 @@ impl Engine {
         let today = localtime::date_of(self.m.tz, now);
         let h = &mut self.s.health[c];
         h.absent.retain(|d| *d >= today);
-        if date >= today {
-            h.absent.insert(date);
-        }
+        h.absent.insert(date);
         if h.unreported.as_ref().is_some_and(|(_, d)| *d == date) {
             if let Some((a, _)) = h.unreported.take() {
                 let id = self.m.children[c].id.clone();

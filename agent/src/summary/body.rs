@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 /// The `summaries/daily` body of one local day.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DailySummary {
+    /// 因病缺勤 (contract 1.1 section 10): the children reported absent for the day, by
+    /// reason (counts only).
+    pub absences: AbsenceFigures,
     pub agent: AgentFigures,
     /// Alerts raised during the day, by type; every type this agent knows is present.
     pub alerts: BTreeMap<String, u64>,
@@ -27,6 +30,8 @@ pub struct DailySummary {
     pub events: EventCounts,
     /// Local midnight starting the day (RFC 3339).
     pub from: String,
+    /// 晨午检 (contract 1.1 section 10): checks done, and the day's missing and failed ones.
+    pub health_checks: HealthCheckFigures,
     /// Panic buttons (一键报警): real presses and test presses.
     pub panic: PanicFigures,
     /// Most children present at once in the whole facility.
@@ -60,6 +65,25 @@ pub struct DispositionFigures {
     pub critical_disposed: u64,
     /// Dispositions recorded on the day, against any alert.
     pub recorded: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbsenceFigures {
+    pub other: u64,
+    pub personal: u64,
+    pub sick: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCheckFigures {
+    /// Distinct children checked at least once.
+    pub children: u64,
+    /// Health checks recorded.
+    pub done: u64,
+    /// `health_check_failed` alerts raised.
+    pub failed: u64,
+    /// `health_check_missing` alerts raised.
+    pub missing: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

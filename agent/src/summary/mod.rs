@@ -50,6 +50,7 @@ use crate::journal::day;
 use crate::localtime;
 
 pub mod body;
+mod health;
 mod query;
 mod replay;
 #[cfg(test)]
@@ -57,7 +58,7 @@ mod tests;
 
 use self::body::minutes;
 pub use self::body::{
-    AgentFigures, DailySummary, DispositionFigures, DoorFigures, EventCounts, PanicFigures,
+    AbsenceFigures, HealthCheckFigures, AgentFigures, DailySummary, DispositionFigures, DoorFigures, EventCounts, PanicFigures,
     ReadingStats, RoomFigures,
 };
 use self::query::{breach_ms, Runs, Transitions};
@@ -117,7 +118,10 @@ pub fn daily_summary(
     let rooms = room_figures(cfg, &occupancy, &breach);
     let doors = door_figures(cfg, &occupancy, &transitions);
 
+    let absences = health::absences(conn, date, start, end)?;
+    let health_checks = health::checks(&occupancy, &transitions.raised);
     Ok(DailySummary {
+        absences,
         agent: AgentFigures {
             largest_backlog: extra.largest_backlog,
             offline_seconds: extra.offline_seconds,
@@ -137,6 +141,7 @@ pub fn daily_summary(
             unreadable: occupancy.unreadable,
         },
         from: local_rfc3339(tz, start),
+        health_checks,
         panic: occupancy.panic.clone(),
         peak_children: occupancy.peak_children,
         rooms,

@@ -70,6 +70,9 @@ pub(super) struct Replay {
     pub(super) unreadable: u64,
     /// Panic presses and test presses.
     pub(super) panic: super::body::PanicFigures,
+    /// Health checks (晨午检) recorded, and the distinct children they were of.
+    pub(super) health_checks: u64,
+    pub(super) health_checked: usize,
 }
 
 /// The replay under way: the engine, the roster's indexes and the running figures.
@@ -91,6 +94,8 @@ struct Replayer<'c> {
     /// Ids of the panic inputs, and their presses so far.
     panic_inputs: HashSet<&'c str>,
     panic: super::body::PanicFigures,
+    health_checks: u64,
+    health_checked: HashSet<String>,
     /// The time up to which the minutes are integrated.
     prev: i64,
 }
@@ -119,6 +124,8 @@ impl Replay {
             rows: r.rows,
             unreadable: r.unreadable,
             panic: r.panic,
+            health_checks: r.health_checks,
+            health_checked: r.health_checked.len(),
         })
     }
 }
@@ -164,6 +171,8 @@ impl<'c> Replayer<'c> {
                 .map(|i| i.id.as_str())
                 .collect(),
             panic: Default::default(),
+            health_checks: 0,
+            health_checked: HashSet::new(),
             prev: start,
         })
     }
@@ -199,6 +208,10 @@ impl<'c> Replayer<'c> {
                 humidity,
             } => self.reading(sensor, *celsius, *humidity),
             EventKind::Door { door, state } => self.door(door, *state),
+            EventKind::HealthCheck { person, .. } => {
+                self.health_checks += 1;
+                self.health_checked.insert(person.clone());
+            }
             EventKind::Input {
                 input,
                 state: crate::event::InputState::Active,

@@ -940,3 +940,69 @@ fn panic_presses_tests_and_dispositions_against_critical_alerts_are_in_the_day()
     );
     assert!(!s.to_string().contains("园长"), "the note never leaves");
 }
+
+#[test]
+fn health_checks_and_absences_by_reason_are_counted_for_the_day_with_no_child_named() {
+    let roster = Roster::sunflower()
+        .without("toddler-reader")
+        .without("s-nurse")
+        .timezone("Asia/Shanghai")
+        .children("infant", &["2025-06-15"; 4])
+        .rule("health_check_within", "30m");
+    let mut cfg: Config = toml::from_str(&roster.toml()).expect("test config parses");
+    let dir = tempfile::tempdir().unwrap();
+    cfg.storage.dir = dir.path().to_path_buf();
+    let check = |time: &str, child: &str, celsius: f64| {
+        nap_line(
+            time,
+            json!({"type": "health_check", "person": child, "celsius": celsius, "result": "pass"}),
+        )
+    };
+    let absence = |time: &str, child: &str, date: &str, reason: &str| {
+        nap_line(
+            time,
+            json!({"type": "absence", "person": child, "date": date, "reason": reason}),
+        )
+    };
+    let core = drive(
+        &cfg,
+        "07:58",
+        &[
+            // Reported on Monday for Tuesday, then changed: it counts once, on Tuesday.
+            absence("07:59", "c-04", "2026-03-03", "personal"),
+            attend("08:00", "s-01", "check_in"),
+            attend("08:01", "c-01", "check_in"),
+            attend("08:02", "c-02", "check_in"),
+            attend("08:03", "c-03", "check_in"),
+            check("08:05", "c-01", 36.5),
+            check("08:06", "c-02", 37.9),
+            absence("09:00", "c-04", "2026-03-02", "sick"),
+            check("14:00", "c-02", 36.8),
+            absence("2026-03-02T19:00:00+08:00", "c-04", "2026-03-03", "sick"),
+            absence("2026-03-03T07:00:00+08:00", "c-01", "2026-03-03", "other"),
+        ],
+        "2026-03-03T12:00:00+08:00",
+    );
+    let monday = summary(&cfg, &core, DAY);
+    assert_eq!(
+        monday["health_checks"],
+        json!({"children": 2, "done": 3, "failed": 1, "missing": 1}),
+        "c-03 was never checked: {monday}"
+    );
+    assert_eq!(
+        monday["absences"],
+        json!({"other": 0, "personal": 0, "sick": 1}),
+        "{monday}"
+    );
+    let tuesday = summary(&cfg, &core, "2026-03-03");
+    assert_eq!(
+        tuesday["absences"],
+        json!({"other": 1, "personal": 0, "sick": 1}),
+        "{tuesday}"
+    );
+    assert_eq!(tuesday["health_checks"]["done"], 0);
+    for id in ["c-01", "c-02", "c-03", "c-04"] {
+        assert!(!monday.to_string().contains(id), "{id} in {monday}");
+        assert!(!tuesday.to_string().contains(id), "{id} in {tuesday}");
+    }
+}
