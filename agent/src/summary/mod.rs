@@ -58,8 +58,8 @@ mod tests;
 
 use self::body::minutes;
 pub use self::body::{
-    AbsenceFigures, HealthCheckFigures, AgentFigures, DailySummary, DispositionFigures, DoorFigures, EventCounts, PanicFigures,
-    ReadingStats, RoomFigures,
+    AbsenceFigures, AgentFigures, DailySummary, DispositionFigures, DoorFigures, EventCounts,
+    HealthCheckFigures, PanicFigures, ReadingStats, RoomFigures,
 };
 use self::query::{breach_ms, Runs, Transitions};
 use self::replay::Replay;

@@ -231,8 +231,7 @@ fn implausible_temperatures_unknown_children_and_staff_are_rejected_with_a_reaso
 }
 
 #[test]
-fn an_absence_years_away_or_for_a_day_already_past_is_rejected_but_sixty_days_ahead_is_accepted(
-) {
+fn an_absence_years_away_or_for_a_day_already_past_is_rejected_but_sixty_days_ahead_is_accepted() {
     let mut e = Engine::new(&deadline()).unwrap();
     run(&mut e, &morning());
     for (date, says) in [
