@@ -32,6 +32,9 @@ pub struct LiveView {
     pub occupancy: Vec<(String, String)>,
     /// Naps under way.
     pub naps: Vec<NapFigures>,
+    /// Each child's health check and arrival today (ids only; the page adds names for
+    /// logged-in staff).
+    pub health: Vec<crate::rules::ChildHealth>,
 }
 
 impl LiveView {
@@ -47,6 +50,7 @@ impl LiveView {
             version,
             occupancy: engine.occupancy(),
             naps: engine.naps(),
+            health: engine.children_health(),
         }
     }
 }

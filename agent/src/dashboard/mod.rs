@@ -14,6 +14,9 @@
 //! | `POST /api/alerts/{id}/ack` | staff + CSRF | acknowledges an open alert, once journalled |
 //! | `POST /api/rooms/{id}/sleep-check` | staff + CSRF | a sleep check by the logged-in staff member, during a nap |
 //! | `POST /api/rooms/{id}/nap/{start\|end}` | staff + CSRF | starts or ends the room's nap |
+//! | `GET /api/health` | staff | each child's health check (晨午检) and arrival today, with names |
+//! | `POST /api/children/{id}/health-check` | staff + CSRF | `{"celsius"?, "result"}`: a health check of the child |
+//! | `POST /api/children/{id}/absence` | staff + CSRF | `{"reason", "date"?}`: the child reported absent (today by default) |
 //! | `POST /api/logout` | staff + CSRF | ends the session |
 //!
 //! Errors are JSON, `{"error": "..."}`, with a 4xx status for anything the client got
@@ -28,6 +31,7 @@
 mod api;
 pub mod auth;
 mod dispositions;
+mod health;
 pub mod history;
 mod inputs;
 mod login;
@@ -185,6 +189,9 @@ fn router(app: App) -> Router {
         .route("/api/inputs/{id}/test", post(inputs::arm_test))
         .route("/api/rooms/{id}/sleep-check", post(naps::sleep_check))
         .route("/api/rooms/{id}/nap/{action}", post(naps::nap))
+        .route("/api/health", get(health::list))
+        .route("/api/children/{id}/health-check", post(health::check))
+        .route("/api/children/{id}/absence", post(health::absence))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

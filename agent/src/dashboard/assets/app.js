@@ -21,6 +21,9 @@ const TEXT = {
     dispose: '处置', disposeTitle: '处置记录', disposeAction: '处置方式', disposeNote: '说明（仅保存在本机）',
     disposeSave: '保存', disposeDone: '已记录处置', disposed: '已处置',
     testPanic: '测试', testArmed: '请在 2 分钟内按下该按钮（记为测试）', panicInput: '一键报警', fireInput: '消防报警',
+    health: '晨午检 · 出勤', hcPass: '正常', hcRefer: '复查', hcNone: '未检', hcDone: '已记录晨午检', hcFever: '异常',
+    hcMissing: '未检（超时）', hcAbsent: '已请假', hcNotIn: '未到', hcNotExpected: '今日无课', hcTemp: '体温 °C',
+    absentBtn: '请假', absenceDone: '已登记请假', reason_sick: '病假', reason_personal: '事假', reason_other: '其他',
     act_handled_on_site: '现场处理', act_parent_notified: '已通知家长', act_escalated: '已上报', act_false_alarm: '误报', act_other: '其他'
   },
   en: {
@@ -41,6 +44,10 @@ const TEXT = {
     dispose: 'Record action', disposeTitle: 'What was done', disposeAction: 'Action', disposeNote: 'Note (kept on this device only)',
     disposeSave: 'Save', disposeDone: 'Action recorded', disposed: 'Action',
     testPanic: 'Test', testArmed: 'Press the button within 2 minutes (recorded as a test)', panicInput: 'Panic button', fireInput: 'Fire alarm',
+    health: 'Health checks · attendance', hcPass: 'Pass', hcRefer: 'Refer', hcNone: 'not checked', hcDone: 'Health check recorded',
+    hcFever: 'failed', hcMissing: 'check overdue', hcAbsent: 'reported absent', hcNotIn: 'not in', hcNotExpected: 'not expected today',
+    hcTemp: '°C', absentBtn: 'Absent', absenceDone: 'Absence recorded', reason_sick: 'Sick', reason_personal: 'Personal',
+    reason_other: 'Other',
     act_handled_on_site: 'Handled on site', act_parent_notified: 'Parent notified', act_escalated: 'Escalated', act_false_alarm: 'False alarm', act_other: 'Other'
   }
 };
@@ -52,13 +59,16 @@ const TYPES = {
   child_not_checked_out: ['幼儿未被接走', 'Child not picked up'], temperature_high: ['室温过高', 'Room too hot'],
   temperature_low: ['室温过低', 'Room too cold'], humidity_high: ['湿度过高', 'Humidity too high'],
   humidity_low: ['湿度过低', 'Humidity too low'], sensor_stale: ['传感器无数据', 'Sensor silent'],
-  sensor_fault: ['传感器故障', 'Sensor fault'], sleep_check_missed: ['午睡巡查超时', 'Sleep check missed']
+  sensor_fault: ['传感器故障', 'Sensor fault'], sleep_check_missed: ['午睡巡查超时', 'Sleep check missed'],
+  health_check_missing: ['未做晨午检', 'Health check missing'], health_check_failed: ['晨午检异常', 'Health check failed'],
+  child_absent_unreported: ['幼儿未到且未请假', 'Child absent, not reported']
 };
 
 const wall = location.pathname === '/wall';
 let lang = localStorage.getItem('lang');
 let view = null, receivedAt = 0, me = null, names = null, pendingAck = null, pendingAction = null;
 let history = { transitions: [], ratios: [] };
+let health = null;
 
 const $ = (id) => document.getElementById(id);
 const t = (k) => (TEXT[lang || 'zh'][k] ?? k);
@@ -229,6 +239,91 @@ function napAge(span) {
   return `${t(span.dataset.label)} ${age(span.dataset.since)}`;
 }
 
+// 晨午检 · 出勤, for logged-in staff: each child's check today; a check in two taps (the
+// temperature on the number pad, then 正常 or 复查; with no thermometer, one tap), and an
+// absence with its reason for a child who is not in.
+function renderHealth() {
+  const section = $('health-section');
+  section.hidden = wall || !me || !health;
+  if (section.hidden) return;
+  const list = $('health');
+  // Keep a temperature being typed across a re-render.
+  const typing = {};
+  list.querySelectorAll('input.hc-temp').forEach((i) => { if (i.value) typing[i.dataset.child] = i.value; });
+  list.replaceChildren();
+  for (const c of health.children) {
+    const li = el('li', c.failed ? 'failed' : '');
+    li.dataset.child = c.id;
+    li.append(el('span', 'hc-name', c.name || c.id));
+    let state;
+    if (c.failed) state = t('hcFever');
+    else if (c.checked_at) state = `✓ ${hhmm(c.checked_at)}`;
+    else if (c.absent_today) state = t('hcAbsent');
+    else if (c.missing) state = t('hcMissing');
+    else if (!c.checked_in) state = c.expected_today ? t('hcNotIn') : t('hcNotExpected');
+    else state = t('hcNone');
+    li.append(el('span', 'hc-state', state));
+    const temp = el('input', 'hc-temp');
+    temp.type = 'number'; temp.inputMode = 'decimal'; temp.step = '0.1'; temp.min = '34'; temp.max = '43';
+    temp.placeholder = t('hcTemp'); temp.dataset.child = c.id;
+    temp.setAttribute('aria-label', `${c.name || c.id} ${t('hcTemp')}`);
+    if (typing[c.id]) temp.value = typing[c.id];
+    const pass = el('button', 'hc-pass', t('hcPass'));
+    pass.type = 'button';
+    pass.addEventListener('click', () => healthCheck(c.id, temp.value, 'pass', pass));
+    const refer = el('button', 'hc-refer', t('hcRefer'));
+    refer.type = 'button';
+    refer.addEventListener('click', () => healthCheck(c.id, temp.value, 'refer', refer));
+    li.append(temp, pass, refer);
+    if (!c.checked_in && !c.absent_today) {
+      const reason = el('select', 'hc-reason');
+      for (const r of ['sick', 'personal', 'other']) {
+        const o = el('option', null, t('reason_' + r));
+        o.value = r;
+        reason.append(o);
+      }
+      const absent = el('button', 'hc-absent', t('absentBtn'));
+      absent.type = 'button';
+      absent.addEventListener('click', () => reportAbsence(c.id, reason.value, absent));
+      li.append(reason, absent);
+    }
+    list.append(li);
+  }
+}
+async function loadHealth() {
+  if (!me || wall) { health = null; return; }
+  const { res, data } = await api('/api/health');
+  health = res.ok ? data : null;
+}
+async function childAction(path, body, done, retry, button) {
+  if (!me) { pendingAction = retry; openLogin(); return false; }
+  if (button) button.disabled = true;
+  const { res, data } = await api(path, { method: 'POST', body: JSON.stringify(body) });
+  if (res.ok) {
+    toast(t(done));
+    await loadHealth();
+    renderHealth();
+    return true;
+  }
+  if (res.status === 401) {
+    me = null; names = null; health = null; pendingAction = retry; render(); openLogin();
+  } else {
+    toast(t('failed') + (data && data.error ? data.error : res.status));
+    if (button) button.disabled = false;
+  }
+  return false;
+}
+function healthCheck(child, celsius, result, button) {
+  const body = { result };
+  if (celsius !== '' && celsius !== undefined) body.celsius = Number(celsius);
+  return childAction(`/api/children/${encodeURIComponent(child)}/health-check`, body, 'hcDone',
+    () => healthCheck(child, celsius, result), button);
+}
+function reportAbsence(child, reason, button) {
+  return childAction(`/api/children/${encodeURIComponent(child)}/absence`, { reason }, 'absenceDone',
+    () => reportAbsence(child, reason), button);
+}
+
 function renderDoors() {
   const box = $('doors');
   box.replaceChildren();
@@ -329,6 +424,7 @@ function render() {
   renderAlerts();
   renderRooms();
   renderDoors();
+  renderHealth();
   renderHistory();
 }
 
@@ -360,9 +456,11 @@ function connect() {
     const next = JSON.parse(e.data);
     if (!lang) lang = next.language || 'zh';
     const occupancyChanged = !view || JSON.stringify(view.rooms) !== JSON.stringify(next.rooms);
+    const alertsChanged = !view || JSON.stringify(view.alerts) !== JSON.stringify(next.alerts);
     view = next;
     receivedAt = Date.now();
     if (me && occupancyChanged) await loadNames();
+    if (me && !wall && (occupancyChanged || alertsChanged)) await loadHealth();
     render();
   });
   es.addEventListener('transition', (e) => {
@@ -395,6 +493,7 @@ async function submitLogin(ev) {
       me = data;
       $('login').close();
       await loadNames();
+      await loadHealth();
       await loadHistory();
       render();
       if (pendingAck) { const id = pendingAck; pendingAck = null; await acknowledge(id); }
@@ -474,7 +573,7 @@ async function submitDispose(ev) {
 }
 async function logout() {
   await api('/api/logout', { method: 'POST', body: '{}' });
-  me = null; names = null;
+  me = null; names = null; health = null;
   render();
 }
 
@@ -492,12 +591,14 @@ async function start() {
   $('dispose-cancel').addEventListener('click', () => { disposing = null; $('dispose').close(); });
   if (!wall) {
     const { res, data } = await api('/api/session');
-    if (res.ok) { me = data; await loadNames(); }
+    if (res.ok) { me = data; await loadNames(); await loadHealth(); }
   }
   renderStatic();
   connect();
   loadHistory();
   setInterval(loadHistory, 60000);
+  // Checks recorded elsewhere (another phone, a thermometer) change no room figures.
+  setInterval(async () => { if (me && !wall) { await loadHealth(); renderHealth(); } }, 20000);
   setInterval(() => {
     document.querySelectorAll('.alert .age').forEach((e) => { e.textContent = age(e.dataset.raised); });
     document.querySelectorAll('.nap-age').forEach((e) => { e.textContent = napAge(e); });
