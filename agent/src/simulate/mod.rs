@@ -31,6 +31,9 @@
 //!    Every sensor reports once a minute from the start of the day to its end.
 //! 5. **Naps** after lunch in every room with children, with sleep checks a little more
 //!    often than the room's interval asks, one of them late (`naps`).
+//! 6. **晨午检 and absences**: each child who comes is health-checked after check-in, one
+//!    with a fever; two children stay home, one reported sick before `open`, one not until
+//!    staff follow up after `arrival_deadline` (`health`).
 //!
 //! Presence is planned on a grid of minutes, conservatively: a child counts in the whole
 //! minute of their arrival and of their departure, a staff member in neither the minute
@@ -56,6 +59,7 @@ use crate::event::Event;
 
 mod emission;
 mod families;
+mod health;
 mod incidents;
 mod naps;
 mod plan;
@@ -118,6 +122,12 @@ pub enum IncidentKind {
     /// `sleep_check_interval` ran out. Needs a room with children at lunch time and a
     /// counted member of staff homed in it.
     LateSleepCheck,
+    /// A child's morning health check finds a fever; a later check is normal. Needs a
+    /// child who comes.
+    Fever,
+    /// A child expected today stays home and nobody says so until staff follow up after
+    /// `arrival_deadline`. Needs the deadline and three families of one child who come.
+    UnreportedAbsence,
 }
 
 impl IncidentKind {
@@ -132,12 +142,20 @@ impl IncidentKind {
             IncidentKind::UnknownCard => AlertType::BadgeDenied,
             IncidentKind::DoorForced => AlertType::DoorForced,
             IncidentKind::LateSleepCheck => AlertType::SleepCheckMissed,
+            IncidentKind::Fever => AlertType::HealthCheckFailed,
+            IncidentKind::UnreportedAbsence => AlertType::ChildAbsentUnreported,
         }
     }
 }
 
 /// Plans one day for the roster in `cfg` (see the module documentation).
 pub fn plan_day(cfg: &Config, seed: u64, date: NaiveDate) -> SimulatedDay {
+    plan(cfg, seed, date, true)
+}
+
+/// The day, with its health checks and absences or (for the tests that show they move
+/// nothing else) without.
+fn plan(cfg: &Config, seed: u64, date: NaiveDate, health: bool) -> SimulatedDay {
     let mut p = Planner::new(cfg, seed, date);
     p.plan_families();
     p.plan_shifts();
@@ -151,5 +169,8 @@ pub fn plan_day(cfg: &Config, seed: u64, date: NaiveDate) -> SimulatedDay {
     p.emit_unknown_card();
     p.emit_readings();
     p.emit_naps();
+    if health {
+        p.emit_health();
+    }
     p.finish()
 }

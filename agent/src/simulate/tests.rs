@@ -77,7 +77,7 @@ fn checked_in(cfg: &Config, events: &[Event], prefix: &str) -> BTreeSet<String> 
         .collect()
 }
 
-const INTENDED: [AlertType; 8] = [
+const INTENDED: [AlertType; 10] = [
     AlertType::RatioBreach,
     AlertType::DoorHeldOpen,
     AlertType::UnauthorizedPickup,
@@ -86,6 +86,8 @@ const INTENDED: [AlertType; 8] = [
     AlertType::BadgeDenied,
     AlertType::DoorForced,
     AlertType::SleepCheckMissed,
+    AlertType::HealthCheckFailed,
+    AlertType::ChildAbsentUnreported,
 ];
 
 #[test]
@@ -199,8 +201,8 @@ fn the_printed_day_parses_back_and_replays_without_rejections() {
     assert_eq!(outcome.rejected, 0, "{}", String::from_utf8_lossy(&err));
     assert_eq!(outcome.accepted as usize, events.len());
     let printed = String::from_utf8(out).unwrap();
-    // The eight incidents raise; all but the two one-shots resolve.
-    assert_eq!(printed.lines().count(), 14, "{printed}");
+    // The ten incidents raise; all but the two one-shots resolve.
+    assert_eq!(printed.lines().count(), 18, "{printed}");
 }
 
 #[test]
@@ -284,13 +286,18 @@ fn a_roster_without_doors_readers_or_sensors_still_has_a_lawful_day() {
         let day = plan_day(&cfg, seed, date);
         assert!(day.events.iter().all(|e| matches!(
             e.kind,
-            EventKind::Attendance { .. } | EventKind::Nap { .. } | EventKind::SleepCheck { .. }
+            EventKind::Attendance { .. }
+                | EventKind::Nap { .. }
+                | EventKind::SleepCheck { .. }
+                | EventKind::HealthCheck { .. }
+                | EventKind::Absence { .. }
         )));
         let raised = raised(&run(&cfg, &day.events));
         let allowed = [
             AlertType::RatioBreach,
             AlertType::UnauthorizedPickup,
             AlertType::SleepCheckMissed,
+            AlertType::HealthCheckFailed,
         ];
         for ty in raised.keys() {
             assert!(allowed.contains(ty), "seed {seed}: {raised:?}");
@@ -318,9 +325,11 @@ fn a_small_roster_with_a_door_and_a_sensor_gets_the_incidents_it_can_have() {
         let planted: BTreeSet<AlertType> =
             day.incidents.iter().map(|i| i.kind.alert_type()).collect();
         assert_eq!(types, planted, "seed {seed}: {raised:?}");
-        // Only the step-out needs luck: a family staying home leaves the room slack.
+        // Only the step-out needs luck: a family staying home leaves the room slack. The
+        // small roster sets no `arrival_deadline`: nobody is flagged as unreported.
+        assert!(!planted.contains(&AlertType::ChildAbsentUnreported));
         assert!(
-            planted.len() >= INTENDED.len() - 1,
+            planted.len() >= INTENDED.len() - 2,
             "seed {seed}: {planted:?}"
         );
         breaches += usize::from(planted.contains(&AlertType::RatioBreach));
@@ -410,13 +419,15 @@ fn the_simulated_days_are_the_ones_the_single_file_planner_made() {
         (&small, 4, "2026-03-02"),
     ];
     // And once more when naps were added (issue 15.6): planned last, they moved nothing
-    // else, so the day without them is still the recorded one.
+    // else, so the day without them is still the recorded one. Likewise the health checks
+    // and absences (issue 12): the day planned without them is the recorded one, see
+    // `health_checks_and_absences_move_nothing_but_the_two_children_who_stay_home`.
     let got: Vec<(usize, u64)> = cases
         .iter()
         .map(|&(cfg, seed, date)| {
             digest(&without_naps(
                 cfg,
-                &plan_day(cfg, seed, date.parse().unwrap()),
+                &super::plan(cfg, seed, date.parse().unwrap(), false),
             ))
         })
         .collect();
@@ -429,6 +440,69 @@ fn the_simulated_days_are_the_ones_the_single_file_planner_made() {
             (18, 17781706918914051387),
         ]
     );
+}
+
+#[test]
+fn health_checks_and_absences_move_nothing_but_the_two_children_who_stay_home() {
+    let cfg = demo();
+    for (seed, date) in [
+        (2019, "2026-03-02"),
+        (7, "2026-03-03"),
+        (2019, "2026-09-15"),
+    ] {
+        let date: NaiveDate = date.parse().unwrap();
+        let with = plan_day(&cfg, seed, date);
+        let without = super::plan(&cfg, seed, date, false);
+        let home: BTreeSet<String> = checked_in(&cfg, &without.events, "c-")
+            .difference(&checked_in(&cfg, &with.events, "c-"))
+            .cloned()
+            .collect();
+        assert_eq!(home.len(), 2, "seed {seed} {date}: {home:?}");
+        let stays = |e: &Event| match &e.kind {
+            EventKind::Attendance { person, .. } => !home.contains(person),
+            _ => true,
+        };
+        let added = |e: &Event| {
+            matches!(
+                e.kind,
+                EventKind::HealthCheck { .. } | EventKind::Absence { .. }
+            )
+        };
+        let before: Vec<&Event> = without.events.iter().filter(|e| stays(e)).collect();
+        let after: Vec<&Event> = with.events.iter().filter(|e| !added(e)).collect();
+        assert_eq!(before, after, "seed {seed} {date}");
+        // One check per child who came, plus the fever's second check.
+        let came = checked_in(&cfg, &with.events, "c-").len();
+        let checks = with
+            .events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::HealthCheck { .. }))
+            .count();
+        assert_eq!(checks, came + 1, "seed {seed} {date}");
+        // Every child expected and not coming is reported, one of them only after the
+        // deadline.
+        let absent: Vec<(String, String)> = with
+            .events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Absence { person, .. } => {
+                    Some((person.clone(), e.ts.unwrap().format("%H:%M").to_string()))
+                }
+                _ => None,
+            })
+            .collect();
+        for c in &home {
+            assert!(absent.iter().any(|(p, _)| p == c), "{c}: {absent:?}");
+        }
+        assert_eq!(
+            absent
+                .iter()
+                .filter(|(_, at)| at.as_str() > "09:30")
+                .count(),
+            1,
+            "{absent:?}"
+        );
+    }
 }
 
 #[test]

@@ -776,7 +776,13 @@ fn the_demo_day_summary_is_byte_for_byte_the_one_the_json_macro_made() {
     // struct: the field order, the number formats and every figure must stay. Updated
     // once, when the demo day gained its naps (issue 15.6): 43 more events accepted and one
     // `sleep_check_missed`, nothing else; and when the summary gained `dispositions` and
-    // `panic` (issue 15.5): those two keys, nothing else moved.
+    // `panic` (issue 15.5): those two keys, nothing else moved; and when the summary
+    // gained `absences` and `health_checks` and the demo day its health checks and two
+    // children who stay home (issue 12): those keys and the three new alert counts; 37
+    // more events (39 checks and 2 absences, the two children's 4 attendance records
+    // fewer); 38 children attended instead of 40 (one fewer in 托小班 and in 托大班, with
+    // their child minutes and peaks); one `health_check_failed` (so one more critical
+    // alert raised) and one `child_absent_unreported`. Nothing else moved.
     let (cfg, _dir) = demo();
     let day = date(DAY);
     let plan = crate::simulate::plan_day(&cfg, 2019, day);
