@@ -102,10 +102,9 @@ impl Engine {
         if e.s.next_open.is_none() {
             e.s.next_open = e.s.clock.and_then(|c| e.next_open_after(c));
         }
-        // A snapshot from before `arrival_deadline` was set (or existed).
-        if e.s.next_arrival.is_none() {
-            e.s.next_arrival = e.s.clock.and_then(|c| e.next_arrival_after(c));
-        }
+        // Derived from the clock and this configuration's `arrival_deadline`, which a
+        // reload may have set, moved or removed; unchanged, it is the snapshot's.
+        e.s.next_arrival = e.s.clock.and_then(|c| e.next_arrival_after(c));
         Ok(e)
     }
 

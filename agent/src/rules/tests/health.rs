@@ -452,3 +452,41 @@ fn open_health_alerts_and_absences_survive_a_snapshot_and_can_be_acknowledged() 
     assert!(health.iter().all(|h| h.expected_today));
     assert!(health.iter().any(|h| h.child == "c-05" && h.absent_today));
 }
+
+#[test]
+fn a_reload_that_sets_or_moves_the_arrival_deadline_applies_from_the_next_deadline() {
+    let old = config();
+    let mut e = Engine::new(&old).unwrap();
+    run(&mut e, &morning());
+    let mut new = old.clone();
+    new.rules.arrival_deadline = Some("10:00".parse().unwrap());
+    let mut r = e.reload(&old, &new).unwrap();
+    let out = r.engine.on_tick(utc("09:59:59"));
+    assert_eq!(of(&out, ChildAbsentUnreported), []);
+    let out = r.engine.on_tick(utc("10:00:00"));
+    assert_eq!(
+        of(&out, ChildAbsentUnreported),
+        [s(Raised, "c-05", "10:00:00")]
+    );
+    // Moved to 09:00: tomorrow's check comes then, not at 10:00.
+    let mut newer = new.clone();
+    newer.rules.arrival_deadline = Some("09:00".parse().unwrap());
+    let mut r = r.engine.reload(&new, &newer).unwrap();
+    let out = run(
+        &mut r.engine,
+        &[att("11:00:00", "c-05", "check_in", json!({}))],
+    );
+    assert_eq!(
+        of(&out, ChildAbsentUnreported),
+        [s(Resolved, "c-05", "11:00:00")]
+    );
+    let mut out = run(
+        &mut r.engine,
+        &[att("17:00:00", "c-05", "check_out", json!({"by": "g-01"}))],
+    );
+    out.extend(r.engine.on_tick(on(1, "09:00:00").with_timezone(&Utc)));
+    assert_eq!(
+        of(&out, ChildAbsentUnreported),
+        [d(Raised, "c-05", "03-03 09:00:00")]
+    );
+}
