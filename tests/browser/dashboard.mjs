@@ -87,6 +87,25 @@ try {
     return e && e.textContent.includes('上次巡查');
   }, null, { timeout: 10000 });
   result.nap_card = await napCard.textContent();
+  // 晨午检 in two taps on the phone: 小明's temperature on the number pad, then 正常.
+  // 38.2 °C is a fever all the same: the row and the alerts say so.
+  const row = page.locator('#health li[data-child="c-01"]');
+  await row.waitFor({ timeout: 10000 });
+  if (!(await row.textContent()).includes('小明')) throw new Error(`health row: ${await row.textContent()}`);
+  await row.locator('input.hc-temp').fill('38.2');
+  await row.locator('button.hc-pass').click();
+  await page.locator('#health li.failed[data-child="c-01"]').waitFor({ timeout: 10000 });
+  await page.locator('.alert[data-type="health_check_failed"]').waitFor({ timeout: 10000 });
+  if ((await row.locator('input.hc-temp').inputValue()) !== '') throw new Error('the recorded temperature stayed in the field');
+  // A later normal check resolves it.
+  await row.locator('input.hc-temp').fill('36.7');
+  await row.locator('button.hc-pass').click();
+  await page.waitForFunction(() => {
+    const li = document.querySelector('#health li[data-child="c-01"]');
+    return li && !li.classList.contains('failed') && li.textContent.includes('✓');
+  }, null, { timeout: 10000 });
+  await page.locator('.alert[data-type="health_check_failed"]').waitFor({ state: 'detached', timeout: 10000 });
+  result.health_row = await row.textContent();
   // 一事一反馈: record what was done about the breach; the alert says so, and who.
   await acked.locator('button.dispose-btn').click();
   await page.locator('dialog#dispose[open]').waitFor({ timeout: 5000 });
@@ -135,6 +154,7 @@ try {
   if (await wall.locator('button.ack-btn').count() !== 0) throw new Error('wall mode offers acknowledgement');
   if (await wall.locator('button.dispose-btn').count() !== 0) throw new Error('wall mode offers dispositions');
   if ((await wall.content()).includes('调配')) throw new Error('wall mode shows a disposition note');
+  if (await wall.locator('#health-section:visible').count() !== 0) throw new Error('wall mode shows health checks');
   if (await wall.locator('#login-btn:visible').count() !== 0) throw new Error('wall mode offers login');
   const wallHtml = await wall.content();
   for (const name of ['小明', '王老师']) {

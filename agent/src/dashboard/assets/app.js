@@ -247,9 +247,15 @@ function renderHealth() {
   section.hidden = wall || !me || !health;
   if (section.hidden) return;
   const list = $('health');
-  // Keep a temperature being typed across a re-render.
+  // Rebuilt only when what it shows changed; a temperature being typed (and the focus)
+  // survives the rebuild.
+  const key = (lang || 'zh') + JSON.stringify(health);
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
   const typing = {};
   list.querySelectorAll('input.hc-temp').forEach((i) => { if (i.value) typing[i.dataset.child] = i.value; });
+  const focused = document.activeElement && document.activeElement.classList.contains('hc-temp')
+    ? document.activeElement.dataset.child : null;
   list.replaceChildren();
   for (const c of health.children) {
     const li = el('li', c.failed ? 'failed' : '');
@@ -274,7 +280,9 @@ function renderHealth() {
     const refer = el('button', 'hc-refer', t('hcRefer'));
     refer.type = 'button';
     refer.addEventListener('click', () => healthCheck(c.id, temp.value, 'refer', refer));
-    li.append(temp, pass, refer);
+    const controls = el('span', 'hc-controls');
+    controls.append(temp, pass, refer);
+    li.append(controls);
     if (!c.checked_in && !c.absent_today) {
       const reason = el('select', 'hc-reason');
       for (const r of ['sick', 'personal', 'other']) {
@@ -285,9 +293,12 @@ function renderHealth() {
       const absent = el('button', 'hc-absent', t('absentBtn'));
       absent.type = 'button';
       absent.addEventListener('click', () => reportAbsence(c.id, reason.value, absent));
-      li.append(reason, absent);
+      const away = el('span', 'hc-away');
+      away.append(reason, absent);
+      li.append(away);
     }
     list.append(li);
+    if (c.id === focused) temp.focus();
   }
 }
 async function loadHealth() {
@@ -295,12 +306,15 @@ async function loadHealth() {
   const { res, data } = await api('/api/health');
   health = res.ok ? data : null;
 }
-async function childAction(path, body, done, retry, button) {
+async function childAction(path, body, done, retry, button, child) {
   if (!me) { pendingAction = retry; openLogin(); return false; }
   if (button) button.disabled = true;
   const { res, data } = await api(path, { method: 'POST', body: JSON.stringify(body) });
   if (res.ok) {
     toast(t(done));
+    // Recorded: the temperature typed for this child is done with.
+    document.querySelectorAll('input.hc-temp').forEach((i) => { if (i.dataset.child === child) i.value = ''; });
+    if (button) button.disabled = false;
     await loadHealth();
     renderHealth();
     return true;
@@ -317,11 +331,11 @@ function healthCheck(child, celsius, result, button) {
   const body = { result };
   if (celsius !== '' && celsius !== undefined) body.celsius = Number(celsius);
   return childAction(`/api/children/${encodeURIComponent(child)}/health-check`, body, 'hcDone',
-    () => healthCheck(child, celsius, result), button);
+    () => healthCheck(child, celsius, result), button, child);
 }
 function reportAbsence(child, reason, button) {
   return childAction(`/api/children/${encodeURIComponent(child)}/absence`, { reason }, 'absenceDone',
-    () => reportAbsence(child, reason), button);
+    () => reportAbsence(child, reason), button, child);
 }
 
 function renderDoors() {
