@@ -40,6 +40,12 @@ pub enum AlertType {
     /// Contract section 10: at `open`, no test press of a panic input within
     /// `panic_test_every`.
     PanicUntested,
+    /// Contract section 10: a member of staff who counts toward ratios checks in lacking a
+    /// valid required certificate (one-shot; subject: the staff id).
+    StaffNotQualified,
+    /// Contract section 10: at `open`, a required certificate is still valid but expires
+    /// within `certificate_warning`; resolved when the roster gives it a later expiry.
+    CertificateExpiring,
 }
 
 impl AlertType {
@@ -67,7 +73,10 @@ impl AlertType {
 
     /// One-shot alerts are only ever raised.
     pub fn is_one_shot(self) -> bool {
-        matches!(self, AlertType::BadgeDenied | AlertType::UnauthorizedPickup)
+        matches!(
+            self,
+            AlertType::BadgeDenied | AlertType::UnauthorizedPickup | AlertType::StaffNotQualified
+        )
     }
 
     /// Chinese label for staff.
@@ -92,6 +101,8 @@ impl AlertType {
             AlertType::PanicButton => "一键报警",
             AlertType::FireAlarm => "火警",
             AlertType::PanicUntested => "一键报警未测试",
+            AlertType::StaffNotQualified => "人员未持有效证件",
+            AlertType::CertificateExpiring => "证件即将到期",
         }
     }
 
@@ -117,6 +128,8 @@ impl AlertType {
             AlertType::PanicButton => "panic button pressed",
             AlertType::FireAlarm => "fire alarm",
             AlertType::PanicUntested => "panic button untested",
+            AlertType::StaffNotQualified => "staff member not qualified",
+            AlertType::CertificateExpiring => "certificate expiring",
         }
     }
 }

@@ -55,7 +55,8 @@ fn subject_name(cfg: &Config, alert: AlertType, subject: &str) -> Option<String>
             .find(|i| i.id == subject)
             .and_then(|i| i.name.clone()),
         StoragePressure => None,
-        UnauthorizedPickup | ChildNotCheckedOut => None,
+        // A person: a name is for logged-in staff only (`/api/names`).
+        UnauthorizedPickup | ChildNotCheckedOut | StaffNotQualified | CertificateExpiring => None,
     }
 }
 

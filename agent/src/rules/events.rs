@@ -64,6 +64,10 @@ pub(super) enum Resolved<'e> {
         by: &'e str,
         action: DispositionAction,
     },
+    Presence {
+        staff: usize,
+        state: crate::event::PresenceState,
+    },
     AgentStarted,
     Acknowledge {
         alert_id: &'e str,
@@ -154,6 +158,7 @@ impl Engine {
                     action: *action,
                 }
             }
+            EventKind::Presence { person, state } => self.resolve_presence(person, *state)?,
             EventKind::AgentStarted => Resolved::AgentStarted,
             EventKind::Acknowledge { alert_id, by } => self.resolve_acknowledge(alert_id, by)?,
             EventKind::ClockJump { .. } => Resolved::ClockJump,
@@ -309,6 +314,7 @@ impl Engine {
                 by,
                 action,
             } => self.dispose(alert_id, by, action, now, out),
+            Resolved::Presence { staff, state } => self.presence(staff, state, now, out),
             // Handled before the clock advances (see `on_event`).
             Resolved::AgentStarted | Resolved::ClockJump | Resolved::ConfigLoaded => {}
             Resolved::Acknowledge { alert_id, by } => self.acknowledge(alert_id, by, now, out),
@@ -351,12 +357,14 @@ impl Engine {
                     Some(_) => None,
                     None => Some(self.m.staff[i].home),
                 };
+                self.staff_moved(i, from, now, out);
                 self.reevaluate([from, self.s.staff_room[i]], now, out);
             }
             (ReaderPurpose::Room, CardHolder::Staff(i)) => {
                 let from = self.s.staff_room[i];
                 let to = reader.room;
                 self.s.staff_room[i] = to;
+                self.staff_moved(i, from, now, out);
                 self.reevaluate([from, to], now, out);
             }
             (ReaderPurpose::SleepCheck, CardHolder::Staff(i)) => {
@@ -460,6 +468,7 @@ impl Engine {
             _ => return,
         };
         self.s.staff_room[i] = to;
+        self.staff_moved(i, from, now, out);
         self.reevaluate([from, to], now, out);
     }
 

@@ -20,7 +20,8 @@
 //!   reading, acknowledgement); `rooms`: a room's figures and its ratio, supervision and
 //!   capacity conditions; `timers`: every timer derived from the state, and firing them;
 //! - `naps`: naps and sleep checks (`sleep_check_missed`); `inputs`: panic and fire
-//!   inputs, test presses, the daily check at `open` and dispositions;
+//!   inputs, test presses, the daily check at `open` and dispositions; `people`: presence
+//!   and certificates, who counts (`staff_not_qualified`, `certificate_expiring`);
 //! - `transitions`: raising and resolving alerts, with one `details` type per shape;
 //! - `views`: the figures the console, staff page and telemetry show.
 //!
@@ -31,6 +32,7 @@ mod inputs;
 mod jump;
 mod model;
 mod naps;
+mod people;
 mod reload;
 mod rooms;
 mod snapshot;
@@ -47,6 +49,7 @@ use crate::alert::Transition;
 use crate::config::Config;
 use crate::event::{Event, EventKind};
 use model::Model;
+pub use people::{NotCounted, StaffFigures};
 pub use reload::Reloaded;
 pub use snapshot::{Snapshot, SnapshotError};
 use state::State;

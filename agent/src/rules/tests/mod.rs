@@ -11,6 +11,7 @@ mod doors;
 mod inputs;
 mod jumps;
 mod naps;
+mod people;
 mod properties;
 mod reload;
 mod rooms;
