@@ -30,6 +30,8 @@
 //!   room (the mean is over readings, not time-weighted). A value outside the physical range
 //!   (contract section 3) is a sensor fault, not a room condition, and is left out.
 //! - **Door opens** count closed → open changes seen in `door` events.
+//! - **Staff not qualified** (contract section 10) are the distinct staff ids of the day's
+//!   `staff_not_qualified` raises: a count and the ids, never a name.
 //! - **Personal data** (contract section 7): the summary names rooms and doors by id and
 //!   carries only counts; never a child, staff member, guardian, name, birth date or card
 //!   (`badge_denied` is counted, its card is not read).
@@ -57,8 +59,8 @@ mod tests;
 
 use self::body::minutes;
 pub use self::body::{
-    AgentFigures, DailySummary, DispositionFigures, DoorFigures, EventCounts, PanicFigures,
-    ReadingStats, RoomFigures,
+    AgentFigures, DailySummary, DispositionFigures, DoorFigures, EventCounts,
+    NotQualifiedFigures, PanicFigures, ReadingStats, RoomFigures,
 };
 use self::query::{breach_ms, Runs, Transitions};
 use self::replay::Replay;
@@ -140,6 +142,10 @@ pub fn daily_summary(
         panic: occupancy.panic.clone(),
         peak_children: occupancy.peak_children,
         rooms,
+        staff_not_qualified: NotQualifiedFigures {
+            count: transitions.not_qualified.len(),
+            staff: transitions.not_qualified.iter().cloned().collect(),
+        },
         summary_version: SUMMARY_VERSION,
         timezone: tz.name().to_string(),
         to: local_rfc3339(tz, end),

@@ -940,3 +940,33 @@ fn panic_presses_tests_and_dispositions_against_critical_alerts_are_in_the_day()
     );
     assert!(!s.to_string().contains("园长"), "the note never leaves");
 }
+
+#[test]
+fn staff_not_qualified_are_counted_once_each_by_id_and_never_named() {
+    let (mut cfg, _dir) = config();
+    cfg.rules.required_certificates = vec![crate::config::CertificateKind::Health];
+    let s02 = cfg.staff.iter_mut().find(|s| s.id == "s-02").unwrap();
+    s02.certificates.push(crate::config::Certificate {
+        kind: crate::config::CertificateKind::Health,
+        expires: date("2027-01-31"),
+    });
+    // s-01 holds no certificate: not qualified at each of two check-ins; s-02 is.
+    let lines = vec![
+        attend("08:00", "s-01", "check_in"),
+        attend("08:01", "s-02", "check_in"),
+        attend("12:00", "s-01", "check_out"),
+        attend("13:00", "s-01", "check_in"),
+    ];
+    let core = drive(&cfg, "07:58", &lines, "14:00");
+    let body = summary(&cfg, &core, DAY);
+    assert_eq!(
+        body["staff_not_qualified"],
+        json!({"count": 1, "staff": ["s-01"]})
+    );
+    assert_eq!(body["alerts"]["staff_not_qualified"], json!(2));
+    assert_eq!(body["alerts"]["certificate_expiring"], json!(0));
+    let text = body.to_string();
+    for s in &cfg.staff {
+        assert!(!text.contains(&s.name), "{} named in {text}", s.name);
+    }
+}
