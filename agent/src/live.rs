@@ -13,7 +13,9 @@ use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
 use crate::alert::Transition;
-use crate::rules::{DoorFigures, Engine, NapFigures, OpenAlert, RoomFigures, SensorFigures};
+use crate::rules::{
+    DoorFigures, Engine, NapFigures, OpenAlert, RoomFigures, SensorFigures, StaffFigures,
+};
 
 /// The nursery as the rules see it at `clock`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -32,6 +34,8 @@ pub struct LiveView {
     pub occupancy: Vec<(String, String)>,
     /// Naps under way.
     pub naps: Vec<NapFigures>,
+    /// Every member of staff checked in: whether they count, and why not (ids only).
+    pub staff: Vec<StaffFigures>,
 }
 
 impl LiveView {
@@ -47,6 +51,7 @@ impl LiveView {
             version,
             occupancy: engine.occupancy(),
             naps: engine.naps(),
+            staff: engine.staff_figures(),
         }
     }
 }

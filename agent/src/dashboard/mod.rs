@@ -10,10 +10,11 @@
 //! | `GET /api/history` | anyone | today's alert transitions and each room's ratio samples |
 //! | `POST /api/login` | anyone, limited per address and per account | `{"staff","pin"}` → session cookie and CSRF token |
 //! | `GET /api/session` | staff | who is logged in, and the CSRF token |
-//! | `GET /api/names` | staff | names of children and staff, and who is in which room |
+//! | `GET /api/names` | staff | names of children and staff, who is in which room, and who counts and why not |
 //! | `POST /api/alerts/{id}/ack` | staff + CSRF | acknowledges an open alert, once journalled |
 //! | `POST /api/rooms/{id}/sleep-check` | staff + CSRF | a sleep check by the logged-in staff member, during a nap |
 //! | `POST /api/rooms/{id}/nap/{start\|end}` | staff + CSRF | starts or ends the room's nap |
+//! | `POST /api/staff/{id}/presence/{on_duty\|break\|other_work}` | staff + CSRF | a checked-in member of staff's presence |
 //! | `POST /api/logout` | staff + CSRF | ends the session |
 //!
 //! Errors are JSON, `{"error": "..."}`, with a 4xx status for anything the client got
@@ -32,6 +33,7 @@ pub mod history;
 mod inputs;
 mod login;
 mod naps;
+mod people;
 mod server;
 mod session;
 pub mod slots;
@@ -185,6 +187,7 @@ fn router(app: App) -> Router {
         .route("/api/inputs/{id}/test", post(inputs::arm_test))
         .route("/api/rooms/{id}/sleep-check", post(naps::sleep_check))
         .route("/api/rooms/{id}/nap/{action}", post(naps::nap))
+        .route("/api/staff/{id}/presence/{state}", post(people::presence))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

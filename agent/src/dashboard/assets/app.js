@@ -21,7 +21,10 @@ const TEXT = {
     dispose: '处置', disposeTitle: '处置记录', disposeAction: '处置方式', disposeNote: '说明（仅保存在本机）',
     disposeSave: '保存', disposeDone: '已记录处置', disposed: '已处置',
     testPanic: '测试', testArmed: '请在 2 分钟内按下该按钮（记为测试）', panicInput: '一键报警', fireInput: '消防报警',
-    act_handled_on_site: '现场处理', act_parent_notified: '已通知家长', act_escalated: '已上报', act_false_alarm: '误报', act_other: '其他'
+    act_handled_on_site: '现场处理', act_parent_notified: '已通知家长', act_escalated: '已上报', act_false_alarm: '误报', act_other: '其他',
+    counted: '计入师幼比', notCounted: '在园未计入：', onBreak: '休息中', otherWork: '其他工作', roleNotCounted: '岗位不计入',
+    certMissing: '缺{c}', certExpired: '{c}已于 {d} 过期', certificate: '证件无效', setOnDuty: '在岗', setBreak: '休息',
+    setOtherWork: '其他工作', presenceDone: '已更新在岗状态'
   },
   en: {
     connecting: 'connecting…', live: 'live', offline: 'disconnected, reconnecting…', alerts: 'Active alerts',
@@ -41,7 +44,10 @@ const TEXT = {
     dispose: 'Record action', disposeTitle: 'What was done', disposeAction: 'Action', disposeNote: 'Note (kept on this device only)',
     disposeSave: 'Save', disposeDone: 'Action recorded', disposed: 'Action',
     testPanic: 'Test', testArmed: 'Press the button within 2 minutes (recorded as a test)', panicInput: 'Panic button', fireInput: 'Fire alarm',
-    act_handled_on_site: 'Handled on site', act_parent_notified: 'Parent notified', act_escalated: 'Escalated', act_false_alarm: 'False alarm', act_other: 'Other'
+    act_handled_on_site: 'Handled on site', act_parent_notified: 'Parent notified', act_escalated: 'Escalated', act_false_alarm: 'False alarm', act_other: 'Other',
+    counted: 'counted', notCounted: 'Present, not counted: ', onBreak: 'on a break', otherWork: 'at other work',
+    roleNotCounted: 'role not counted', certMissing: 'no {c}', certExpired: '{c} expired {d}', certificate: 'certificate',
+    setOnDuty: 'On duty', setBreak: 'Break', setOtherWork: 'Other work', presenceDone: 'Presence updated'
   }
 };
 const TYPES = {
@@ -52,8 +58,26 @@ const TYPES = {
   child_not_checked_out: ['幼儿未被接走', 'Child not picked up'], temperature_high: ['室温过高', 'Room too hot'],
   temperature_low: ['室温过低', 'Room too cold'], humidity_high: ['湿度过高', 'Humidity too high'],
   humidity_low: ['湿度过低', 'Humidity too low'], sensor_stale: ['传感器无数据', 'Sensor silent'],
-  sensor_fault: ['传感器故障', 'Sensor fault'], sleep_check_missed: ['午睡巡查超时', 'Sleep check missed']
+  sensor_fault: ['传感器故障', 'Sensor fault'], sleep_check_missed: ['午睡巡查超时', 'Sleep check missed'],
+  staff_not_qualified: ['人员未持有效证件', 'Staff member not qualified'],
+  certificate_expiring: ['证件即将到期', 'Certificate expiring']
 };
+const CERTS = {
+  health: ['健康合格证', 'health certificate'], caregiver: ['保育员证', 'caregiver certificate'],
+  infant_care: ['育婴员证', 'infant-care certificate'], teacher: ['教师资格证', 'teaching certificate'],
+  nurse: ['护士执业证书', 'nurse licence'], doctor: ['医师执业证书', 'physician licence'], first_aid: ['急救员证', 'first-aid certificate']
+};
+const certName = (c) => (CERTS[c] ? CERTS[c][lang === 'en' ? 1 : 0] : c);
+function reasonText(r) {
+  switch (r.reason) {
+    case 'break': return t('onBreak');
+    case 'other_work': return t('otherWork');
+    case 'role': return t('roleNotCounted');
+    case 'certificate_missing': return t('certMissing').replace('{c}', certName(r.certificate));
+    case 'certificate_expired': return t('certExpired').replace('{c}', certName(r.certificate)).replace('{d}', r.expires);
+    default: return r.reason;
+  }
+}
 
 const wall = location.pathname === '/wall';
 let lang = localStorage.getItem('lang');
@@ -180,12 +204,43 @@ function renderRooms() {
     if (names && names.rooms[r.id]) {
       const ul = el('ul', 'names');
       const occ = names.rooms[r.id];
-      if (occ.staff.length) ul.append(el('li', null, occ.staff.map(personName).join('、')));
+      for (const id of occ.staff) ul.append(staffItem(id));
       if (occ.children.length) ul.append(el('li', null, occ.children.map(personName).join('、')));
       card.append(ul);
+    } else if (r.not_counted) {
+      // Counts only: who is not counted is for logged-in staff.
+      const n = r.not_counted;
+      const parts = [['onBreak', n.break], ['otherWork', n.other_work], ['certificate', n.certificate], ['roleNotCounted', n.role]]
+        .filter((p) => p[1] > 0).map((p) => `${t(p[0])} ${p[1]}`);
+      if (parts.length) {
+        const line = el('div', 'not-counted', t('notCounted') + parts.join(' · '));
+        line.dataset.notCounted = r.id;
+        card.append(line);
+      }
     }
     box.append(card);
   }
+}
+
+// One member of staff in a room card (logged-in staff only): counted, or why not, and
+// one tap to mark them on duty, on a break or at other work.
+function staffItem(id) {
+  const p = names.presence && names.presence[id];
+  const li = el('li', `person ${p && !p.counted ? 'not-counted' : 'counted'}`);
+  li.dataset.staff = id;
+  li.append(el('span', 'who', personName(id)));
+  if (p) li.append(el('span', 'why', p.counted ? t('counted') : p.not_counted.map(reasonText).join('，')));
+  if (p && me && !wall) {
+    for (const [st, label] of [['on_duty', 'setOnDuty'], ['break', 'setBreak'], ['other_work', 'setOtherWork']]) {
+      if (st === p.presence) continue;
+      const b = el('button', 'presence-btn', t(label));
+      b.type = 'button';
+      b.dataset.presence = st;
+      b.addEventListener('click', () => setPresence(id, st, b));
+      li.append(b);
+    }
+  }
+  return li;
 }
 
 // The nap card of a room: since when it naps, the time since its last check counting up,
@@ -471,6 +526,10 @@ async function submitDispose(ev) {
   } finally {
     btn.disabled = false;
   }
+}
+function setPresence(staff, state, button) {
+  return roomAction(`/api/staff/${encodeURIComponent(staff)}/presence/${state}`, 'presenceDone',
+    () => setPresence(staff, state), button);
 }
 async function logout() {
   await api('/api/logout', { method: 'POST', body: '{}' });
