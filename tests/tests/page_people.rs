@@ -61,7 +61,12 @@ fn staff_mark_a_colleague_on_a_break_and_back_and_the_ratio_follows_at_once() {
         json!({"break": 0, "other_work": 0, "certificate": 0, "role": 0})
     );
 
-    let r = n.request("POST", "/api/staff/s-02/presence/break", &[JSON], Some(b"{}"));
+    let r = n.request(
+        "POST",
+        "/api/staff/s-02/presence/break",
+        &[JSON],
+        Some(b"{}"),
+    );
     assert_eq!(r.status, 401, "without a session: {}", r.body);
     let (cookie, csrf) = n.login("s-01", PIN);
     let r = n.request(
@@ -82,10 +87,16 @@ fn staff_mark_a_colleague_on_a_break_and_back_and_the_ratio_follows_at_once() {
     assert_eq!(r.json(), json!({"staff": "s-02", "presence": "break"}));
     // Answered once journalled: the view already shows it.
     let room = infant(&n);
-    assert_eq!((room["staff"].clone(), room["staff_present"].clone()), (json!(1), json!(2)));
+    assert_eq!(
+        (room["staff"].clone(), room["staff_present"].clone()),
+        (json!(1), json!(2))
+    );
     assert_eq!(room["not_counted"]["break"], 1);
     let public = n.request("GET", "/api/view", &[], None).body;
-    assert!(!public.contains("李老师") && !public.contains("王老师"), "{public}");
+    assert!(
+        !public.contains("李老师") && !public.contains("王老师"),
+        "{public}"
+    );
 
     let names = n
         .request("GET", "/api/names", &[("Cookie", cookie.as_str())], None)
@@ -100,10 +111,20 @@ fn staff_mark_a_colleague_on_a_break_and_back_and_the_ratio_follows_at_once() {
     assert_eq!(r.status, 401, "names are for staff: {}", r.body);
 
     // Both away: the babies are unsupervised at once (grace 0 s); one back resolves it.
-    let r = n.request("POST", "/api/staff/s-01/presence/other_work", &auth, Some(b"{}"));
+    let r = n.request(
+        "POST",
+        "/api/staff/s-01/presence/other_work",
+        &auth,
+        Some(b"{}"),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(alert_open(&n, "unsupervised_children"));
-    let r = n.request("POST", "/api/staff/s-02/presence/on_duty", &auth, Some(b"{}"));
+    let r = n.request(
+        "POST",
+        "/api/staff/s-02/presence/on_duty",
+        &auth,
+        Some(b"{}"),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(!alert_open(&n, "unsupervised_children"));
     assert_eq!(infant(&n)["not_counted"]["other_work"], 1);
@@ -112,7 +133,12 @@ fn staff_mark_a_colleague_on_a_break_and_back_and_the_ratio_follows_at_once() {
     let r = n.request("POST", "/api/staff/s-99/presence/break", &auth, Some(b"{}"));
     assert_eq!(r.status, 404, "{}", r.body);
     assert!(r.json()["error"].as_str().unwrap().contains("`s-99`"));
-    let r = n.request("POST", "/api/staff/s-02/presence/asleep", &auth, Some(b"{}"));
+    let r = n.request(
+        "POST",
+        "/api/staff/s-02/presence/asleep",
+        &auth,
+        Some(b"{}"),
+    );
     assert_eq!(r.status, 404, "{}", r.body);
     assert!(r.json()["error"].as_str().unwrap().contains("on_duty"));
     n.feed(&[ev::check_out(ev::NOW, "s-02")]);
@@ -120,7 +146,10 @@ fn staff_mark_a_colleague_on_a_break_and_back_and_the_ratio_follows_at_once() {
     let r = n.request("POST", "/api/staff/s-02/presence/break", &auth, Some(b"{}"));
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(
-        r.json()["error"].as_str().unwrap().contains("not checked in"),
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("not checked in"),
         "{}",
         r.body
     );
@@ -140,7 +169,11 @@ fn staff_mark_a_colleague_on_a_break_and_back_and_the_ratio_follows_at_once() {
             )
         })
         .collect();
-    let want = [("s-02", "break"), ("s-01", "other_work"), ("s-02", "on_duty")]
-        .map(|(a, b)| (a.to_string(), b.to_string()));
+    let want = [
+        ("s-02", "break"),
+        ("s-01", "other_work"),
+        ("s-02", "on_duty"),
+    ]
+    .map(|(a, b)| (a.to_string(), b.to_string()));
     assert_eq!(presence, want, "{exported}");
 }

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use nursery_agent_tests::agent::run;
-use nursery_testkit::{ev, Child, Raw, Room, Roster, Staff};
+use nursery_testkit::{ev, Child, Guardian, Raw, Room, Roster, Staff};
 use serde_json::Value;
 
 const DAY: &str = "2026-03-02";
@@ -195,4 +195,69 @@ fn check_config_lists_every_certificate_problem_with_file_line_and_key() {
             "`{key}: {says}` missing from:\n{all}"
         );
     }
+}
+
+#[test]
+fn a_home_nursery_under_cn_home_2023_needs_one_caregiver_per_three_children_of_any_age_and_takes_five(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    // An infant, a toddler and four older children: every age counts 1:3.
+    let births = [
+        "2025-12-01",
+        "2025-01-10",
+        "2024-06-01",
+        "2024-03-01",
+        "2023-09-01",
+        "2023-05-01",
+    ];
+    let mut r = Roster::new()
+        .ratio_preset("cn-home-2023")
+        .room(Room::new("home", "家庭托育点"))
+        .staff(Staff::caregiver("s-01", "王阿姨", "home"))
+        .guardian(Guardian::new("g-01", "李女士"))
+        .rule("ratio_grace", "0s")
+        .mqtt_off();
+    for (i, born) in births.iter().enumerate() {
+        r = r.child(Child::new(&format!("c-0{}", i + 1), "宝宝", born, "home").guardians(["g-01"]));
+    }
+    let config = r.write(dir.path());
+    let mut lines = vec![ev::check_in(at("08:00:00"), "s-01")];
+    for i in 1..=6 {
+        lines.push(ev::check_in(at(&format!("08:0{i}:00")), &format!("c-0{i}")));
+    }
+    // Down to five (capacity), then four (still two caregivers' worth), then three.
+    lines.push(ev::pick_up(at("09:00:00"), "c-06", "g-01"));
+    lines.push(ev::pick_up(at("09:01:00"), "c-05", "g-01"));
+    lines.push(ev::pick_up(at("09:02:00"), "c-04", "g-01"));
+    let events = nursery_testkit::write_events(dir.path(), "home.jsonl", &lines);
+    let (st, out, err) = run(&[
+        "replay",
+        "--config",
+        config.to_str().unwrap(),
+        "--events",
+        events.to_str().unwrap(),
+    ]);
+    assert!(st.success(), "{err}");
+    let got: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        brief(&got),
+        vec![
+            b("ratio_breach", "raised", "home", "08:04:00"),
+            b("capacity_exceeded", "raised", "home", "08:06:00"),
+            b("capacity_exceeded", "resolved", "home", "09:00:00"),
+            b("ratio_breach", "resolved", "home", "09:02:00"),
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        got[0]["details"],
+        serde_json::json!({"children": 4, "staff": 1, "required": 2})
+    );
+    assert_eq!(
+        got[1]["details"],
+        serde_json::json!({"children": 6, "capacity": 5})
+    );
 }
