@@ -224,7 +224,7 @@ mod tests {
         names_agree_with_serde(AlertType::ALL, |t| t.as_str());
         names_agree_with_serde(Severity::ALL, |s| s.as_str());
         names_agree_with_serde(AlertState::ALL, |s| s.as_str());
-        assert_eq!(AlertType::ALL.len(), 19);
+        assert_eq!(AlertType::ALL.len(), 21);
         assert_eq!(AlertType::RatioBreach.as_str(), "ratio_breach");
         assert_eq!(AlertType::StoragePressure.to_string(), "storage_pressure");
         assert_eq!(Severity::Critical.as_str(), "critical");

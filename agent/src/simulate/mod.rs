@@ -31,6 +31,9 @@
 //!    Every sensor reports once a minute from the start of the day to its end.
 //! 5. **Naps** after lunch in every room with children, with sleep checks a little more
 //!    often than the room's interval asks, one of them late (`naps`).
+//! 6. **People** (`people`): one short break on duty (`presence`) where a room has slack,
+//!    and a member of staff without a valid required certificate in for the morning, who
+//!    counts in no plan (`staff_not_qualified`).
 //!
 //! Presence is planned on a grid of minutes, conservatively: a child counts in the whole
 //! minute of their arrival and of their departure, a staff member in neither the minute
@@ -58,6 +61,7 @@ mod emission;
 mod families;
 mod incidents;
 mod naps;
+mod people;
 mod plan;
 mod readings;
 mod staff;
@@ -118,6 +122,9 @@ pub enum IncidentKind {
     /// `sleep_check_interval` ran out. Needs a room with children at lunch time and a
     /// counted member of staff homed in it.
     LateSleepCheck,
+    /// A member of staff whose role counts but who lacks a valid required certificate
+    /// checks in for the morning. Needs such a member of staff on the roster.
+    UnqualifiedStaff,
 }
 
 impl IncidentKind {
@@ -132,6 +139,7 @@ impl IncidentKind {
             IncidentKind::UnknownCard => AlertType::BadgeDenied,
             IncidentKind::DoorForced => AlertType::DoorForced,
             IncidentKind::LateSleepCheck => AlertType::SleepCheckMissed,
+            IncidentKind::UnqualifiedStaff => AlertType::StaffNotQualified,
         }
     }
 }
@@ -151,5 +159,7 @@ pub fn plan_day(cfg: &Config, seed: u64, date: NaiveDate) -> SimulatedDay {
     p.emit_unknown_card();
     p.emit_readings();
     p.emit_naps();
+    p.emit_presence_break();
+    p.emit_unqualified();
     p.finish()
 }

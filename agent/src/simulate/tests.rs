@@ -4,7 +4,7 @@ use std::path::Path;
 use super::*;
 use crate::alert::{AlertState, Transition};
 use crate::config::ReaderPurpose;
-use crate::event::{AttendanceAction, EventKind};
+use crate::event::{AttendanceAction, EventKind, PresenceState};
 use crate::rules::Engine;
 use nursery_testkit::{Child, Door, Guardian, Reader, Room, Roster, Sensor, Staff};
 
@@ -77,7 +77,7 @@ fn checked_in(cfg: &Config, events: &[Event], prefix: &str) -> BTreeSet<String> 
         .collect()
 }
 
-const INTENDED: [AlertType; 8] = [
+const INTENDED: [AlertType; 9] = [
     AlertType::RatioBreach,
     AlertType::DoorHeldOpen,
     AlertType::UnauthorizedPickup,
@@ -86,7 +86,11 @@ const INTENDED: [AlertType; 8] = [
     AlertType::BadgeDenied,
     AlertType::DoorForced,
     AlertType::SleepCheckMissed,
+    AlertType::StaffNotQualified,
 ];
+
+/// The one-shot alerts among [`INTENDED`]: raised, never resolved.
+const ONE_SHOTS: usize = 3;
 
 #[test]
 fn the_same_seed_gives_the_same_day() {
@@ -142,7 +146,7 @@ fn the_demo_day_raises_exactly_its_planted_incidents_and_resolves_them() {
             .iter()
             .filter(|t| t.state == AlertState::Resolved)
             .count();
-        assert_eq!(resolved, INTENDED.len() - 2, "seed {seed}");
+        assert_eq!(resolved, INTENDED.len() - ONE_SHOTS, "seed {seed}");
     }
 }
 
@@ -158,7 +162,7 @@ fn the_demo_day_brings_most_children_and_all_staff() {
             (30..=50).contains(&children),
             "seed {seed}: {children} children"
         );
-        assert!((8..=12).contains(&staff), "seed {seed}: {staff} staff");
+        assert!((8..=13).contains(&staff), "seed {seed}: {staff} staff");
     }
 }
 
@@ -199,8 +203,12 @@ fn the_printed_day_parses_back_and_replays_without_rejections() {
     assert_eq!(outcome.rejected, 0, "{}", String::from_utf8_lossy(&err));
     assert_eq!(outcome.accepted as usize, events.len());
     let printed = String::from_utf8(out).unwrap();
-    // The eight incidents raise; all but the two one-shots resolve.
-    assert_eq!(printed.lines().count(), 14, "{printed}");
+    // The nine incidents raise; all but the three one-shots resolve.
+    assert_eq!(
+        printed.lines().count(),
+        2 * INTENDED.len() - ONE_SHOTS,
+        "{printed}"
+    );
 }
 
 #[test]
@@ -284,7 +292,10 @@ fn a_roster_without_doors_readers_or_sensors_still_has_a_lawful_day() {
         let day = plan_day(&cfg, seed, date);
         assert!(day.events.iter().all(|e| matches!(
             e.kind,
-            EventKind::Attendance { .. } | EventKind::Nap { .. } | EventKind::SleepCheck { .. }
+            EventKind::Attendance { .. }
+                | EventKind::Nap { .. }
+                | EventKind::SleepCheck { .. }
+                | EventKind::Presence { .. }
         )));
         let raised = raised(&run(&cfg, &day.events));
         let allowed = [
@@ -318,9 +329,11 @@ fn a_small_roster_with_a_door_and_a_sensor_gets_the_incidents_it_can_have() {
         let planted: BTreeSet<AlertType> =
             day.incidents.iter().map(|i| i.kind.alert_type()).collect();
         assert_eq!(types, planted, "seed {seed}: {raised:?}");
-        // Only the step-out needs luck: a family staying home leaves the room slack.
+        // Only the step-out needs luck: a family staying home leaves the room slack. The
+        // roster has nobody without a certificate, so no `staff_not_qualified`.
+        assert!(!planted.contains(&AlertType::StaffNotQualified));
         assert!(
-            planted.len() >= INTENDED.len() - 1,
+            planted.len() >= INTENDED.len() - 2,
             "seed {seed}: {planted:?}"
         );
         breaches += usize::from(planted.contains(&AlertType::RatioBreach));
@@ -366,9 +379,21 @@ fn digest(day: &SimulatedDay) -> (usize, u64) {
     (day.events.len(), h)
 }
 
-/// The day without its naps: nap and sleep-check events, badges at sleep-check readers,
-/// and the late check planted among them.
+/// The day without the parts planned after everything else: naps (nap and sleep-check
+/// events, badges at sleep-check readers, and the late check planted among them), and
+/// people (`presence` events, and the attendance of staff lacking a required certificate
+/// with the incident planted for them).
 fn without_naps(cfg: &Config, day: &SimulatedDay) -> SimulatedDay {
+    let date = day
+        .events
+        .first()
+        .map(|e| e.ts.unwrap().date_naive())
+        .unwrap_or_default();
+    let unqualified = |id: &str| {
+        cfg.staff
+            .iter()
+            .any(|s| s.id == id && s.counts_in_ratio() && !super::people::qualified(cfg, s, date))
+    };
     use crate::config::ReaderPurpose;
     let sleep_reader = |id: &str| {
         cfg.readers
@@ -381,6 +406,8 @@ fn without_naps(cfg: &Config, day: &SimulatedDay) -> SimulatedDay {
             .iter()
             .filter(|e| match &e.kind {
                 EventKind::Nap { .. } | EventKind::SleepCheck { .. } => false,
+                EventKind::Presence { .. } => false,
+                EventKind::Attendance { person, .. } => !unqualified(person),
                 EventKind::Badge { reader, .. } => !sleep_reader(reader),
                 _ => true,
             })
@@ -389,7 +416,12 @@ fn without_naps(cfg: &Config, day: &SimulatedDay) -> SimulatedDay {
         incidents: day
             .incidents
             .iter()
-            .filter(|i| i.kind != IncidentKind::LateSleepCheck)
+            .filter(|i| {
+                !matches!(
+                    i.kind,
+                    IncidentKind::LateSleepCheck | IncidentKind::UnqualifiedStaff
+                )
+            })
             .cloned()
             .collect(),
     }
@@ -410,7 +442,9 @@ fn the_simulated_days_are_the_ones_the_single_file_planner_made() {
         (&small, 4, "2026-03-02"),
     ];
     // And once more when naps were added (issue 15.6): planned last, they moved nothing
-    // else, so the day without them is still the recorded one.
+    // else, so the day without them is still the recorded one. The same when presence and
+    // certificates came (issue 12): the break on duty and the unqualified caregiver are
+    // planned after the naps, and the demo's new `s-13` is in no other plan.
     let got: Vec<(usize, u64)> = cases
         .iter()
         .map(|&(cfg, seed, date)| {
@@ -445,5 +479,49 @@ fn the_first_incident_comes_within_minutes_of_opening_so_the_demo_shows_an_alert
                 && after_open < chrono::Duration::minutes(13),
             "seed {seed}: {first:?}"
         );
+    }
+}
+
+#[test]
+fn the_demo_day_has_one_break_on_duty_in_a_room_with_slack_and_an_unqualified_caregiver() {
+    let cfg = demo();
+    for (seed, date) in [(2019, "2026-03-02"), (7, "2026-03-03"), (11, "2026-09-15")] {
+        let day = plan_day(&cfg, seed, date.parse().unwrap());
+        let presence: Vec<(String, PresenceState, String)> = day
+            .events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Presence { person, state } => Some((
+                    person.clone(),
+                    *state,
+                    e.ts.unwrap().format("%H:%M").to_string(),
+                )),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(presence.len(), 2, "seed {seed}: {presence:?}");
+        assert_eq!(presence[0].0, presence[1].0, "seed {seed}");
+        assert_eq!(
+            (presence[0].1, presence[1].1),
+            (PresenceState::Break, PresenceState::OnDuty)
+        );
+        assert!(
+            presence[0].2.as_str() >= "09:30" && presence[1].2.as_str() <= "11:01",
+            "seed {seed}: {presence:?}"
+        );
+        // The break leaves the room in ratio (the planted incidents are all that raise),
+        // and the caregiver without a valid health certificate is not qualified at check-in.
+        let raised = raised(&run(&cfg, &day.events));
+        assert_eq!(
+            raised[&AlertType::StaffNotQualified],
+            ["s-13"],
+            "seed {seed}"
+        );
+        assert_eq!(raised[&AlertType::RatioBreach].len(), 1, "seed {seed}");
+        let s13 = day
+            .incidents
+            .iter()
+            .find(|i| i.kind == IncidentKind::UnqualifiedStaff);
+        assert_eq!(s13.map(|i| i.subject.as_str()), Some("s-13"), "seed {seed}");
     }
 }

@@ -7,7 +7,7 @@
 //!
 //! - **Occupancy.** The day's journalled events are replayed, in time order, through a fresh
 //!   [`Engine`](crate::rules::Engine); the room figures are sampled after every event that can move a person
-//!   (attendance, badge). Children and counted staff are constant between events, so
+//!   (attendance, badge) or change who counts (presence). Children and counted staff are constant between events, so
 //!   child-minutes and staff-minutes are integrated exactly, in integer milliseconds. The day
 //!   starts empty: a nursery closes every night, and a child left checked in over midnight has
 //!   already raised `child_not_checked_out` the day before.

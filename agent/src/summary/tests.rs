@@ -970,3 +970,24 @@ fn staff_not_qualified_are_counted_once_each_by_id_and_never_named() {
         assert!(!text.contains(&s.name), "{} named in {text}", s.name);
     }
 }
+
+#[test]
+fn a_break_on_duty_is_not_counted_in_the_staff_minutes() {
+    let (cfg, _dir) = config();
+    let presence = |time: &str, state: &str| {
+        ev(
+            time,
+            &format!(r#""type":"presence","person":"s-01","state":"{state}""#),
+        )
+    };
+    let lines = vec![
+        attend("08:00", "s-01", "check_in"),
+        presence("08:20", "break"),
+        presence("08:35", "on_duty"),
+        attend("09:00", "s-01", "check_out"),
+    ];
+    let core = drive(&cfg, "07:58", &lines, "10:00");
+    let body = summary(&cfg, &core, DAY);
+    // 60 minutes checked in, 15 of them on a break.
+    assert_eq!(body["rooms"][0]["staff_minutes"], json!(45.0), "{body}");
+}
