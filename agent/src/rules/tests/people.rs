@@ -480,3 +480,105 @@ fn a_staff_warning_can_be_acknowledged_and_disposed_like_any_open_alert() {
     let states: Vec<AlertState> = more.iter().map(|t| t.state).collect();
     assert_eq!(states, [Acknowledged, Disposed]);
 }
+
+mod properties {
+    //! Who counts is state like any other: the transitions of a day with breaks, returns,
+    //! certificates running out at midnight and warnings at `open` do not depend on how
+    //! often the clock ticks or on a snapshot in between.
+
+    use chrono::{DateTime, Utc};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn cfg() -> Config {
+        // s-01's certificate runs out at the first midnight, s-02's is warned of at `open`.
+        certified(&[
+            ("s-01", "health", "2026-03-02"),
+            ("s-02", "health", "2026-03-20"),
+        ])
+    }
+
+    /// Attendance and presence of two caregivers and four infants, one every 1–3000 s
+    /// (so across midnights and openings), keeping only what the engine accepts.
+    fn arb_day() -> impl Strategy<Value = Vec<Event>> {
+        let people = ["s-01", "s-02", "c-01", "c-02", "c-03", "c-04"];
+        let one = prop_oneof![
+            (0..people.len(), 0..2usize).prop_map(move |(p, a)| {
+                let action = ["check_in", "check_out"][a];
+                let mut v = json!({"type": "attendance", "person": people[p], "action": action});
+                if action == "check_out" && p >= 2 {
+                    v["by"] = json!("g-01");
+                }
+                v
+            }),
+            (0..2usize, 0..3usize).prop_map(|(s, st)| json!({
+                "type": "presence",
+                "person": (["s-01", "s-02"][s]),
+                "state": (["on_duty", "break", "other_work"][st]),
+            })),
+        ];
+        prop::collection::vec((1i64..3000, one), 1..100).prop_map(|steps| {
+            let mut probe = Engine::new(&cfg()).unwrap();
+            let mut at = t("07:00:00");
+            steps
+                .into_iter()
+                .filter_map(|(gap, mut v)| {
+                    at += chrono::Duration::seconds(gap);
+                    v["ts"] = json!(at);
+                    let ev: Event = serde_json::from_value(v).unwrap();
+                    probe.on_event(&ev).ok().map(|_| ev)
+                })
+                .collect()
+        })
+    }
+
+    fn run_all(e: &mut Engine, events: &[Event], end: DateTime<Utc>) -> Vec<Transition> {
+        let mut out = run(e, events);
+        out.extend(e.on_tick(end));
+        out
+    }
+
+    fn end_of(events: &[Event]) -> DateTime<Utc> {
+        events.last().map_or(utc("07:00:00"), |e| e.utc().unwrap()) + chrono::Duration::hours(30)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(100))]
+
+        #[test]
+        fn who_counts_survives_a_snapshot_restored_anywhere(events in arb_day(), cut in 0usize..100) {
+            let end = end_of(&events);
+            let expected = run_all(&mut Engine::new(&cfg()).unwrap(), &events, end);
+            let cut = cut % (events.len() + 1);
+            let mut e = Engine::new(&cfg()).unwrap();
+            let mut got = run(&mut e, &events[..cut]);
+            let snap = Snapshot::from_json(&e.snapshot().to_json()).unwrap();
+            let mut r = Engine::restore(&cfg(), &snap).unwrap();
+            got.extend(run_all(&mut r, &events[cut..], end));
+            prop_assert_eq!(got, expected);
+        }
+
+        #[test]
+        fn who_counts_does_not_depend_on_how_often_the_clock_ticks(
+            events in arb_day(),
+            ticks in prop::collection::vec(0u32..3000, 0..40),
+        ) {
+            let end = end_of(&events);
+            let expected = run_all(&mut Engine::new(&cfg()).unwrap(), &events, end);
+            let mut e = Engine::new(&cfg()).unwrap();
+            let mut got = Vec::new();
+            for (i, ev) in events.iter().enumerate() {
+                let from = if i == 0 { ev.utc().unwrap() } else { events[i - 1].utc().unwrap() };
+                let span = (ev.utc().unwrap() - from).num_seconds().max(0);
+                for tick in ticks.iter().filter(|t| **t as usize % events.len() == i) {
+                    let at = from + chrono::Duration::seconds(i64::from(*tick) % (span + 1));
+                    got.extend(e.on_tick(at));
+                }
+                got.extend(e.on_event(ev).unwrap());
+            }
+            got.extend(e.on_tick(end));
+            prop_assert_eq!(got, expected);
+        }
+    }
+}
