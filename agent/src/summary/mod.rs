@@ -59,8 +59,8 @@ mod tests;
 
 use self::body::minutes;
 pub use self::body::{
-    AgentFigures, DailySummary, DispositionFigures, DoorFigures, EventCounts,
-    NotQualifiedFigures, PanicFigures, ReadingStats, RoomFigures,
+    AgentFigures, DailySummary, DispositionFigures, DoorFigures, EventCounts, NotQualifiedFigures,
+    PanicFigures, ReadingStats, RoomFigures,
 };
 use self::query::{breach_ms, Runs, Transitions};
 use self::replay::Replay;
