@@ -15,6 +15,7 @@ pub mod event;
 pub mod hw;
 pub mod input;
 pub mod journal;
+pub mod ledger;
 pub mod live;
 pub mod localtime;
 pub mod names;

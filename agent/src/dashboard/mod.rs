@@ -16,6 +16,7 @@
 //! | `POST /api/rooms/{id}/nap/{start\|end}` | staff + CSRF | starts or ends the room's nap |
 //! | `POST /api/staff/{id}/presence/{on_duty\|break\|other_work}` | staff + CSRF | a checked-in member of staff's presence |
 //! | `POST /api/logout` | staff + CSRF | ends the session |
+//! | `GET /ledger`, `GET /ledger.csv` | staff (else a 401 page) | the daily ledger (台账) of `?date=`, to print, or as CSV (`ledger.rs`) |
 //!
 //! Errors are JSON, `{"error": "..."}`, with a 4xx status for anything the client got
 //! wrong. The page talks only to the agent: nothing here goes upstream except what the
@@ -31,6 +32,7 @@ pub mod auth;
 mod dispositions;
 pub mod history;
 mod inputs;
+mod ledger;
 mod login;
 mod naps;
 mod people;
@@ -175,6 +177,8 @@ fn router(app: App) -> Router {
         .route("/wall", get(page))
         .route("/assets/app.js", get(script))
         .route("/assets/app.css", get(style))
+        .route("/ledger", get(ledger::page))
+        .route("/ledger.csv", get(ledger::csv))
         .route("/api/view", get(api::view))
         .route("/api/stream", get(api::stream))
         .route("/api/history", get(api::history))
@@ -259,13 +263,12 @@ async fn request_deadline(req: axum::extract::Request, next: axum::middleware::N
 async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
+    // A page with its own policy (the ledger's inline style) keeps it.
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
              connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-        ),
-    );
+        ));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

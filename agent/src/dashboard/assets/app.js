@@ -12,7 +12,7 @@ const TEXT = {
     open: '开', closed: '关', held: '长时间未关', forced: '被强行打开', ago: '前', s: '秒', m: '分钟', h: '小时',
     raised: '发生', resolved: '解除', acknowledged: '已确认', tooMany: '尝试次数过多，请 {n} 秒后再试',
     wrong: '员工编号或 PIN 码错误', ackDone: '已确认警报', failed: '操作失败：', months: '月', noData: '暂无数据',
-    loggedIn: '已登录：', wall: '只读显示屏',
+    loggedIn: '已登录：', wall: '只读显示屏', ledger: '台账（打印）',
     legendStaff: '在岗教职工（计入师幼比）', legendRequired: '按师幼比需要的教职工', legendGap: '人手不足的时段',
     axisStaff: '教职工人数', childrenNow: '幼儿 {n} 人',
     nap: '午睡中', napFrom: '{t} 开始', lastCheck: '上次巡查', noCheck: '尚未巡查，午睡已', nextCheck: '下次巡查',
@@ -35,7 +35,7 @@ const TEXT = {
     empty: 'no children', open: 'open', closed: 'closed', held: 'held open', forced: 'forced', ago: ' ago',
     s: 's', m: 'min', h: 'h', raised: 'raised', resolved: 'resolved', acknowledged: 'acknowledged',
     tooMany: 'Too many attempts; try again in {n} s', wrong: 'Wrong staff id or PIN', ackDone: 'Alert acknowledged',
-    failed: 'Failed: ', months: ' mo', noData: 'no data yet', loggedIn: 'Logged in: ', wall: 'wall display',
+    failed: 'Failed: ', months: ' mo', noData: 'no data yet', loggedIn: 'Logged in: ', wall: 'wall display', ledger: 'Daily ledger (print)',
     legendStaff: 'Staff on duty (counted)', legendRequired: 'Staff the ratio requires', legendGap: 'Short of staff',
     axisStaff: 'staff', childrenNow: '{n} children',
     nap: 'Napping', napFrom: 'since {t}', lastCheck: 'Last check', noCheck: 'No check yet; napping for', nextCheck: 'next check',
@@ -134,6 +134,7 @@ function renderStatic() {
   $('lang').textContent = lang === 'en' ? '中文' : 'English';
   $('login-btn').hidden = wall || !!me;
   $('logout-btn').hidden = wall || !me;
+  $('ledger-link').hidden = wall || !me;
   $('who').textContent = wall ? t('wall') : me ? t('loggedIn') + (me.name || me.staff) : '';
   document.body.classList.toggle('wall', wall);
 }
