@@ -25,7 +25,7 @@ table { width: 100%; border-collapse: collapse; margin-bottom: 3mm; }
 thead { display: table-header-group; }
 tr { break-inside: avoid; page-break-inside: avoid; }
 th, td { border: 1px solid #555; padding: 1mm 1.5mm; text-align: left; vertical-align: top;
-  overflow-wrap: anywhere; }
+  word-break: keep-all; overflow-wrap: break-word; }
 th { background: #eee; font-size: 9pt; }
 th .en { display: block; font-size: 8pt; }
 td.empty { color: #444; font-style: italic; }
