@@ -18,7 +18,10 @@
 //!   starting empty like the daily summary. An absence counts for the date it names, reported
 //!   up to [`ABSENCE_LOOKBACK_DAYS`] before. An alert appears when any of its transitions
 //!   falls on the day, with all of them (a raise the evening before, a resolve next morning).
-//! - **Unknown people.** An id the roster no longer holds still appears, by id, marked.
+//! - **Unknown people.** In health checks, absences, sleep checks and alerts, an id the roster
+//!   no longer holds still appears, by id, marked. Attendance of such an id is refused by the
+//!   rules built from today's roster, like any other line they refuse, and so is counted in
+//!   [`Ledger::unreadable`].
 //! - A journal line the ledger cannot read is counted in [`Ledger::unreadable`], not dropped
 //!   silently.
 
@@ -47,6 +50,9 @@ pub use labels::{alert_label, code_label};
 /// How long before the day an `absence` for it may have been reported.
 pub const ABSENCE_LOOKBACK_DAYS: i64 = 62;
 
+/// How long after the day a disposition of one of its alerts is looked for.
+pub const DISPOSITION_LOOKAHEAD_DAYS: i64 = 31;
+
 /// Why a ledger could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -57,7 +63,7 @@ pub enum LedgerError {
     #[error("the configuration cannot drive the rules for the ledger: {0}")]
     Rules(String),
     /// The journal holds nothing on that date.
-    #[error("the journal {path} holds nothing on {date} ({holds}); is the date right, and is the storage directory the agent's?")]
+    #[error("the journal {path} holds nothing on {date} ({holds}); is the date right, and is the storage directory the agent's? (days older than storage.keep_days are in the archive directory, as event logs)")]
     NoData {
         path: String,
         date: NaiveDate,
@@ -271,7 +277,10 @@ pub fn build(
     // Notes of dispositions: the disposition events from the first transition on.
     b.alerts(&transitions);
     if let Some(first) = b.alerts.values().filter_map(|a| a.first_ms).min() {
-        q::for_each_event_containing(conn, first, i64::MAX, "\"disposition\"", |_, body| {
+        // Dispositions come while an alert is open or soon after it: a month bounds the scan.
+        let until = end
+            .saturating_add(chrono::Duration::days(DISPOSITION_LOOKAHEAD_DAYS).num_milliseconds());
+        q::for_each_event_containing(conn, first, until, "\"disposition\"", |_, body| {
             b.disposition(body)
         })?;
     }
