@@ -251,10 +251,17 @@ fn bounds(tz: Tz, date: NaiveDate) -> (i64, i64) {
 }
 
 /// The certificates the roster gives `staff`.
-// TODO(issue 12 item 1): once `[[staff]] certificates` is in the typed configuration, this
-// is one line: `Some(staff.certificates.iter().map(|c| Certificate { kind: c.kind.as_str().into(), expires: c.expires }).collect())`.
-fn certificates_of(_staff: &Staff) -> Option<Vec<Certificate>> {
-    None
+fn certificates_of(staff: &Staff) -> Option<Vec<Certificate>> {
+    Some(
+        staff
+            .certificates
+            .iter()
+            .map(|c| Certificate {
+                kind: c.kind.as_str().into(),
+                expires: c.expires,
+            })
+            .collect(),
+    )
 }
 
 /// The ledger of `date` from the journal on `conn`.

@@ -427,30 +427,40 @@ fn no_journal_at_all_is_an_error_naming_where_it_was_looked_for() {
 
 #[test]
 fn certificates_print_with_their_expiry_and_an_expired_one_is_marked() {
-    let (cfg, _dir) = config();
+    let (mut cfg, _dir) = config();
+    let s01 = cfg.staff.iter_mut().find(|s| s.id == "s-01").unwrap();
+    s01.certificates = vec![
+        crate::config::Certificate {
+            kind: crate::config::CertificateKind::Health,
+            expires: date("2026-03-01"),
+        },
+        crate::config::Certificate {
+            kind: crate::config::CertificateKind::Caregiver,
+            expires: date(DAY),
+        },
+    ];
     let core = drive(
         &cfg,
         "07:00",
         &[attend("08:00", "s-01", "check_in")],
         "09:00",
     );
-    let mut l = ledger_of(&cfg, &core, DAY);
+    let l = ledger_of(&cfg, &core, DAY);
     assert_eq!(
-        l.staff[0].certificates, None,
-        "the typed roster has none yet"
+        l.staff[0].certificates,
+        Some(vec![
+            Certificate {
+                kind: "health".into(),
+                expires: date("2026-03-01"),
+            },
+            Certificate {
+                kind: "caregiver".into(),
+                expires: date(DAY),
+            },
+        ]),
+        "read from the roster"
     );
     let staff_table = |l: &Ledger| tables::sections(l)[1].tables[0].rows[0][7].clone();
-    assert!(staff_table(&l).contains("not read by this version"));
-    l.staff[0].certificates = Some(vec![
-        Certificate {
-            kind: "health".into(),
-            expires: date("2026-03-01"),
-        },
-        Certificate {
-            kind: "caregiver".into(),
-            expires: date(DAY),
-        },
-    ]);
     assert_eq!(
         staff_table(&l),
         "健康合格证 (health) 至 2026-03-01 (已过期 EXPIRED); 保育员证 (caregiver) 至 2026-03-02 (有效 valid)"
