@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod live;
 pub mod localtime;
 pub mod names;
+pub mod operations;
 pub mod outbox;
 pub mod pin;
 pub mod presets;

@@ -36,6 +36,8 @@ pub struct LiveView {
     pub naps: Vec<NapFigures>,
     /// Every member of staff checked in: whether they count, and why not (ids only).
     pub staff: Vec<StaffFigures>,
+    /// How the agent itself is doing: clock, configuration in force, journal.
+    pub operations: crate::operations::Operations,
 }
 
 impl LiveView {
@@ -52,6 +54,7 @@ impl LiveView {
             occupancy: engine.occupancy(),
             naps: engine.naps(),
             staff: engine.staff_figures(),
+            operations: Default::default(),
         }
     }
 }
@@ -61,6 +64,7 @@ pub struct Publisher {
     view: watch::Sender<Arc<LiveView>>,
     transitions: broadcast::Sender<Transition>,
     version: u64,
+    operations: crate::operations::Operations,
 }
 
 /// The reading side: cheap to clone, one per consumer.
@@ -82,6 +86,7 @@ pub fn channel(engine: &mut Engine) -> (Publisher, Live) {
             view: view_tx,
             transitions: transitions.clone(),
             version: 0,
+            operations: Default::default(),
         },
         Live {
             view: view_rx,
@@ -92,11 +97,17 @@ pub fn channel(engine: &mut Engine) -> (Publisher, Live) {
 }
 
 impl Publisher {
+    /// What the next views say of the agent itself (see [`crate::operations`]).
+    pub fn set_operations(&mut self, operations: crate::operations::Operations) {
+        self.operations = operations;
+    }
+
     /// Publishes the engine's state and the batch's transitions (already committed).
     pub fn publish(&mut self, engine: &mut Engine, transitions: &[Transition]) {
         self.version += 1;
-        self.view
-            .send_replace(Arc::new(LiveView::of(engine, self.version)));
+        let mut view = LiveView::of(engine, self.version);
+        view.operations = self.operations.clone();
+        self.view.send_replace(Arc::new(view));
         for t in transitions {
             // No receiver is not an error: nobody is looking.
             let _ = self.transitions.send(t.clone());

@@ -82,6 +82,9 @@ pub fn public(cfg: &Config, view: &LiveView) -> Value {
         "doors": doors,
         "alerts": alerts,
         "inputs": super::inputs::listed(cfg),
+        // The agent itself: clock synchronised, configuration in force (a refused
+        // reload by its number of problems only: they may quote the file), journal.
+        "operations": view.operations,
     })
 }
 
@@ -254,5 +257,12 @@ pub fn names(cfg: &Config, view: &LiveView) -> Value {
             (s.staff.clone(), v)
         })
         .collect();
-    json!({ "children": children, "staff": staff, "rooms": rooms, "presence": presence })
+    // A refused reload's problems may quote the file (cards, names): staff only.
+    let problems: Vec<&String> = view
+        .operations
+        .refused
+        .iter()
+        .flat_map(|r| &r.problems)
+        .collect();
+    json!({ "children": children, "staff": staff, "rooms": rooms, "presence": presence, "config_problems": problems })
 }

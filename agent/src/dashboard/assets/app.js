@@ -24,7 +24,10 @@ const TEXT = {
     act_handled_on_site: '现场处理', act_parent_notified: '已通知家长', act_escalated: '已上报', act_false_alarm: '误报', act_other: '其他',
     counted: '计入师幼比', notCounted: '在园未计入：', onBreak: '休息中', otherWork: '其他工作', roleNotCounted: '岗位不计入',
     certMissing: '缺{c}', certExpired: '{c}已于 {d} 过期', certificate: '证件无效', setOnDuty: '在岗', setBreak: '休息',
-    setOtherWork: '其他工作', presenceDone: '已更新在岗状态'
+    setOtherWork: '其他工作', presenceDone: '已更新在岗状态',
+    system: '系统状态', clockSynced: '时钟已同步', clockNotSynced: '时钟未同步（时间可能不准）', config: '配置',
+    configSince: '生效于', kept: '已从名册移除、尚未离园（离园前保留）', refused: '配置重新加载被拒绝（{n} 个问题），沿用原配置',
+    journalOk: '记录正常', journalFailing: '记录写入失败：{n} 条暂存于内存，尚未保存',
   },
   en: {
     connecting: 'connecting…', live: 'live', offline: 'disconnected, reconnecting…', alerts: 'Active alerts',
@@ -47,7 +50,11 @@ const TEXT = {
     act_handled_on_site: 'Handled on site', act_parent_notified: 'Parent notified', act_escalated: 'Escalated', act_false_alarm: 'False alarm', act_other: 'Other',
     counted: 'counted', notCounted: 'Present, not counted: ', onBreak: 'on a break', otherWork: 'at other work',
     roleNotCounted: 'role not counted', certMissing: 'no {c}', certExpired: '{c} expired {d}', certificate: 'certificate',
-    setOnDuty: 'On duty', setBreak: 'Break', setOtherWork: 'Other work', presenceDone: 'Presence updated'
+    setOnDuty: 'On duty', setBreak: 'Break', setOtherWork: 'Other work', presenceDone: 'Presence updated',
+    system: 'System', clockSynced: 'Clock synchronised', clockNotSynced: 'Clock not synchronised (times may be wrong)',
+    config: 'Configuration', configSince: 'in force since', kept: 'Removed from the roster, still checked in (kept until checked out)',
+    refused: 'Configuration reload refused ({n} problems); the running configuration stays',
+    journalOk: 'Journal written', journalFailing: 'Journal writes failing: {n} held in memory, not yet recorded',
   }
 };
 const TYPES = {
@@ -179,6 +186,27 @@ function localIso(iso) {
   if (!m) return iso;
   const mins = (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
   return new Date(Date.parse(iso) + mins * 60000).toISOString();
+}
+
+function renderOperations() {
+  const list = $('operations');
+  if (!list) return;
+  list.replaceChildren();
+  const ops = view.operations || {};
+  const item = (cls, text) => list.append(el('li', cls, text));
+  item(ops.clock_synced ? 'ok clock' : 'warn clock', ops.clock_synced ? t('clockSynced') : t('clockNotSynced'));
+  if (ops.config) {
+    item('config', `${t('config')} ${ops.config.hash.slice(0, 12)} · ${t('configSince')} ${localIso(ops.config.since).slice(0, 16).replace('T', ' ')}`);
+    if (ops.config.kept.length) item('warn kept', `${t('kept')}: ${ops.config.kept.map(personName).join(', ')}`);
+  }
+  if (ops.refused) {
+    item('bad refused', t('refused').replace('{n}', ops.refused.count));
+    for (const p of (names && names.config_problems) || []) item('bad problem', p);
+  }
+  if (ops.journal) {
+    const ok = ops.journal.state === 'ok';
+    item(ok ? 'ok journal' : 'bad journal', ok ? t('journalOk') : t('journalFailing').replace('{n}', ops.journal.held));
+  }
 }
 
 function renderRooms() {
@@ -383,6 +411,7 @@ function render() {
   document.title = view.facility;
   $('clock').textContent = view.clock ? view.clock.slice(0, 10) + ' ' + view.clock.slice(11, 19) : '';
   renderAlerts();
+  renderOperations();
   renderRooms();
   renderDoors();
   renderHistory();
