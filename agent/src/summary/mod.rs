@@ -225,8 +225,14 @@ pub fn summary_due(cfg: &Config, date: NaiveDate) -> DateTime<Utc> {
     close + cfg.rules.pickup_grace.as_chrono()
 }
 
-/// The local dates in `tz` on which the journal holds any event, oldest first: the days
-/// the daemon owes a summary for, when it was down at their due time.
+/// The local dates in `tz` on which the journal holds an event of the nursery, oldest
+/// first: the days the daemon owes a summary for, when it was down at their due time.
+///
+/// A day that holds only the agent's own markers (`agent_started`, `clock_jump`,
+/// `config_loaded`) is not one of them: nothing happened there but the agent starting or
+/// its clock stepping — the 1970-01-01 of a board that booted without a clock and then
+/// synchronised, or the day a jump landed on (contract section 11: no summaries for days
+/// that did not happen). Days a forward jump skipped hold no event at all.
 ///
 /// One indexed look-up per active day: it jumps from one day with events to the next.
 pub fn days_with_activity(conn: &Connection, tz: Tz) -> Result<Vec<NaiveDate>, SummaryError> {
@@ -237,7 +243,10 @@ pub fn days_with_activity(conn: &Connection, tz: Tz) -> Result<Vec<NaiveDate>, S
             break;
         };
         let date = localtime::date_of(tz, t);
-        out.push(date);
+        let (start, end) = day_bounds(tz, date);
+        if day::nursery_event_between(conn, start, end)? {
+            out.push(date);
+        }
         let Some(following) = date.succ_opt() else {
             break;
         };

@@ -991,3 +991,23 @@ fn a_break_on_duty_is_not_counted_in_the_staff_minutes() {
     // 60 minutes checked in, 15 of them on a break.
     assert_eq!(body["rooms"][0]["staff_minutes"], json!(45.0), "{body}");
 }
+
+#[test]
+fn a_day_with_only_the_agents_own_markers_owes_no_summary() {
+    let (cfg, _dir) = config();
+    // The agent starts on 2026-03-02 at 23:00 and nothing happens in the nursery until
+    // 2026-03-04: 03-02 holds its `agent_started` only, 03-03 nothing at all.
+    let lines = [attend("2026-03-04T07:00:00+08:00", "s-01", "check_in")];
+    let mut core = drive(&cfg, "23:00", &lines, "2026-03-04T08:00:00+08:00");
+    let days = days_with_activity(core.journal().connection(), cfg.facility.timezone).unwrap();
+    assert_eq!(days, vec![date("2026-03-04")]);
+    // A check-in on the day of the start makes it a day with activity after all.
+    let (cfg2, _dir2) = config();
+    let lines = [
+        attend("2026-03-02T23:30:00+08:00", "s-01", "check_in"),
+        attend("2026-03-04T07:00:00+08:00", "s-01", "check_out"),
+    ];
+    core = drive(&cfg2, "23:00", &lines, "2026-03-04T08:00:00+08:00");
+    let days = days_with_activity(core.journal().connection(), cfg2.facility.timezone).unwrap();
+    assert_eq!(days, vec![date("2026-03-02"), date("2026-03-04")]);
+}
