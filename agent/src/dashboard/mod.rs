@@ -5,12 +5,12 @@
 //! | route | who | what |
 //! |---|---|---|
 //! | `GET /`, `GET /wall` | anyone | the page; every asset is compiled into the binary |
-//! | `GET /api/view` | anyone | rooms, doors and open alerts: ids, room names and counts, no personal names |
+//! | `GET /api/view` | anyone | rooms, doors and open alerts: ids, room names and counts, no personal names; the agent's own state (`operations`) |
 //! | `GET /api/stream` | anyone, slots kept for staff | the same view as server-sent events (`view`), and each alert transition (`transition`) |
 //! | `GET /api/history` | anyone | today's alert transitions and each room's ratio samples |
 //! | `POST /api/login` | anyone, limited per address and per account | `{"staff","pin"}` → session cookie and CSRF token |
 //! | `GET /api/session` | staff | who is logged in, and the CSRF token |
-//! | `GET /api/names` | staff | names of children and staff, who is in which room, and who counts and why not |
+//! | `GET /api/names` | staff | names of children and staff, who is in which room, who counts and why not, and a refused reload's problems |
 //! | `POST /api/alerts/{id}/ack` | staff + CSRF | acknowledges an open alert, once journalled |
 //! | `POST /api/rooms/{id}/sleep-check` | staff + CSRF | a sleep check by the logged-in staff member, during a nap |
 //! | `POST /api/rooms/{id}/nap/{start\|end}` | staff + CSRF | starts or ends the room's nap |

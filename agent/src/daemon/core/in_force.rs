@@ -156,6 +156,9 @@ pub fn start(file: &ConfigFile, stored: Option<InForce>, restored: bool) -> Star
     }
 }
 
+/// A person's id and, for children and staff, the room the rules put them in.
+type Person<'a> = (&'a str, Option<&'a str>);
+
 /// `file_text` with a table appended for every person of `effective` it lacks, copied
 /// from `previous` (with the room the rules put them in), and the ids so kept. A person
 /// `previous` does not have either is left out, and logged.
@@ -164,7 +167,7 @@ fn compose(file_text: &str, previous: Option<&str>, effective: &Config) -> (Stri
         return (file_text.to_string(), Vec::new());
     };
     let old = previous.and_then(|t| t.parse::<DocumentMut>().ok());
-    let wanted: [(&str, Vec<(&str, Option<&str>)>); 3] = [
+    let wanted: [(&str, Vec<Person<'_>>); 3] = [
         (
             "children",
             effective
