@@ -48,6 +48,12 @@ pub enum AlertType {
     /// Contract section 10: at `arrival_deadline` on one of the child's days, the child is
     /// neither checked in nor reported absent.
     ChildAbsentUnreported,
+    /// Contract section 10: a member of staff who counts toward ratios checks in lacking a
+    /// valid required certificate (one-shot; subject: the staff id).
+    StaffNotQualified,
+    /// Contract section 10: at `open`, a required certificate is still valid but expires
+    /// within `certificate_warning`; resolved when the roster gives it a later expiry.
+    CertificateExpiring,
 }
 
 impl AlertType {
@@ -76,7 +82,10 @@ impl AlertType {
 
     /// One-shot alerts are only ever raised.
     pub fn is_one_shot(self) -> bool {
-        matches!(self, AlertType::BadgeDenied | AlertType::UnauthorizedPickup)
+        matches!(
+            self,
+            AlertType::BadgeDenied | AlertType::UnauthorizedPickup | AlertType::StaffNotQualified
+        )
     }
 
     /// Chinese label for staff.
@@ -104,6 +113,8 @@ impl AlertType {
             AlertType::HealthCheckMissing => "未做晨午检",
             AlertType::HealthCheckFailed => "晨午检异常",
             AlertType::ChildAbsentUnreported => "幼儿未到且未请假",
+            AlertType::StaffNotQualified => "人员未持有效证件",
+            AlertType::CertificateExpiring => "证件即将到期",
         }
     }
 
@@ -132,6 +143,8 @@ impl AlertType {
             AlertType::HealthCheckMissing => "health check missing",
             AlertType::HealthCheckFailed => "health check failed",
             AlertType::ChildAbsentUnreported => "child absent, not reported",
+            AlertType::StaffNotQualified => "staff member not qualified",
+            AlertType::CertificateExpiring => "certificate expiring",
         }
     }
 }
@@ -226,7 +239,7 @@ mod tests {
         names_agree_with_serde(AlertType::ALL, |t| t.as_str());
         names_agree_with_serde(Severity::ALL, |s| s.as_str());
         names_agree_with_serde(AlertState::ALL, |s| s.as_str());
-        assert_eq!(AlertType::ALL.len(), 22);
+        assert_eq!(AlertType::ALL.len(), 24);
         assert_eq!(AlertType::RatioBreach.as_str(), "ratio_breach");
         assert_eq!(AlertType::StoragePressure.to_string(), "storage_pressure");
         assert_eq!(Severity::Critical.as_str(), "critical");

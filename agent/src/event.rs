@@ -96,6 +96,12 @@ pub enum EventKind {
         date: chrono::NaiveDate,
         reason: AbsenceReason,
     },
+    /// Contract section 9: a member of staff checked in is on duty (the default at check-in),
+    /// on a break or at other work; only staff on duty count toward ratios.
+    Presence {
+        person: String,
+        state: PresenceState,
+    },
     /// The project's own, additive: the agent (re)started at `ts`. `run` journals it at
     /// every start so that `replay` of an exported journal counts silent sensors from the
     /// same moments the live agent did, and so reproduces what it raised.
@@ -218,6 +224,33 @@ impl AbsenceReason {
         serde_name(&self)
     }
 }
+/// Where a checked-in member of staff is in their day (contract section 9).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceState {
+    /// Looking after children: counts toward ratios. The state at every check-in.
+    #[default]
+    OnDuty,
+    /// On a break: in the building, not counted.
+    Break,
+    /// At other work (paperwork, the kitchen, a meeting): not counted.
+    OtherWork,
+}
+
+impl PresenceState {
+    pub const ALL: &'static [PresenceState] = <PresenceState as VariantArray>::VARIANTS;
+
+    /// `"on_duty"`, `"break"`, `"other_work"`: the serde name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(&self)
+    }
+
+    pub fn is_on_duty(self) -> bool {
+        self == PresenceState::OnDuty
+    }
+}
 
 /// What was done about an alert (contract section 9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, VariantArray)]
@@ -306,6 +339,9 @@ mod tests {
             r#"{"ts":"2026-03-02T08:00:00+08:00","type":"health_check","person":"c-01","celsius":36.6,"result":"pass"}"#,
             r#"{"ts":"2026-03-02T08:00:00+08:00","type":"health_check","person":"c-01","result":"refer"}"#,
             r#"{"ts":"2026-03-02T07:00:00+08:00","type":"absence","person":"c-02","date":"2026-03-02","reason":"sick"}"#,
+            r#"{"ts":"2026-03-02T10:10:00+08:00","type":"presence","person":"s-03","state":"break"}"#,
+            r#"{"ts":"2026-03-02T10:25:00+08:00","type":"presence","person":"s-03","state":"on_duty"}"#,
+            r#"{"ts":"2026-03-02T10:30:00+08:00","type":"presence","person":"s-03","state":"other_work"}"#,
         ];
         for line in lines {
             let ev = Event::parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
@@ -369,6 +405,18 @@ mod tests {
         assert!(err.contains("date") || err.contains("input"), "{err}");
         assert_eq!(HealthResult::ALL.len(), 2);
         assert_eq!(AbsenceReason::Sick.as_str(), "sick");
+    }
+
+    #[test]
+    fn a_presence_state_outside_the_three_of_the_contract_is_rejected_with_its_name() {
+        let err = Event::parse(
+            r#"{"ts":"2026-03-02T10:10:00+08:00","type":"presence","person":"s-03","state":"nap"}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("nap") && err.contains("on_duty"), "{err}");
+        let names: Vec<&str> = PresenceState::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["on_duty", "break", "other_work"]);
     }
 
     #[test]

@@ -116,6 +116,14 @@ try {
   const disposedText = await page.locator('.alert[data-type="ratio_breach"] .disposed').textContent();
   if (!disposedText.includes('已上报') || !disposedText.includes('王老师')) throw new Error(`disposition text: ${disposedText}`);
   result.disposed = disposedText;
+  // Who counts: s-01 counts; one tap puts her on a break, and the card says so at once.
+  const me = page.locator('.room[data-room="infant"] .names .person[data-staff="s-01"]');
+  await me.waitFor({ timeout: 10000 });
+  if (!(await me.textContent()).includes('计入师幼比')) throw new Error(`staff row: ${await me.textContent()}`);
+  await me.locator('button.presence-btn[data-presence="break"]').click();
+  await page.locator('.room[data-room="infant"] .names .person.not-counted[data-staff="s-01"]').waitFor({ timeout: 10000 });
+  result.on_break = await page.locator('.room[data-room="infant"] .names .person[data-staff="s-01"]').textContent();
+  if (!result.on_break.includes('休息中')) throw new Error(`staff row on a break: ${result.on_break}`);
   await page.locator('#timeline li.tr-acknowledged').first().waitFor({ timeout: 10000 });
   // The timeline's numbers fit in its margin up to 100 items (they were clipped past 9).
   const marker = await page.evaluate(() => {
@@ -160,6 +168,10 @@ try {
   for (const name of ['小明', '王老师']) {
     if (wallHtml.includes(name)) throw new Error(`wall mode shows ${name}`);
   }
+  // The wall counts who is present but not counted, naming nobody (in English, chosen above).
+  const notCounted = await wall.locator('.room[data-room="infant"] .not-counted').textContent({ timeout: 10000 });
+  if (!notCounted.includes('not counted: on a break 1')) throw new Error(`wall not-counted line: ${notCounted}`);
+  if (await wall.locator('button.presence-btn').count() !== 0) throw new Error('wall mode offers presence buttons');
   await wall.screenshot({ path: path.join(out, 'dashboard-wall.png') });
 
   if (outside.length) throw new Error(`requests outside the agent: ${outside.join(', ')}`);

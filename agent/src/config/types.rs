@@ -407,6 +407,78 @@ pub struct Staff {
     /// this member of staff cannot log in to the page.
     #[serde(default)]
     pub pin_hash: Option<String>,
+    /// Contract section 8: the certificates this member of staff holds (持证上岗), each
+    /// valid up to and including its `expires` date.
+    #[serde(default)]
+    pub certificates: Vec<Certificate>,
+}
+
+/// `{ kind = "health", expires = "2027-01-31" }` in a staff member's `certificates`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Certificate {
+    pub kind: CertificateKind,
+    /// The last local date on which the certificate is valid.
+    #[serde(deserialize_with = "de_date")]
+    pub expires: NaiveDate,
+}
+
+/// The kinds of certificate a roster may name. A closed list, so that a misspelt kind
+/// (`"helth"`) is an error in `check-config` rather than a certificate nobody requires.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateKind {
+    /// 托幼机构工作人员健康合格证, renewed yearly.
+    Health,
+    /// 保育员证.
+    Caregiver,
+    /// 育婴员证.
+    InfantCare,
+    /// 教师资格证.
+    Teacher,
+    /// 护士执业证书.
+    Nurse,
+    /// 医师执业证书.
+    Doctor,
+    /// 急救员证 (first aid).
+    FirstAid,
+}
+
+impl CertificateKind {
+    pub const ALL: &'static [CertificateKind] = <CertificateKind as VariantArray>::VARIANTS;
+
+    /// `"health"`, `"caregiver"`, …: the serde name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(&self)
+    }
+
+    /// Chinese label for staff.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            CertificateKind::Health => "健康合格证",
+            CertificateKind::Caregiver => "保育员证",
+            CertificateKind::InfantCare => "育婴员证",
+            CertificateKind::Teacher => "教师资格证",
+            CertificateKind::Nurse => "护士执业证书",
+            CertificateKind::Doctor => "医师执业证书",
+            CertificateKind::FirstAid => "急救员证",
+        }
+    }
+
+    /// English label for staff.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            CertificateKind::Health => "health certificate",
+            CertificateKind::Caregiver => "caregiver certificate",
+            CertificateKind::InfantCare => "infant-care certificate",
+            CertificateKind::Teacher => "teaching certificate",
+            CertificateKind::Nurse => "nurse licence",
+            CertificateKind::Doctor => "physician licence",
+            CertificateKind::FirstAid => "first-aid certificate",
+        }
+    }
 }
 
 impl Staff {
@@ -474,6 +546,12 @@ pub struct Rules {
     /// Contract section 8 (off unless set): local `"HH:MM"`; an expected child neither in
     /// nor reported absent then -> `child_absent_unreported`.
     pub arrival_deadline: Option<TimeOfDay>,
+    /// Contract section 8: staff lacking a valid certificate of one of these kinds do not
+    /// count toward ratios (and are `staff_not_qualified` at check-in).
+    pub required_certificates: Vec<CertificateKind>,
+    /// Contract section 8: a required certificate expiring within this long is
+    /// `certificate_expiring` at `open`.
+    pub certificate_warning: Dur,
 }
 
 impl Default for Rules {
@@ -492,6 +570,8 @@ impl Default for Rules {
             health_check_within: None,
             fever_c: 37.3,
             arrival_deadline: None,
+            required_certificates: Vec::new(),
+            certificate_warning: Dur::secs(30 * 24 * 3600),
         }
     }
 }

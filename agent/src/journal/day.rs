@@ -175,6 +175,18 @@ pub fn for_each_event(
     Ok(())
 }
 
+/// Whether `[start, end)` holds an event other than the agent's own markers
+/// (`agent_started`, `clock_jump`, `config_loaded`, which the agent writes compactly).
+pub fn nursery_event_between(conn: &Connection, start: i64, end: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE ts_ms >= ?1 AND ts_ms < ?2
+           AND body NOT LIKE '%\"type\":\"agent_started\"%'
+           AND body NOT LIKE '%\"type\":\"clock_jump\"%'
+           AND body NOT LIKE '%\"type\":\"config_loaded\"%')",
+    )?
+    .query_row([start, end], |r| r.get(0))
+}
+
 /// The time of the first event at or after `from` (one indexed look-up).
 pub fn first_event_from(conn: &Connection, from: i64) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached("SELECT MIN(ts_ms) FROM events WHERE ts_ms >= ?1")?

@@ -75,6 +75,10 @@ pub(super) enum Resolved<'e> {
         #[allow(dead_code)] // journalled; counted by the summary, not by the rules
         reason: crate::event::AbsenceReason,
     },
+    Presence {
+        staff: usize,
+        state: crate::event::PresenceState,
+    },
     AgentStarted,
     Acknowledge {
         alert_id: &'e str,
@@ -175,6 +179,7 @@ impl Engine {
                 date,
                 reason,
             } => self.resolve_absence(person, *date, *reason)?,
+            EventKind::Presence { person, state } => self.resolve_presence(person, *state)?,
             EventKind::AgentStarted => Resolved::AgentStarted,
             EventKind::Acknowledge { alert_id, by } => self.resolve_acknowledge(alert_id, by)?,
             EventKind::ClockJump { .. } => Resolved::ClockJump,
@@ -336,6 +341,7 @@ impl Engine {
                 result,
             } => self.health_check(child, celsius, result, now, out),
             Resolved::Absence { child, date, .. } => self.absence(child, date, now, out),
+            Resolved::Presence { staff, state } => self.presence(staff, state, now, out),
             // Handled before the clock advances (see `on_event`).
             Resolved::AgentStarted | Resolved::ClockJump | Resolved::ConfigLoaded => {}
             Resolved::Acknowledge { alert_id, by } => self.acknowledge(alert_id, by, now, out),
@@ -378,12 +384,14 @@ impl Engine {
                     Some(_) => None,
                     None => Some(self.m.staff[i].home),
                 };
+                self.staff_moved(i, from, now, out);
                 self.reevaluate([from, self.s.staff_room[i]], now, out);
             }
             (ReaderPurpose::Room, CardHolder::Staff(i)) => {
                 let from = self.s.staff_room[i];
                 let to = reader.room;
                 self.s.staff_room[i] = to;
+                self.staff_moved(i, from, now, out);
                 self.reevaluate([from, to], now, out);
             }
             (ReaderPurpose::SleepCheck, CardHolder::Staff(i)) => {
@@ -491,6 +499,7 @@ impl Engine {
             _ => return,
         };
         self.s.staff_room[i] = to;
+        self.staff_moved(i, from, now, out);
         self.reevaluate([from, to], now, out);
     }
 

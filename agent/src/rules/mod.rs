@@ -20,7 +20,8 @@
 //!   reading, acknowledgement); `rooms`: a room's figures and its ratio, supervision and
 //!   capacity conditions; `timers`: every timer derived from the state, and firing them;
 //! - `naps`: naps and sleep checks (`sleep_check_missed`); `inputs`: panic and fire
-//!   inputs, test presses, the daily check at `open` and dispositions;
+//!   inputs, test presses, the daily check at `open` and dispositions; `people`: presence
+//!   and certificates, who counts (`staff_not_qualified`, `certificate_expiring`);
 //! - `transitions`: raising and resolving alerts, with one `details` type per shape;
 //! - `views`: the figures the console, staff page and telemetry show.
 //!
@@ -32,6 +33,7 @@ mod inputs;
 mod jump;
 mod model;
 mod naps;
+mod people;
 mod reload;
 mod rooms;
 mod snapshot;
@@ -49,6 +51,7 @@ use crate::config::Config;
 use crate::event::{Event, EventKind};
 pub use health::{ChildHealth, ABSENCE_WINDOW_DAYS, BODY_CELSIUS};
 use model::Model;
+pub use people::{NotCounted, StaffFigures};
 pub use reload::Reloaded;
 pub use snapshot::{Snapshot, SnapshotError};
 use state::State;

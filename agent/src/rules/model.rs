@@ -1,12 +1,14 @@
 //! The configuration turned into lookup tables the rules use on every event.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{Duration, NaiveDate, NaiveTime};
 use chrono_tz::Tz;
 
 use crate::alert::AlertType;
-use crate::config::{Config, HumidityRule, InputKind, ReaderPurpose, Rules, TemperatureRule};
+use crate::config::{
+    CertificateKind, Config, HumidityRule, InputKind, ReaderPurpose, Rules, TemperatureRule,
+};
 use crate::presets::Preset;
 
 pub(crate) struct RoomM {
@@ -34,7 +36,10 @@ pub(crate) struct ChildM {
 pub(crate) struct StaffM {
     pub id: String,
     pub home: usize,
+    /// Whether the role counts toward ratios (before presence and certificates).
     pub counts: bool,
+    /// Certificate kind → last valid local date.
+    pub certificates: BTreeMap<CertificateKind, NaiveDate>,
 }
 
 #[derive(Clone, Copy)]
@@ -68,6 +73,8 @@ pub(crate) struct RulesM {
     pub health_check_within: Option<Duration>,
     pub fever_c: f64,
     pub arrival_deadline: Option<NaiveTime>,
+    pub required_certificates: Vec<CertificateKind>,
+    pub certificate_warning: Duration,
 }
 
 pub(crate) struct Model {
@@ -156,6 +163,8 @@ impl RulesM {
             health_check_within: r.health_check_within.map(|d| d.as_chrono()),
             fever_c: r.fever_c,
             arrival_deadline: r.arrival_deadline.map(|t| t.0),
+            required_certificates: r.required_certificates.clone(),
+            certificate_warning: r.certificate_warning.as_chrono(),
         }
     }
 }
@@ -237,6 +246,7 @@ impl Roster {
                 id: s.id.clone(),
                 home: room_of(room_ix, &s.room, &format!("staff `{}`", s.id))?,
                 counts: s.counts_in_ratio(),
+                certificates: s.certificates.iter().map(|c| (c.kind, c.expires)).collect(),
             });
             people.insert(s.id.clone(), Person::Staff(i));
             if let Some(card) = &s.card {

@@ -10,7 +10,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::model::Model;
-use super::state::{Active, DoorS, HealthS, InputS, Recent, RoomS, SensorS, State};
+use super::state::{Active, DoorS, Expiring, HealthS, InputS, Recent, RoomS, SensorS, State};
+use crate::event::PresenceState;
 
 type Dt = DateTime<Utc>;
 
@@ -25,6 +26,12 @@ pub struct Snapshot {
     /// Person id → room id, for everyone checked in.
     pub(crate) children: BTreeMap<String, String>,
     pub(crate) staff: BTreeMap<String, String>,
+    /// Staff id → presence, for staff checked in and not on duty.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) presence: BTreeMap<String, PresenceState>,
+    /// Staff id → open `certificate_expiring` alerts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) expiring: BTreeMap<String, Vec<Expiring>>,
     pub(crate) rooms: BTreeMap<String, RoomS>,
     pub(crate) doors: BTreeMap<String, DoorS>,
     pub(crate) sensors: BTreeMap<String, SensorS>,
@@ -78,6 +85,20 @@ impl Snapshot {
             next_alert_no: s.next_alert_no,
             children: keyed(&mut m.children.iter().map(|c| &c.id), &s.child_room),
             staff: keyed(&mut m.staff.iter().map(|c| &c.id), &s.staff_room),
+            presence: m
+                .staff
+                .iter()
+                .zip(s.staff_room.iter().zip(&s.presence))
+                .filter(|(_, (room, p))| room.is_some() && !p.is_on_duty())
+                .map(|(st, (_, p))| (st.id.clone(), *p))
+                .collect(),
+            expiring: m
+                .staff
+                .iter()
+                .zip(&s.expiring)
+                .filter(|(_, list)| !list.is_empty())
+                .map(|(st, list)| (st.id.clone(), list.clone()))
+                .collect(),
             rooms: m
                 .rooms
                 .iter()
@@ -143,6 +164,10 @@ impl Snapshot {
                 .staff
                 .get(&st.id)
                 .and_then(|r| m.room_ix.get(r).copied());
+            if s.staff_room[i].is_some() {
+                s.presence[i] = self.presence.get(&st.id).copied().unwrap_or_default();
+            }
+            s.expiring[i] = self.expiring.get(&st.id).cloned().unwrap_or_default();
         }
         for (i, r) in m.rooms.iter().enumerate() {
             s.rooms[i] = self.rooms.get(&r.id).cloned().unwrap_or_default();

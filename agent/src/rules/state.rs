@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{Limit, Model};
 use crate::alert::AlertType;
+use crate::config::CertificateKind;
+use crate::event::PresenceState;
 
 type Dt = DateTime<Utc>;
 
@@ -181,6 +183,13 @@ impl HealthS {
         *self == HealthS::default()
     }
 }
+/// An open `certificate_expiring`: which certificate, and the expiry it warned of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Expiring {
+    pub kind: CertificateKind,
+    pub expires: NaiveDate,
+    pub alert: Active,
+}
 
 /// A recently resolved alert, which a disposition may still be recorded against.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -202,6 +211,10 @@ pub(crate) struct State {
     pub next_alert_no: u64,
     pub child_room: Vec<Option<usize>>,
     pub staff_room: Vec<Option<usize>>,
+    /// Per member of staff: on duty, on a break, at other work (meaningful while checked in).
+    pub presence: Vec<PresenceState>,
+    /// Per member of staff: the open `certificate_expiring` alerts.
+    pub expiring: Vec<Vec<Expiring>>,
     pub rooms: Vec<RoomS>,
     pub doors: Vec<DoorS>,
     pub sensors: Vec<SensorS>,
@@ -232,6 +245,8 @@ impl State {
             next_alert_no: 0,
             child_room: vec![None; m.children.len()],
             staff_room: vec![None; m.staff.len()],
+            presence: vec![PresenceState::OnDuty; m.staff.len()],
+            expiring: vec![Vec::new(); m.staff.len()],
             rooms: vec![RoomS::default(); m.rooms.len()],
             doors: vec![DoorS::default(); m.doors.len()],
             sensors: vec![SensorS::default(); m.sensors.len()],
@@ -290,6 +305,15 @@ impl State {
         for (x, s) in m.inputs.iter().zip(&self.inputs) {
             push(&s.alert, x.kind.alert_type(), &x.id);
             push(&s.untested, AlertType::PanicUntested, &x.id);
+        }
+        for (x, list) in m.staff.iter().zip(&self.expiring) {
+            for e in list {
+                push(
+                    &Some(e.alert.clone()),
+                    AlertType::CertificateExpiring,
+                    &x.id,
+                );
+            }
         }
         v
     }
@@ -368,6 +392,11 @@ impl State {
             }
             if hit(&s.untested) {
                 return Some((s.untested.as_mut()?, AlertType::PanicUntested, x.id.clone()));
+            }
+        }
+        for (x, list) in m.staff.iter().zip(self.expiring.iter_mut()) {
+            if let Some(e) = list.iter_mut().find(|e| e.alert.id == id) {
+                return Some((&mut e.alert, AlertType::CertificateExpiring, x.id.clone()));
             }
         }
         None

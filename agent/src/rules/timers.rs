@@ -127,6 +127,8 @@ impl Engine {
             .inputs
             .iter()
             .any(|x| x.kind == crate::config::InputKind::Panic)
+            || !self.m.rules.required_certificates.is_empty()
+            || self.s.expiring.iter().any(|e| !e.is_empty())
         {
             consider(self.s.next_open, Timer::Open);
         }
@@ -177,6 +179,7 @@ impl Engine {
             }
             Timer::Open => {
                 self.panic_tests_due(due, out);
+                self.certificates_due(due, out);
                 self.s.next_open = self.next_open_after(due);
             }
             Timer::Pickup => {
@@ -197,7 +200,8 @@ impl Engine {
     /// before `to` that can change nothing are skipped, so a jump of years costs a few steps
     /// rather than one per day. Nothing but an event checks a child in or out, so until `to`
     /// the children present stay the same: the next pick-up checks find nobody new, and a
-    /// midnight matters only when a present child's age in months changes.
+    /// midnight matters only when a present child's age in months changes or a present
+    /// member of staff's required certificate runs out.
     fn skip_idle_days(&mut self, timer: Timer, due: Dt, to: Dt) {
         match timer {
             // One check at `open` raises what is untested; later ones can add nothing until
@@ -218,8 +222,13 @@ impl Engine {
             }
             Timer::Midnight if self.s.next_midnight.is_some_and(|n| n <= to) => {
                 let tz = self.m.tz;
-                let change = self
-                    .next_age_change(localtime::date_of(tz, due))
+                let today = localtime::date_of(tz, due);
+                let ages = self.next_age_change(today);
+                let certificates = self.next_certificate_change(today);
+                let change = [ages, certificates]
+                    .into_iter()
+                    .flatten()
+                    .min()
                     .and_then(|d| {
                         let start = localtime::day_bounds(tz, d).0;
                         localtime::next_daily(tz, start, NaiveTime::MIN, Duration::zero(), true)

@@ -34,6 +34,9 @@
 //! 6. **晨午检 and absences**: each child who comes is health-checked after check-in, one
 //!    with a fever; two children stay home, one reported sick before `open`, one not until
 //!    staff follow up after `arrival_deadline` (`health`).
+//! 6. **People** (`people`): one short break on duty (`presence`) where a room has slack,
+//!    and a member of staff without a valid required certificate in for the morning, who
+//!    counts in no plan (`staff_not_qualified`).
 //!
 //! Presence is planned on a grid of minutes, conservatively: a child counts in the whole
 //! minute of their arrival and of their departure, a staff member in neither the minute
@@ -62,6 +65,7 @@ mod families;
 mod health;
 mod incidents;
 mod naps;
+mod people;
 mod plan;
 mod readings;
 mod staff;
@@ -128,6 +132,9 @@ pub enum IncidentKind {
     /// A child expected today stays home and nobody says so until staff follow up after
     /// `arrival_deadline`. Needs the deadline and three families of one child who come.
     UnreportedAbsence,
+    /// A member of staff whose role counts but who lacks a valid required certificate
+    /// checks in for the morning. Needs such a member of staff on the roster.
+    UnqualifiedStaff,
 }
 
 impl IncidentKind {
@@ -144,6 +151,7 @@ impl IncidentKind {
             IncidentKind::LateSleepCheck => AlertType::SleepCheckMissed,
             IncidentKind::Fever => AlertType::HealthCheckFailed,
             IncidentKind::UnreportedAbsence => AlertType::ChildAbsentUnreported,
+            IncidentKind::UnqualifiedStaff => AlertType::StaffNotQualified,
         }
     }
 }
@@ -169,6 +177,9 @@ fn plan(cfg: &Config, seed: u64, date: NaiveDate, health: bool) -> SimulatedDay 
     p.emit_unknown_card();
     p.emit_readings();
     p.emit_naps();
+    p.emit_presence_break();
+    p.emit_unqualified();
+    // Last, so that the parts before draw the same numbers whether or not it runs.
     if health {
         p.emit_health();
     }

@@ -38,11 +38,23 @@ pub struct DailySummary {
     pub peak_children: u32,
     /// In configuration order.
     pub rooms: Vec<RoomFigures>,
+    /// Contract section 10: staff who checked in lacking a valid required certificate.
+    #[serde(default)]
+    pub staff_not_qualified: NotQualifiedFigures,
     pub summary_version: u32,
     /// The facility's IANA zone.
     pub timezone: String,
     /// Local midnight ending the day (RFC 3339), exclusive.
     pub to: String,
+}
+
+/// Staff who were `staff_not_qualified` during the day: how many, and their ids (ids only,
+/// never names).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotQualifiedFigures {
+    pub count: usize,
+    /// Staff ids, sorted.
+    pub staff: Vec<String>,
 }
 
 /// The agent's own day.

@@ -202,6 +202,8 @@ impl<'c> Replayer<'c> {
                 self.sample_naps(at);
             }
             EventKind::Nap { .. } | EventKind::SleepCheck { .. } => self.sample_naps(at),
+            // A break or a return changes who counts, so the staff-minutes.
+            EventKind::Presence { .. } => self.sample_rooms(),
             EventKind::Reading {
                 sensor,
                 celsius,

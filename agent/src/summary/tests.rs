@@ -1012,3 +1012,74 @@ fn health_checks_and_absences_by_reason_are_counted_for_the_day_with_no_child_na
         assert!(!tuesday.to_string().contains(id), "{id} in {tuesday}");
     }
 }
+
+#[test]
+fn staff_not_qualified_are_counted_once_each_by_id_and_never_named() {
+    let (mut cfg, _dir) = config();
+    cfg.rules.required_certificates = vec![crate::config::CertificateKind::Health];
+    let s02 = cfg.staff.iter_mut().find(|s| s.id == "s-02").unwrap();
+    s02.certificates.push(crate::config::Certificate {
+        kind: crate::config::CertificateKind::Health,
+        expires: date("2027-01-31"),
+    });
+    // s-01 holds no certificate: not qualified at each of two check-ins; s-02 is.
+    let lines = vec![
+        attend("08:00", "s-01", "check_in"),
+        attend("08:01", "s-02", "check_in"),
+        attend("12:00", "s-01", "check_out"),
+        attend("13:00", "s-01", "check_in"),
+    ];
+    let core = drive(&cfg, "07:58", &lines, "14:00");
+    let body = summary(&cfg, &core, DAY);
+    assert_eq!(
+        body["staff_not_qualified"],
+        json!({"count": 1, "staff": ["s-01"]})
+    );
+    assert_eq!(body["alerts"]["staff_not_qualified"], json!(2));
+    assert_eq!(body["alerts"]["certificate_expiring"], json!(0));
+    let text = body.to_string();
+    for s in &cfg.staff {
+        assert!(!text.contains(&s.name), "{} named in {text}", s.name);
+    }
+}
+
+#[test]
+fn a_break_on_duty_is_not_counted_in_the_staff_minutes() {
+    let (cfg, _dir) = config();
+    let presence = |time: &str, state: &str| {
+        ev(
+            time,
+            &format!(r#""type":"presence","person":"s-01","state":"{state}""#),
+        )
+    };
+    let lines = vec![
+        attend("08:00", "s-01", "check_in"),
+        presence("08:20", "break"),
+        presence("08:35", "on_duty"),
+        attend("09:00", "s-01", "check_out"),
+    ];
+    let core = drive(&cfg, "07:58", &lines, "10:00");
+    let body = summary(&cfg, &core, DAY);
+    // 60 minutes checked in, 15 of them on a break.
+    assert_eq!(body["rooms"][0]["staff_minutes"], json!(45.0), "{body}");
+}
+
+#[test]
+fn a_day_with_only_the_agents_own_markers_owes_no_summary() {
+    let (cfg, _dir) = config();
+    // The agent starts on 2026-03-02 at 23:00 and nothing happens in the nursery until
+    // 2026-03-04: 03-02 holds its `agent_started` only, 03-03 nothing at all.
+    let lines = [attend("2026-03-04T07:00:00+08:00", "s-01", "check_in")];
+    let mut core = drive(&cfg, "23:00", &lines, "2026-03-04T08:00:00+08:00");
+    let days = days_with_activity(core.journal().connection(), cfg.facility.timezone).unwrap();
+    assert_eq!(days, vec![date("2026-03-04")]);
+    // A check-in on the day of the start makes it a day with activity after all.
+    let (cfg2, _dir2) = config();
+    let lines = [
+        attend("2026-03-02T23:30:00+08:00", "s-01", "check_in"),
+        attend("2026-03-04T07:00:00+08:00", "s-01", "check_out"),
+    ];
+    core = drive(&cfg2, "23:00", &lines, "2026-03-04T08:00:00+08:00");
+    let days = days_with_activity(core.journal().connection(), cfg2.facility.timezone).unwrap();
+    assert_eq!(days, vec![date("2026-03-02"), date("2026-03-04")]);
+}

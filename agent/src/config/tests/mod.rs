@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::*;
 
+mod certificates;
 mod files;
 mod hardware;
 mod health;

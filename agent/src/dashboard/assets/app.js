@@ -12,7 +12,7 @@ const TEXT = {
     open: '开', closed: '关', held: '长时间未关', forced: '被强行打开', ago: '前', s: '秒', m: '分钟', h: '小时',
     raised: '发生', resolved: '解除', acknowledged: '已确认', tooMany: '尝试次数过多，请 {n} 秒后再试',
     wrong: '员工编号或 PIN 码错误', ackDone: '已确认警报', failed: '操作失败：', months: '月', noData: '暂无数据',
-    loggedIn: '已登录：', wall: '只读显示屏',
+    loggedIn: '已登录：', wall: '只读显示屏', ledger: '台账（打印）',
     legendStaff: '在岗教职工（计入师幼比）', legendRequired: '按师幼比需要的教职工', legendGap: '人手不足的时段',
     axisStaff: '教职工人数', childrenNow: '幼儿 {n} 人',
     nap: '午睡中', napFrom: '{t} 开始', lastCheck: '上次巡查', noCheck: '尚未巡查，午睡已', nextCheck: '下次巡查',
@@ -24,7 +24,14 @@ const TEXT = {
     health: '晨午检 · 出勤', hcPass: '正常', hcRefer: '复查', hcNone: '未检', hcDone: '已记录晨午检', hcFever: '异常',
     hcMissing: '未检（超时）', hcAbsent: '已请假', hcNotIn: '未到', hcNotExpected: '今日无课', hcTemp: '体温 °C',
     absentBtn: '请假', absenceDone: '已登记请假', reason_sick: '病假', reason_personal: '事假', reason_other: '其他',
-    act_handled_on_site: '现场处理', act_parent_notified: '已通知家长', act_escalated: '已上报', act_false_alarm: '误报', act_other: '其他'
+    act_handled_on_site: '现场处理', act_parent_notified: '已通知家长', act_escalated: '已上报', act_false_alarm: '误报', act_other: '其他',
+    act_handled_on_site: '现场处理', act_parent_notified: '已通知家长', act_escalated: '已上报', act_false_alarm: '误报', act_other: '其他',
+    counted: '计入师幼比', notCounted: '在园未计入：', onBreak: '休息中', otherWork: '其他工作', roleNotCounted: '岗位不计入',
+    certMissing: '缺{c}', certExpired: '{c}已于 {d} 过期', certificate: '证件无效', setOnDuty: '在岗', setBreak: '休息',
+    setOtherWork: '其他工作', presenceDone: '已更新在岗状态',
+    system: '系统状态', clockSynced: '时钟已同步', clockNotSynced: '时钟未同步（时间可能不准）', config: '配置',
+    configSince: '生效于', kept: '已从名册移除、尚未离园（离园前保留）', refused: '配置重新加载被拒绝（{n} 个问题），沿用原配置',
+    journalOk: '记录正常', journalFailing: '记录写入失败：{n} 条暂存于内存，尚未保存',
   },
   en: {
     connecting: 'connecting…', live: 'live', offline: 'disconnected, reconnecting…', alerts: 'Active alerts',
@@ -35,7 +42,7 @@ const TEXT = {
     empty: 'no children', open: 'open', closed: 'closed', held: 'held open', forced: 'forced', ago: ' ago',
     s: 's', m: 'min', h: 'h', raised: 'raised', resolved: 'resolved', acknowledged: 'acknowledged',
     tooMany: 'Too many attempts; try again in {n} s', wrong: 'Wrong staff id or PIN', ackDone: 'Alert acknowledged',
-    failed: 'Failed: ', months: ' mo', noData: 'no data yet', loggedIn: 'Logged in: ', wall: 'wall display',
+    failed: 'Failed: ', months: ' mo', noData: 'no data yet', loggedIn: 'Logged in: ', wall: 'wall display', ledger: 'Daily ledger (print)',
     legendStaff: 'Staff on duty (counted)', legendRequired: 'Staff the ratio requires', legendGap: 'Short of staff',
     axisStaff: 'staff', childrenNow: '{n} children',
     nap: 'Napping', napFrom: 'since {t}', lastCheck: 'Last check', noCheck: 'No check yet; napping for', nextCheck: 'next check',
@@ -48,7 +55,15 @@ const TEXT = {
     hcFever: 'failed', hcMissing: 'check overdue', hcAbsent: 'reported absent', hcNotIn: 'not in', hcNotExpected: 'not expected today',
     hcTemp: '°C', absentBtn: 'Absent', absenceDone: 'Absence recorded', reason_sick: 'Sick', reason_personal: 'Personal',
     reason_other: 'Other',
-    act_handled_on_site: 'Handled on site', act_parent_notified: 'Parent notified', act_escalated: 'Escalated', act_false_alarm: 'False alarm', act_other: 'Other'
+    act_handled_on_site: 'Handled on site', act_parent_notified: 'Parent notified', act_escalated: 'Escalated', act_false_alarm: 'False alarm', act_other: 'Other',
+    act_handled_on_site: 'Handled on site', act_parent_notified: 'Parent notified', act_escalated: 'Escalated', act_false_alarm: 'False alarm', act_other: 'Other',
+    counted: 'counted', notCounted: 'Present, not counted: ', onBreak: 'on a break', otherWork: 'at other work',
+    roleNotCounted: 'role not counted', certMissing: 'no {c}', certExpired: '{c} expired {d}', certificate: 'certificate',
+    setOnDuty: 'On duty', setBreak: 'Break', setOtherWork: 'Other work', presenceDone: 'Presence updated',
+    system: 'System', clockSynced: 'Clock synchronised', clockNotSynced: 'Clock not synchronised (times may be wrong)',
+    config: 'Configuration', configSince: 'in force since', kept: 'Removed from the roster, still checked in (kept until checked out)',
+    refused: 'Configuration reload refused ({n} problems); the running configuration stays',
+    journalOk: 'Journal written', journalFailing: 'Journal writes failing: {n} held in memory, not yet recorded',
   }
 };
 const TYPES = {
@@ -61,8 +76,26 @@ const TYPES = {
   humidity_low: ['湿度过低', 'Humidity too low'], sensor_stale: ['传感器无数据', 'Sensor silent'],
   sensor_fault: ['传感器故障', 'Sensor fault'], sleep_check_missed: ['午睡巡查超时', 'Sleep check missed'],
   health_check_missing: ['未做晨午检', 'Health check missing'], health_check_failed: ['晨午检异常', 'Health check failed'],
-  child_absent_unreported: ['幼儿未到且未请假', 'Child absent, not reported']
+  child_absent_unreported: ['幼儿未到且未请假', 'Child absent, not reported'],
+  staff_not_qualified: ['人员未持有效证件', 'Staff member not qualified'],
+  certificate_expiring: ['证件即将到期', 'Certificate expiring']
 };
+const CERTS = {
+  health: ['健康合格证', 'health certificate'], caregiver: ['保育员证', 'caregiver certificate'],
+  infant_care: ['育婴员证', 'infant-care certificate'], teacher: ['教师资格证', 'teaching certificate'],
+  nurse: ['护士执业证书', 'nurse licence'], doctor: ['医师执业证书', 'physician licence'], first_aid: ['急救员证', 'first-aid certificate']
+};
+const certName = (c) => (CERTS[c] ? CERTS[c][lang === 'en' ? 1 : 0] : c);
+function reasonText(r) {
+  switch (r.reason) {
+    case 'break': return t('onBreak');
+    case 'other_work': return t('otherWork');
+    case 'role': return t('roleNotCounted');
+    case 'certificate_missing': return t('certMissing').replace('{c}', certName(r.certificate));
+    case 'certificate_expired': return t('certExpired').replace('{c}', certName(r.certificate)).replace('{d}', r.expires);
+    default: return r.reason;
+  }
+}
 
 const wall = location.pathname === '/wall';
 let lang = localStorage.getItem('lang');
@@ -120,6 +153,7 @@ function renderStatic() {
   $('lang').textContent = lang === 'en' ? '中文' : 'English';
   $('login-btn').hidden = wall || !!me;
   $('logout-btn').hidden = wall || !me;
+  $('ledger-link').hidden = wall || !me;
   $('who').textContent = wall ? t('wall') : me ? t('loggedIn') + (me.name || me.staff) : '';
   document.body.classList.toggle('wall', wall);
 }
@@ -166,6 +200,27 @@ function localIso(iso) {
   return new Date(Date.parse(iso) + mins * 60000).toISOString();
 }
 
+function renderOperations() {
+  const list = $('operations');
+  if (!list) return;
+  list.replaceChildren();
+  const ops = view.operations || {};
+  const item = (cls, text) => list.append(el('li', cls, text));
+  item(ops.clock_synced ? 'ok clock' : 'warn clock', ops.clock_synced ? t('clockSynced') : t('clockNotSynced'));
+  if (ops.config) {
+    item('config', `${t('config')} ${ops.config.hash.slice(0, 12)} · ${t('configSince')} ${localIso(ops.config.since).slice(0, 16).replace('T', ' ')}`);
+    if (ops.config.kept.length) item('warn kept', `${t('kept')}: ${ops.config.kept.map(personName).join(', ')}`);
+  }
+  if (ops.refused) {
+    item('bad refused', t('refused').replace('{n}', ops.refused.count));
+    for (const p of (names && names.config_problems) || []) item('bad problem', p);
+  }
+  if (ops.journal) {
+    const ok = ops.journal.state === 'ok';
+    item(ok ? 'ok journal' : 'bad journal', ok ? t('journalOk') : t('journalFailing').replace('{n}', ops.journal.held));
+  }
+}
+
 function renderRooms() {
   const box = $('rooms');
   box.replaceChildren();
@@ -190,12 +245,43 @@ function renderRooms() {
     if (names && names.rooms[r.id]) {
       const ul = el('ul', 'names');
       const occ = names.rooms[r.id];
-      if (occ.staff.length) ul.append(el('li', null, occ.staff.map(personName).join('、')));
+      for (const id of occ.staff) ul.append(staffItem(id));
       if (occ.children.length) ul.append(el('li', null, occ.children.map(personName).join('、')));
       card.append(ul);
+    } else if (r.not_counted) {
+      // Counts only: who is not counted is for logged-in staff.
+      const n = r.not_counted;
+      const parts = [['onBreak', n.break], ['otherWork', n.other_work], ['certificate', n.certificate], ['roleNotCounted', n.role]]
+        .filter((p) => p[1] > 0).map((p) => `${t(p[0])} ${p[1]}`);
+      if (parts.length) {
+        const line = el('div', 'not-counted', t('notCounted') + parts.join(' · '));
+        line.dataset.notCounted = r.id;
+        card.append(line);
+      }
     }
     box.append(card);
   }
+}
+
+// One member of staff in a room card (logged-in staff only): counted, or why not, and
+// one tap to mark them on duty, on a break or at other work.
+function staffItem(id) {
+  const p = names.presence && names.presence[id];
+  const li = el('li', `person ${p && !p.counted ? 'not-counted' : 'counted'}`);
+  li.dataset.staff = id;
+  li.append(el('span', 'who', personName(id)));
+  if (p) li.append(el('span', 'why', p.counted ? t('counted') : p.not_counted.map(reasonText).join('，')));
+  if (p && me && !wall) {
+    for (const [st, label] of [['on_duty', 'setOnDuty'], ['break', 'setBreak'], ['other_work', 'setOtherWork']]) {
+      if (st === p.presence) continue;
+      const b = el('button', 'presence-btn', t(label));
+      b.type = 'button';
+      b.dataset.presence = st;
+      b.addEventListener('click', () => setPresence(id, st, b));
+      li.append(b);
+    }
+  }
+  return li;
 }
 
 // The nap card of a room: since when it naps, the time since its last check counting up,
@@ -436,6 +522,7 @@ function render() {
   document.title = view.facility;
   $('clock').textContent = view.clock ? view.clock.slice(0, 10) + ' ' + view.clock.slice(11, 19) : '';
   renderAlerts();
+  renderOperations();
   renderRooms();
   renderDoors();
   renderHealth();
@@ -584,6 +671,10 @@ async function submitDispose(ev) {
   } finally {
     btn.disabled = false;
   }
+}
+function setPresence(staff, state, button) {
+  return roomAction(`/api/staff/${encodeURIComponent(staff)}/presence/${state}`, 'presenceDone',
+    () => setPresence(staff, state), button);
 }
 async function logout() {
   await api('/api/logout', { method: 'POST', body: '{}' });

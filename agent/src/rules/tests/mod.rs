@@ -12,6 +12,7 @@ mod health;
 mod inputs;
 mod jumps;
 mod naps;
+mod people;
 mod properties;
 mod reload;
 mod rooms;
