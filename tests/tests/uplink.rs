@@ -43,6 +43,8 @@ fn settings(port: u16) -> UplinkSettings {
         command_max_bytes: 4096,
         reconnect_min: Duration::from_millis(50),
         reconnect_max: Duration::from_millis(400),
+        keep_sent: Duration::from_secs(30 * 24 * 3600),
+        resend_per_second: 500,
         cap: cap(64 << 20),
     }
 }

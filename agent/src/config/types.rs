@@ -621,6 +621,12 @@ pub struct Mqtt {
     /// First delay before reconnecting; doubles (with jitter) up to `reconnect_max`.
     pub reconnect_min: Dur,
     pub reconnect_max: Dur,
+    /// How long an enveloped message is kept after its PUBACK, for `resend` (contract 1.1
+    /// section 12); at most `outbox_max_bytes` of them, oldest let go first.
+    pub keep_sent: Dur,
+    /// Messages republished per second by `resend`, at most (1..=10000): a large range is
+    /// paced, and live messages always go first.
+    pub resend_per_second: u32,
 }
 
 impl Default for Mqtt {
@@ -641,6 +647,8 @@ impl Default for Mqtt {
             command_max_bytes: 4096,
             reconnect_min: Dur::secs(1),
             reconnect_max: Dur::secs(60),
+            keep_sent: Dur::secs(30 * 24 * 3600),
+            resend_per_second: 500,
         }
     }
 }

@@ -59,6 +59,8 @@ enum Link {
 #[derive(Debug, Clone, Copy)]
 enum Sent {
     Durable(u64),
+    /// A copy published again for `resend`: already acknowledged once, kept as it was.
+    Resent,
     Telemetry(i64),
     Status,
 }
@@ -95,6 +97,9 @@ struct Drain {
     awaiting_ack: HashMap<u16, Sent>,
     acked_seqs: Vec<u64>,
     acked_telemetry: Vec<i64>,
+    /// Copies for `resend` in flight: at most half the window, so live messages always
+    /// find room.
+    resent_in_flight: usize,
 }
 
 impl Drain {
@@ -120,6 +125,7 @@ impl Drain {
             awaiting_ack: HashMap::new(),
             acked_seqs: Vec::new(),
             acked_telemetry: Vec::new(),
+            resent_in_flight: 0,
         }
     }
 
@@ -144,6 +150,66 @@ struct Uplink {
     connected_at: Option<tokio::time::Instant>,
     /// Connections in a row that the broker closed within the takeover window.
     short_sessions: u32,
+    /// Copies being published again for `resend`; kept across reconnects.
+    resend: ResendFlow,
+}
+
+/// Copies read for `resend`, and the pace they go at: a token bucket of
+/// `resend_per_second`, a tenth of a second deep.
+struct ResendFlow {
+    buf: VecDeque<PendingMessage>,
+    fetching: bool,
+    /// A `resend` is under way with copies still to read.
+    more: bool,
+    tokens: f64,
+    refilled: tokio::time::Instant,
+    per_second: f64,
+    /// `buf.len()`, for the store (a `resend` is under way while copies wait).
+    buffered: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Copies read for `resend` per page.
+const RESEND_PAGE: usize = 64;
+
+impl ResendFlow {
+    fn new(per_second: u32, buffered: Arc<std::sync::atomic::AtomicUsize>) -> ResendFlow {
+        ResendFlow {
+            buffered,
+            buf: VecDeque::new(),
+            fetching: false,
+            more: false,
+            tokens: 0.0,
+            refilled: tokio::time::Instant::now(),
+            per_second: f64::from(per_second.max(1)),
+        }
+    }
+
+    fn burst(&self) -> f64 {
+        (self.per_second / 10.0).max(1.0)
+    }
+
+    /// Takes one token if there is one.
+    fn take(&mut self) -> bool {
+        let now = tokio::time::Instant::now();
+        let gained = now.duration_since(self.refilled).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + gained).min(self.burst());
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// When the next token is there, if copies wait for one.
+    fn next_token(&self) -> Option<tokio::time::Instant> {
+        if self.buf.is_empty() {
+            return None;
+        }
+        let missing = (1.0 - self.tokens).max(0.0) / self.per_second;
+        Some(self.refilled + std::time::Duration::from_secs_f64(missing))
+    }
 }
 
 struct Topics {
@@ -200,6 +266,7 @@ pub async fn run(
         }
     };
     let (replies_tx, mut replies) = mpsc::unbounded_channel();
+    let resend_buffered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (req_tx, req_rx) = std::sync::mpsc::channel();
     let store = Store {
         conn,
@@ -208,6 +275,12 @@ pub async fn run(
         command_max_bytes: settings.command_max_bytes,
         forwarded: Default::default(),
         replies: replies_tx,
+        keep_sent: settings.keep_sent,
+        // Copies are bounded like what waits: at most the outbox's cap of them.
+        sent_max_bytes: settings.cap.max_bytes,
+        last_prune: None,
+        resends: Default::default(),
+        resend_buffered: resend_buffered.clone(),
     };
     let thread = std::thread::Builder::new()
         .name("uplink-store".into())
@@ -233,7 +306,9 @@ pub async fn run(
         clear_retained_commands: false,
         connected_at: None,
         short_sessions: 0,
+        resend: ResendFlow::new(0, resend_buffered.clone()),
     };
+    up.resend = ResendFlow::new(up.settings.resend_per_second, resend_buffered);
     let mut signals = Signals {
         wake: &wake,
         replies: &mut replies,
@@ -358,6 +433,7 @@ impl Uplink {
                 self.report_dropped(&session);
                 None
             }
+            _ = sleep_until_some(self.resend_timer()) => None,
         };
         let Some(e) = lost else {
             self.stable_again();
@@ -376,6 +452,21 @@ impl Uplink {
         Ok(Link::BackingOff {
             until: tokio::time::Instant::now() + delay,
         })
+    }
+
+    /// When copies for `resend` wait only for the pace (not for a PUBACK, nor for the live
+    /// stream, whose events wake the link anyway): the next token.
+    fn resend_timer(&self) -> Option<tokio::time::Instant> {
+        let d = &self.drain;
+        let blocked = d.resent_in_flight >= (self.settings.window() / 2).max(1)
+            || !d.durable_done
+            || d.durable_fetching
+            || d.in_flight() >= self.settings.window();
+        if blocked {
+            None
+        } else {
+            self.resend.next_token()
+        }
     }
 
     /// The delay before the next attempt, growing with each failure.
@@ -597,6 +688,9 @@ impl Uplink {
 
     fn acked(&mut self, sent: Sent) {
         match sent {
+            Sent::Resent => {
+                self.drain.resent_in_flight = self.drain.resent_in_flight.saturating_sub(1);
+            }
             Sent::Durable(seq) => {
                 self.status.acknowledged.fetch_add(1, Ordering::Relaxed);
                 self.drain.acked_seqs.push(seq);
@@ -699,6 +793,14 @@ impl Uplink {
                 }
             }
             StoreReply::Enqueued => self.on_wake(),
+            StoreReply::ResendQueued => self.resend.more = true,
+            StoreReply::Resend { rows, more } => {
+                let r = &mut self.resend;
+                r.fetching = false;
+                r.more = more;
+                r.buf.extend(rows);
+                r.buffered.store(r.buf.len(), Ordering::Relaxed);
+            }
         }
         if let Some(s) = session {
             self.fill(s)?;
@@ -725,8 +827,32 @@ impl Uplink {
                 d.awaiting_pkid.push_back(Sent::Durable(m.seq));
                 continue;
             }
-            // Telemetry waits until the durable stream has caught up.
+            // Copies for `resend` and telemetry wait until the live stream has caught up.
             if !d.durable_done || d.durable_fetching {
+                break;
+            }
+            if !self.resend.buf.is_empty() {
+                if d.resent_in_flight >= (window / 2).max(1) || !self.resend.take() {
+                    break;
+                }
+                if let Some(m) = self.resend.buf.pop_front() {
+                    self.resend
+                        .buffered
+                        .store(self.resend.buf.len(), Ordering::Relaxed);
+                    let topic = Topics::of(m.kind, &self.topics).to_owned();
+                    session.client.try_publish(
+                        topic,
+                        QoS::AtLeastOnce,
+                        false,
+                        m.payload.into_bytes(),
+                    )?;
+                    d.awaiting_pkid.push_back(Sent::Resent);
+                    d.resent_in_flight += 1;
+                }
+                continue;
+            }
+            if self.resend.more {
+                // Telemetry waits for the rest of the resend too.
                 break;
             }
             let Some(t) = d.telemetry.pop_front() else {
@@ -740,6 +866,11 @@ impl Uplink {
             )?;
             d.telemetry_out.insert(t.id);
             d.awaiting_pkid.push_back(Sent::Telemetry(t.id));
+        }
+        let r = &mut self.resend;
+        if r.more && !r.fetching && r.buf.len() < RESEND_PAGE / 2 {
+            r.fetching = true;
+            let _ = self.store.send(StoreReq::ResendPage { max: RESEND_PAGE });
         }
         let d = &mut self.drain;
         if d.urgent_wanted && !d.urgent_fetching {
@@ -807,6 +938,14 @@ impl Uplink {
             session.poll = poll_once(el);
         }
         tracing::info!("mqtt: disconnected");
+    }
+}
+
+/// Sleeps until `at`, or forever when there is none.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

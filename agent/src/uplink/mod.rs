@@ -41,7 +41,13 @@
 //! - **Bounded memory.** At most `max_inflight` messages in flight and two pages buffered,
 //!   whatever the backlog on disk.
 //! - **Reconnects** back off exponentially from `reconnect_min` to `reconnect_max`, with
-//!   jitter (each delay is drawn in [d/2, d]).
+//!   full jitter (each delay is drawn in [10 ms, d]).
+//! - **Resend** (contract 1.1 section 12). A message acknowledged by the broker leaves the
+//!   outbox for `outbox_sent`, kept `keep_sent`; `resend` is answered by the store thread
+//!   (the range held, the oldest seq held), which then hands out its copies a page at a
+//!   time. They go out with their original envelope, only while the live stream has caught
+//!   up, within half the window and at most `resend_per_second`: a live alert always goes
+//!   first. At most four `resend`s are under way; one more is refused with a result.
 //! - **Status.** `status` is published retained `online` on connect, the last will is
 //!   retained `offline`, and a clean shutdown publishes `offline` then disconnects.
 //! - **Hostile input.** Packets up to 4 MiB (`MAX_INCOMING_PACKET`) are read, so a command over
@@ -73,7 +79,7 @@ use std::time::Duration;
 
 use crate::outbox::OutboxError;
 
-pub use commands::{parse_command, Command, ParsedCommand};
+pub use commands::{parse_command, Command, ParsedCommand, Resend};
 pub use link::run;
 pub use settings::{Credentials, TlsMaterial, UplinkSettings};
 pub use status::{UplinkStatus, UplinkStatusSnapshot};

@@ -25,6 +25,10 @@ pub struct UplinkSettings {
     pub command_max_bytes: usize,
     pub reconnect_min: Duration,
     pub reconnect_max: Duration,
+    /// How long acknowledged messages are kept for `resend`.
+    pub keep_sent: Duration,
+    /// Copies republished per second by `resend`, at most.
+    pub resend_per_second: u32,
     /// The outbox cap, for the command results the uplink enqueues itself.
     pub cap: Cap,
 }
@@ -90,6 +94,8 @@ impl std::fmt::Debug for UplinkSettings {
             .field("command_max_bytes", &self.command_max_bytes)
             .field("reconnect_min", &self.reconnect_min)
             .field("reconnect_max", &self.reconnect_max)
+            .field("keep_sent", &self.keep_sent)
+            .field("resend_per_second", &self.resend_per_second)
             .field("cap", &self.cap)
             .finish()
     }
@@ -184,6 +190,8 @@ impl UplinkSettings {
             command_max_bytes: m.command_max_bytes,
             reconnect_min: m.reconnect_min.0,
             reconnect_max: m.reconnect_max.0,
+            keep_sent: m.keep_sent.0,
+            resend_per_second: m.resend_per_second.clamp(1, 10_000),
             cap: Cap::from_config(cfg),
         })
     }
@@ -240,15 +248,19 @@ impl UplinkSettings {
         o
     }
 
+    /// The delay before reconnect attempt `attempt` (0 after the first failure): "full
+    /// jitter", drawn uniformly from 10 ms to the exponential bound `reconnect_min · 2^attempt`
+    /// capped at `reconnect_max`. A city's nurseries coming back after one outage are spread
+    /// over the whole bound, not bunched at its half.
     pub(super) fn backoff(&self, attempt: u32) -> Duration {
-        let min = self.reconnect_min.max(Duration::from_millis(10));
+        let floor = Duration::from_millis(10);
+        let min = self.reconnect_min.max(floor);
         let max = self.reconnect_max.max(min);
         let d = min
             .checked_mul(1u32 << attempt.min(20))
             .unwrap_or(max)
             .min(max);
-        let half = d / 2;
-        half + half.mul_f64(rand::random::<f64>())
+        floor + (d - floor).mul_f64(rand::random::<f64>())
     }
 }
 
@@ -271,6 +283,8 @@ mod tests {
             command_max_bytes: 4096,
             reconnect_min: Duration::from_secs(1),
             reconnect_max: Duration::from_secs(60),
+            keep_sent: Duration::from_secs(3600),
+            resend_per_second: 500,
             cap: Cap {
                 max_bytes: 1 << 20,
                 tz: chrono_tz::Asia::Shanghai,
@@ -279,14 +293,24 @@ mod tests {
     }
 
     #[test]
-    fn reconnect_delays_double_from_one_second_to_a_minute_with_jitter() {
+    fn reconnect_delays_double_from_one_second_to_a_minute_with_full_jitter() {
         let s = settings();
         for (attempt, full) in [(0, 1), (1, 2), (2, 4), (5, 32), (6, 60), (30, 60)] {
-            for _ in 0..50 {
-                let d = s.backoff(attempt);
-                let full = Duration::from_secs(full);
-                assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
+            let full = Duration::from_secs(full);
+            let draws: Vec<Duration> = (0..400).map(|_| s.backoff(attempt)).collect();
+            for d in &draws {
+                assert!(
+                    *d >= Duration::from_millis(10) && *d <= full,
+                    "attempt {attempt}: {d:?}"
+                );
             }
+            // Full jitter: the whole bound is used, its lower half included.
+            let low = draws.iter().filter(|d| **d < full / 4).count();
+            let high = draws.iter().filter(|d| **d > full * 3 / 4).count();
+            assert!(
+                low > 40 && high > 40,
+                "attempt {attempt}: {low} low, {high} high"
+            );
         }
     }
 
