@@ -401,3 +401,54 @@ async fn an_alert_raised_during_a_huge_resend_arrives_before_the_resend_finishes
     );
     drop(site);
 }
+
+/// Seqs 1..=max all arrived (none missing).
+fn no_gap(seen: &[Seen]) -> Result<u64, Vec<u64>> {
+    let n = deliveries(seen);
+    let max = n.keys().last().copied().unwrap_or(0);
+    let missing: Vec<u64> = (1..=max).filter(|s| !n.contains_key(s)).collect();
+    if missing.is_empty() {
+        Ok(max)
+    } else {
+        Err(missing)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_5_delivers_across_a_broker_restart_and_keeps_its_session_with_nothing_lost() {
+    let mut broker = Broker::start();
+    let platform = Collector::start(broker.port, "childcare/v1/#").await;
+    let dir = tempfile::tempdir().unwrap();
+    let extra = [("protocol", toml_edit::value(5))];
+    let mut site = block_in_place(|| Site::start(dir.path(), broker.port, &extra));
+    site.badges(10);
+    platform.wait_until(LIMIT, |s| denied(s) >= 10).await;
+    // mosquitto logs each client's protocol and clean-start flag: MQTT 5, session kept.
+    let log = broker.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&format!("as {FACILITY} (p5, c0")) && l.contains("New client")),
+        "the agent did not connect with MQTT 5 and clean start off:\n{log}"
+    );
+
+    // The broker goes away (it saves its sessions); alerts queue in the outbox meanwhile.
+    block_in_place(|| broker.stop());
+    site.badges(10);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    block_in_place(|| broker.start_again());
+    let seen = platform.wait_until(LIMIT, |s| denied(s) >= 20).await;
+    let max = no_gap(&seen).unwrap_or_else(|missing| panic!("lost: {missing:?}"));
+    assert!(max >= 20, "{max}");
+
+    // The agent is killed; a command sent meanwhile waits in its session at the broker.
+    let Site { agent, .. } = site;
+    block_in_place(|| agent.kill9());
+    command(&platform, r#"{"id":"while-away","command":"snapshot"}"#).await;
+    let config = dir.path().join("agent.toml");
+    let events = dir.path().join("events.jsonl");
+    let _agent = block_in_place(|| Agent::start(&config, &["--events", events.to_str().unwrap()]));
+    let r = answer(&platform, "while-away").await;
+    assert_eq!(r["ok"], true, "{r}");
+    let seen = platform.seen();
+    no_gap(&seen).unwrap_or_else(|missing| panic!("lost: {missing:?}"));
+}

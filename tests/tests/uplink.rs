@@ -45,6 +45,7 @@ fn settings(port: u16) -> UplinkSettings {
         reconnect_max: Duration::from_millis(400),
         keep_sent: Duration::from_secs(30 * 24 * 3600),
         resend_per_second: 500,
+        mqtt5: false,
         cap: cap(64 << 20),
     }
 }

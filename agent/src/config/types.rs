@@ -627,6 +627,9 @@ pub struct Mqtt {
     /// Messages republished per second by `resend`, at most (1..=10000): a large range is
     /// paced, and live messages always go first.
     pub resend_per_second: u32,
+    /// MQTT protocol: 4 (3.1.1, the default) or 5 (MQTT 5, with a session the broker keeps
+    /// a day after a lost connection, and reason codes in the log).
+    pub protocol: u8,
 }
 
 impl Default for Mqtt {
@@ -649,6 +652,7 @@ impl Default for Mqtt {
             reconnect_max: Dur::secs(60),
             keep_sent: Dur::secs(30 * 24 * 3600),
             resend_per_second: 500,
+            protocol: 4,
         }
     }
 }

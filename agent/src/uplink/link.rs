@@ -1,17 +1,16 @@
 //! [`run`]: the one task that owns the rumqttc event loop (see the module docs of `uplink`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, Outgoing, Packet, QoS};
+use rumqttc::QoS;
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
+use super::client::{poll_once, Client, Ev, LinkLost, PollFuture};
 use super::commands::Command;
 use super::settings::UplinkSettings;
 use super::status::UplinkStatus;
@@ -28,20 +27,9 @@ const TAKEOVER_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
 /// Short-lived connections in a row before the link says a takeover is likely.
 const TAKEOVER_AFTER: u32 = 3;
 
-type PollFuture = Pin<Box<dyn Future<Output = (EventLoop, Result<Event, ConnectionError>)> + Send>>;
-
-/// Polls the event loop once, handing it back: the future lives across `select!` rounds,
-/// so `EventLoop::poll` is never cancelled half-way.
-fn poll_once(mut el: EventLoop) -> PollFuture {
-    Box::pin(async move {
-        let r = el.poll().await;
-        (el, r)
-    })
-}
-
 /// One MQTT connection attempt or connection: a fresh client and event loop.
 struct Session {
-    client: AsyncClient,
+    client: Client,
     poll: PollFuture,
 }
 
@@ -377,8 +365,11 @@ impl Uplink {
         tokio::select! {
             _ = signals.shutdown.cancelled() => Ok(Link::Connecting(session)),
             (el, r) = &mut session.poll => match r {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                Ok(Ev::ConnAck { session_present }) => {
                     session.poll = poll_once(el);
+                    if self.settings.mqtt5 {
+                        tracing::info!(session_present, "mqtt 5: CONNACK");
+                    }
                     self.attempt = 0;
                     self.on_connected(&session)?;
                     self.fill(&session)?;
@@ -493,10 +484,7 @@ impl Uplink {
     /// A fresh client and event loop: nothing carried over from an earlier session.
     fn connect(&mut self) -> Link {
         let will = Status::new(LinkState::Offline, Utc::now());
-        let (client, el) = AsyncClient::new(
-            self.settings.mqtt_options(&will),
-            self.settings.window() + 8,
-        );
+        let (client, el) = self.settings.client(&will);
         Link::Connecting(Session {
             client,
             poll: poll_once(el),
@@ -548,7 +536,8 @@ impl Uplink {
             Status::new(LinkState::Online, since)
                 .with_dropped(dropped)
                 .with_journal(self.status.journal_report())
-                .to_json(),
+                .to_json()
+                .into_bytes(),
         )?;
         self.drain.awaiting_pkid.push_back(Sent::Status);
         self.status
@@ -559,9 +548,9 @@ impl Uplink {
 
     /// After a lost connection: an oversize packet (clear a retained one on reconnect), or
     /// a connection closed seconds after its CONNACK (count it toward a takeover).
-    fn on_lost(&mut self, e: &ConnectionError) {
+    fn on_lost(&mut self, e: &LinkLost) {
         let connected_for = self.connected_at.take().map(|t| t.elapsed());
-        if let Some(size) = oversize_packet(e) {
+        if let Some(size) = e.oversize {
             tracing::error!(
                 topic = %self.topics.commands,
                 "mqtt: a message of {size} bytes exceeds the {MAX_INCOMING_PACKET}-byte incoming \
@@ -644,9 +633,9 @@ impl Uplink {
         }
     }
 
-    fn on_event(&mut self, ev: Event) {
+    fn on_event(&mut self, ev: Ev) {
         match ev {
-            Event::Outgoing(Outgoing::Publish(pkid)) => {
+            Ev::OutgoingPublish(pkid) => {
                 let Some(sent) = self.drain.awaiting_pkid.pop_front() else {
                     tracing::error!("mqtt: publish {pkid} that was not ours");
                     return;
@@ -659,27 +648,44 @@ impl Uplink {
                     self.drain.awaiting_ack.insert(pkid, sent);
                 }
             }
-            Event::Incoming(Packet::PubAck(ack)) => {
-                if let Some(sent) = self.drain.awaiting_ack.remove(&ack.pkid) {
+            Ev::PubAck {
+                pkid,
+                refused: None,
+            } => {
+                if let Some(sent) = self.drain.awaiting_ack.remove(&pkid) {
                     self.acked(sent);
                 }
             }
-            Event::Incoming(Packet::Publish(p)) => {
-                if p.topic == self.topics.commands {
-                    let _ = self.store.send(StoreReq::Command(p.payload.to_vec()));
-                } else {
-                    tracing::debug!(topic = %p.topic, "mqtt: message on an unexpected topic");
+            Ev::PubAck {
+                pkid,
+                refused: Some(reason),
+            } => {
+                // MQTT 5: the broker did not take it. A durable message stays in the
+                // outbox and goes again with the next connection; never lost.
+                let sent = self.drain.awaiting_ack.remove(&pkid);
+                tracing::error!(
+                    ?sent,
+                    "mqtt 5: the broker refused a message, reason code {reason}; it stays \
+                     in the outbox"
+                );
+                if let Some(Sent::Resent) = sent {
+                    self.acked(Sent::Resent);
                 }
             }
-            Event::Incoming(Packet::SubAck(ack))
-                if ack
-                    .return_codes
-                    .iter()
-                    .any(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure)) =>
-            {
-                tracing::warn!("mqtt: the broker refused the commands subscription");
+            Ev::Publish { topic, payload } => {
+                if topic == self.topics.commands {
+                    let _ = self.store.send(StoreReq::Command(payload));
+                } else {
+                    tracing::debug!(%topic, "mqtt: message on an unexpected topic");
+                }
             }
-            _ => {}
+            Ev::SubAckRefused(reason) => {
+                tracing::warn!("mqtt: the broker refused the commands subscription: {reason}");
+            }
+            Ev::ServerDisconnect(reason) => {
+                tracing::warn!("mqtt 5: the broker closes the connection, reason code {reason}");
+            }
+            Ev::ConnAck { .. } | Ev::OutgoingDisconnect | Ev::Other => {}
         }
         self.status
             .in_flight
@@ -920,17 +926,22 @@ impl Uplink {
         let offline = Status::new(LinkState::Offline, Utc::now()).to_json();
         let queued = session
             .client
-            .try_publish(self.topics.status.clone(), QoS::AtLeastOnce, true, offline)
+            .try_publish(
+                self.topics.status.clone(),
+                QoS::AtLeastOnce,
+                true,
+                offline.into_bytes(),
+            )
             .is_ok();
         if queued {
             self.drain.awaiting_pkid.push_back(Sent::Status);
         }
-        if session.client.try_disconnect().is_err() {
+        if !session.client.try_disconnect() {
             return;
         }
         let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
         while let Ok((el, Ok(ev))) = tokio::time::timeout_at(deadline, &mut session.poll).await {
-            let done = matches!(ev, Event::Outgoing(Outgoing::Disconnect));
+            let done = matches!(ev, Ev::OutgoingDisconnect);
             self.on_event(ev);
             if done {
                 break;
@@ -946,16 +957,6 @@ async fn sleep_until_some(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-/// The size of the packet that failed the connection for being over the incoming limit.
-fn oversize_packet(e: &ConnectionError) -> Option<usize> {
-    match e {
-        ConnectionError::MqttState(rumqttc::StateError::Deserialization(
-            rumqttc::Error::PayloadSizeLimitExceeded(size),
-        )) => Some(*size),
-        _ => None,
     }
 }
 

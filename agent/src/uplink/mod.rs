@@ -68,6 +68,7 @@
 //! - `commands.rs` — [`parse_command`]: what a `commands` payload is.
 //! - `status.rs` — [`UplinkStatus`], shared with the daemon and the staff page.
 
+mod client;
 mod commands;
 mod link;
 mod settings;
@@ -136,4 +137,6 @@ pub enum UplinkError {
     StoreGone,
     #[error("mqtt client: {0}")]
     Client(#[from] rumqttc::ClientError),
+    #[error("mqtt 5 client: {0}")]
+    Client5(String),
 }

@@ -4,7 +4,13 @@ use std::time::Duration;
 
 use rumqttc::{LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
 
+use rumqttc::v5;
+
+use super::client::{Client, Loop};
 use super::{UplinkError, MAX_INCOMING_PACKET, MAX_OUTGOING_PACKET};
+
+/// MQTT 5: how long the broker keeps the agent's session after the connection is lost.
+pub const SESSION_EXPIRY: Duration = Duration::from_secs(24 * 3600);
 use crate::config::Config;
 use crate::outbox::Cap;
 use crate::wire::{self, Status};
@@ -29,6 +35,8 @@ pub struct UplinkSettings {
     pub keep_sent: Duration,
     /// Copies republished per second by `resend`, at most.
     pub resend_per_second: u32,
+    /// MQTT 5 (`[mqtt] protocol = 5`) rather than 3.1.1.
+    pub mqtt5: bool,
     /// The outbox cap, for the command results the uplink enqueues itself.
     pub cap: Cap,
 }
@@ -96,6 +104,7 @@ impl std::fmt::Debug for UplinkSettings {
             .field("reconnect_max", &self.reconnect_max)
             .field("keep_sent", &self.keep_sent)
             .field("resend_per_second", &self.resend_per_second)
+            .field("mqtt5", &self.mqtt5)
             .field("cap", &self.cap)
             .finish()
     }
@@ -192,6 +201,7 @@ impl UplinkSettings {
             reconnect_max: m.reconnect_max.0,
             keep_sent: m.keep_sent.0,
             resend_per_second: m.resend_per_second.clamp(1, 10_000),
+            mqtt5: m.protocol == 5,
             cap: Cap::from_config(cfg),
         })
     }
@@ -209,21 +219,74 @@ impl UplinkSettings {
         usize::from(self.max_inflight.clamp(1, 65_000))
     }
 
-    pub(super) fn mqtt_options(&self, will: &Status) -> MqttOptions {
-        let id = if self.client_id.trim().is_empty() || self.client_id.starts_with(' ') {
+    /// A fresh client and event loop of the configured protocol.
+    pub(super) fn client(&self, will: &Status) -> (Client, Loop) {
+        let cap = self.window() + 8;
+        if self.mqtt5 {
+            let (c, el) = v5::AsyncClient::new(self.mqtt5_options(will), cap);
+            (Client::V5(c), Loop::V5(Box::new(el)))
+        } else {
+            let (c, el) = rumqttc::AsyncClient::new(self.mqtt_options(will), cap);
+            (Client::V4(c), Loop::V4(el))
+        }
+    }
+
+    fn client_id_or_default(&self) -> String {
+        if self.client_id.trim().is_empty() || self.client_id.starts_with(' ') {
             format!("nursery-agent-{}", self.facility)
         } else {
             self.client_id.clone()
-        };
-        let mut o = MqttOptions::new(id, self.host.clone(), self.port);
-        let ka = if self.keep_alive.is_zero() {
+        }
+    }
+
+    fn keep_alive_clamped(&self) -> Duration {
+        if self.keep_alive.is_zero() {
             Duration::ZERO
         } else {
             // MQTT carries it as 16-bit seconds.
             self.keep_alive
                 .clamp(Duration::from_secs(1), Duration::from_secs(65_535))
-        };
-        o.set_keep_alive(ka);
+        }
+    }
+
+    /// MQTT 5: a session the broker keeps [`SESSION_EXPIRY`] after a connection is lost
+    /// (clean start off), so the commands subscription and what the platform sent on it
+    /// meanwhile survive a reconnect; what the agent publishes is re-sent from the outbox
+    /// as with 3.1.1.
+    pub(super) fn mqtt5_options(&self, will: &Status) -> v5::MqttOptions {
+        let mut o = v5::MqttOptions::new(self.client_id_or_default(), self.host.clone(), self.port);
+        o.set_keep_alive(self.keep_alive_clamped());
+        o.set_clean_start(false);
+        let mut props = v5::mqttbytes::v5::ConnectProperties::new();
+        props.session_expiry_interval = Some(SESSION_EXPIRY.as_secs() as u32);
+        props.max_packet_size = Some(MAX_INCOMING_PACKET as u32);
+        o.set_connect_properties(props);
+        o.set_outgoing_inflight_upper_limit((self.window() + 1).min(65_535) as u16);
+        o.set_request_channel_capacity(self.window() + 8);
+        o.set_max_packet_size(Some(MAX_INCOMING_PACKET as u32));
+        o.set_last_will(v5::mqttbytes::v5::LastWill::new(
+            self.topic(wire::STATUS_TOPIC),
+            will.to_json(),
+            v5::mqttbytes::QoS::AtLeastOnce,
+            true,
+            None,
+        ));
+        if let Some(c) = &self.credentials {
+            o.set_credentials(c.username.clone(), c.password.clone());
+        }
+        if let Some(t) = &self.tls {
+            o.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
+                ca: t.ca.clone(),
+                alpn: None,
+                client_auth: t.client.clone(),
+            }));
+        }
+        o
+    }
+
+    pub(super) fn mqtt_options(&self, will: &Status) -> MqttOptions {
+        let mut o = MqttOptions::new(self.client_id_or_default(), self.host.clone(), self.port);
+        o.set_keep_alive(self.keep_alive_clamped());
         o.set_clean_session(true);
         // One slot more than our window, for the status message.
         o.set_inflight((self.window() + 1).min(65_535) as u16);
@@ -285,6 +348,7 @@ mod tests {
             reconnect_max: Duration::from_secs(60),
             keep_sent: Duration::from_secs(3600),
             resend_per_second: 500,
+            mqtt5: false,
             cap: Cap {
                 max_bytes: 1 << 20,
                 tz: chrono_tz::Asia::Shanghai,
@@ -312,6 +376,22 @@ mod tests {
                 "attempt {attempt}: {low} low, {high} high"
             );
         }
+    }
+
+    #[test]
+    fn mqtt_5_keeps_its_session_a_day_with_the_same_will_and_3_1_1_stays_clean() {
+        let s = settings();
+        let will = Status::new(wire::LinkState::Offline, chrono::Utc::now());
+        let o = s.mqtt5_options(&will);
+        assert!(!o.clean_start());
+        let props = o.connect_properties().expect("connect properties");
+        assert_eq!(props.session_expiry_interval, Some(86_400));
+        assert_eq!(o.keep_alive(), Duration::from_secs(30));
+        let w = o.last_will().expect("a last will");
+        assert_eq!(&w.topic[..], b"childcare/v1/f/status");
+        assert!(w.retain);
+        let o4 = s.mqtt_options(&will);
+        assert!(o4.clean_session());
     }
 
     #[test]

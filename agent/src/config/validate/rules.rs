@@ -183,6 +183,12 @@ pub(super) fn check_mqtt(cfg: &Config, doc: &Doc) -> Vec<Found> {
             "resend_per_second must be between 1 and 10000 (the default is 500)",
         );
     }
+    if !matches!(m.protocol, 4 | 5) {
+        f.report(
+            "mqtt.protocol",
+            "protocol must be 4 (MQTT 3.1.1, the default) or 5 (MQTT 5)",
+        );
+    }
     f.done()
 }
 
