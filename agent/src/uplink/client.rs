@@ -62,7 +62,7 @@ impl Client {
 
 /// The event loop of either protocol.
 pub(super) enum Loop {
-    V4(rumqttc::EventLoop),
+    V4(Box<rumqttc::EventLoop>),
     V5(Box<v5::EventLoop>),
 }
 

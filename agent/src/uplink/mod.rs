@@ -28,10 +28,13 @@
 //!   on PUBACK (coalesced into one transaction), command bookkeeping. It talks to the task over
 //!   channels, so no SQLite call runs on the async runtime.
 //! - **Nothing relies on rumqttc's session.** Each connection gets a fresh client and event
-//!   loop with a clean session; after every (re)connect, everything not yet acknowledged is
-//!   read again from the outbox and re-sent (the same envelope: same `seq`, same `id`).
-//!   A publish is matched to its packet id by order (`Outgoing::Publish(pkid)` events come
-//!   in request order), and a PUBACK for that pkid deletes the row.
+//!   loop with a clean session (MQTT 5, `protocol = 5`: clean start off, the broker keeps the
+//!   session a day, so the commands subscription and commands sent meanwhile outlive a lost
+//!   connection; `client.rs` puts both clients behind one face); after every
+//!   (re)connect, everything not yet acknowledged is read again from the outbox and
+//!   re-sent (the same envelope: same `seq`, same `id`). A publish is matched to its packet
+//!   id by order (`Outgoing::Publish(pkid)` events come in request order), and a PUBACK for
+//!   that pkid moves the row to `outbox_sent`.
 //! - **Order.** Every durable message keeps its `seq` (given at enqueue, contiguous), and
 //!   the outbox is read in `seq` order. Within what has been read ahead (up to two pages of
 //!   256), alerts go first, then command results, then summaries — so after an outage the
@@ -64,6 +67,7 @@
 //! # Files
 //! - `settings.rs` — [`UplinkSettings`] from `[mqtt]`, and the rumqttc options built from it.
 //! - `link.rs` — [`run`]: the task that owns the event loop.
+//! - `client.rs` — rumqttc's 3.1.1 and MQTT 5 clients, and their events, as one.
 //! - `store.rs` — the thread that owns the uplink's SQLite connection.
 //! - `commands.rs` — [`parse_command`]: what a `commands` payload is.
 //! - `status.rs` — [`UplinkStatus`], shared with the daemon and the staff page.

@@ -227,7 +227,7 @@ impl UplinkSettings {
             (Client::V5(c), Loop::V5(Box::new(el)))
         } else {
             let (c, el) = rumqttc::AsyncClient::new(self.mqtt_options(will), cap);
-            (Client::V4(c), Loop::V4(el))
+            (Client::V4(c), Loop::V4(Box::new(el)))
         }
     }
 
