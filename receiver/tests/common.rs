@@ -21,14 +21,17 @@ pub fn server() -> String {
 }
 
 async fn admin() -> tokio_postgres::Client {
-    let (c, conn) = tokio_postgres::connect(&format!("{} dbname=postgres", server()), tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL at {:?}: {e} (scripts/test installs and starts one)",
-                server()
-            )
-        });
+    let (c, conn) = tokio_postgres::connect(
+        &format!("{} dbname=postgres", server()),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL at {:?}: {e} (scripts/test installs and starts one)",
+            server()
+        )
+    });
     tokio::spawn(conn);
     c
 }
@@ -100,7 +103,13 @@ impl Receiver {
             &["--client-id", &id]
         };
         let mut child = Command::new(BIN)
-            .args(["run", "--port", &port.to_string(), "--database", &db.conninfo()])
+            .args([
+                "run",
+                "--port",
+                &port.to_string(),
+                "--database",
+                &db.conninfo(),
+            ])
             .args(own_id)
             .args(extra)
             .stdin(Stdio::null())
@@ -142,7 +151,10 @@ impl Receiver {
                 Err(_) => break,
             }
         }
-        panic!("no line {needle:?} within {limit:?}; saw:\n{}", self.seen.join("\n"));
+        panic!(
+            "no line {needle:?} within {limit:?}; saw:\n{}",
+            self.seen.join("\n")
+        );
     }
 
     pub fn kill9(mut self) {
@@ -204,7 +216,10 @@ pub async fn wait_report(
         if done(&f) {
             return f;
         }
-        assert!(Instant::now() < end, "report not as expected within {within:?}: {f:#}");
+        assert!(
+            Instant::now() < end,
+            "report not as expected within {within:?}: {f:#}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -212,7 +227,11 @@ pub async fn wait_report(
 /// `GET path` over plain HTTP/1.1; the body.
 pub fn http_get(addr: &str, path: &str) -> String {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
@@ -230,7 +249,11 @@ pub struct Stand {
 
 impl Stand {
     pub async fn start(port: u16, facility: &str) -> Stand {
-        let mut o = MqttOptions::new(format!("stand-{:08x}", rand::random::<u32>()), "127.0.0.1", port);
+        let mut o = MqttOptions::new(
+            format!("stand-{:08x}", rand::random::<u32>()),
+            "127.0.0.1",
+            port,
+        );
         o.set_keep_alive(Duration::from_secs(5));
         let (client, mut el) = AsyncClient::new(o, 64);
         let task = tokio::spawn(async move {

@@ -40,14 +40,22 @@ fn on_the_wire(seen: &[Seen]) -> BTreeMap<i64, String> {
     seen.iter()
         .filter(|m| DURABLE.iter().any(|s| m.topic.ends_with(s)))
         .map(Seen::json)
-        .map(|e| (e["seq"].as_i64().unwrap(), e["id"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                e["seq"].as_i64().unwrap(),
+                e["id"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
 async fn stored(db: &TestDb) -> BTreeMap<i64, String> {
     db.client()
         .await
-        .query("SELECT seq, id FROM envelopes WHERE facility = $1", &[&FACILITY])
+        .query(
+            "SELECT seq, id FROM envelopes WHERE facility = $1",
+            &[&FACILITY],
+        )
         .await
         .unwrap()
         .iter()
@@ -92,27 +100,43 @@ async fn from_the_real_agent_every_envelope_is_stored_exactly_once_and_a_hole_le
         wait_for_clock(&config, "18:30", LIMIT);
         agent
     });
-    wire.wait_until(LIMIT, |s| s.iter().any(|m| m.topic.ends_with("/summaries/daily")))
-        .await;
+    wire.wait_until(LIMIT, |s| {
+        s.iter().any(|m| m.topic.ends_with("/summaries/daily"))
+    })
+    .await;
 
     // 1. The day: every envelope the agent committed is in the database once, with the id
     //    the broker carried, and the report says so.
     let upto = block_in_place(|| committed(&config));
     assert!(upto >= 10, "the demo day's alerts and summary: {upto}");
-    let f = wait_report(&db, FACILITY, LIMIT, |f| f["last_seq"].as_i64() >= Some(upto)).await;
+    let f = wait_report(&db, FACILITY, LIMIT, |f| {
+        f["last_seq"].as_i64() >= Some(upto)
+    })
+    .await;
     assert_eq!(f["state"], "online", "{f:#}");
     assert_eq!(ranges(&f["gaps_open"]), vec![], "{f:#}");
     assert_eq!(f["conflicts"], 0, "{f:#}");
     assert_eq!(f["rejected"], 0, "{f:#}");
     assert!(f["telemetry"].as_i64() > Some(0), "{f:#}");
     let last = f["last_seq"].as_i64().unwrap();
-    assert_eq!(f["stored"].as_i64(), Some(last), "one row per seq, 1..={last}: {f:#}");
+    assert_eq!(
+        f["stored"].as_i64(),
+        Some(last),
+        "one row per seq, 1..={last}: {f:#}"
+    );
     let rows = stored(&db).await;
     let seen = on_the_wire(&wire.seen());
     for (seq, id) in &rows {
-        assert_eq!(seen.get(seq), Some(id), "seq {seq}: stored id differs from the wire's");
+        assert_eq!(
+            seen.get(seq),
+            Some(id),
+            "seq {seq}: stored id differs from the wire's"
+        );
     }
-    assert_eq!(rows.keys().copied().collect::<Vec<_>>(), (1..=last).collect::<Vec<_>>());
+    assert_eq!(
+        rows.keys().copied().collect::<Vec<_>>(),
+        (1..=last).collect::<Vec<_>>()
+    );
     let kinds: Vec<String> = db
         .client()
         .await
@@ -122,7 +146,11 @@ async fn from_the_real_agent_every_envelope_is_stored_exactly_once_and_a_hole_le
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(kinds, ["alert", "summary"], "the day's alerts and its summary");
+    assert_eq!(
+        kinds,
+        ["alert", "summary"],
+        "the day's alerts and its summary"
+    );
 
     // 2. The receiver goes away with a clean session: what the agent publishes meanwhile
     //    (two command results) is lost to it. Back, it sees a later seq and asks for the hole.
@@ -132,7 +160,8 @@ async fn from_the_real_agent_every_envelope_is_stored_exactly_once_and_a_hole_le
     let away = wire
         .wait_until(LIMIT, |s| {
             let r = on_the_wire(s);
-            r.values().any(|id| id == "command:away-2") && r.values().any(|id| id == "command:away-1")
+            r.values().any(|id| id == "command:away-2")
+                && r.values().any(|id| id == "command:away-1")
         })
         .await;
     let hole_to = *on_the_wire(&away).keys().next_back().unwrap();
@@ -141,7 +170,10 @@ async fn from_the_real_agent_every_envelope_is_stored_exactly_once_and_a_hole_le
     snapshot(&wire, "back-1").await;
     let line = receiver.wait_for_line(&format!("resend {FACILITY} "), LIMIT);
     let asked = wire
-        .wait_until(LIMIT, |s| s.iter().any(|m| m.topic.ends_with("/commands") && m.json()["command"] == "resend"))
+        .wait_until(LIMIT, |s| {
+            s.iter()
+                .any(|m| m.topic.ends_with("/commands") && m.json()["command"] == "resend")
+        })
         .await;
     let cmd: Value = asked
         .iter()
@@ -167,10 +199,16 @@ async fn from_the_real_agent_every_envelope_is_stored_exactly_once_and_a_hole_le
         let rows = stored(&db).await;
         let seen = on_the_wire(&wire.seen());
         for seq in last + 1..=hole_to {
-            assert_eq!(rows.get(&seq), seen.get(&seq), "resent seq {seq} keeps its id");
+            assert_eq!(
+                rows.get(&seq),
+                seen.get(&seq),
+                "resent seq {seq} keeps its id"
+            );
         }
     } else {
-        let error = answer["error"].as_str().expect("a refusal names its reason");
+        let error = answer["error"]
+            .as_str()
+            .expect("a refusal names its reason");
         let f = wait_report(&db, FACILITY, LIMIT, |f| {
             !f["unrecoverable"].as_array().unwrap().is_empty()
         })
@@ -188,7 +226,10 @@ async fn from_the_real_agent_every_envelope_is_stored_exactly_once_and_a_hole_le
         assert_eq!(resends, 1, "asked once, then given up as the agent said");
     }
     let text = report_text(&db);
-    assert!(text.contains(FACILITY) && text.contains("state          online"), "{text}");
+    assert!(
+        text.contains(FACILITY) && text.contains("state          online"),
+        "{text}"
+    );
     let exit = block_in_place(|| agent.terminate(Duration::from_secs(10)));
     assert!(exit.success(), "{exit:?}");
     wait_report(&db, FACILITY, LIMIT, |f| f["state"] == "offline").await;

@@ -17,14 +17,30 @@ async fn every_envelope_is_stored_once_a_redelivery_is_counted_and_a_seq_with_an
 ) {
     let broker = Broker::start();
     let db = TestDb::create().await;
-    let mut rx = Receiver::start(broker.port, &db, &["--grace", "1h", "--http", "127.0.0.1:0"]);
+    let mut rx = Receiver::start(
+        broker.port,
+        &db,
+        &["--grace", "1h", "--http", "127.0.0.1:0"],
+    );
     let stand = Stand::start(broker.port, "f-once").await;
     stand.status("online").await;
     stand.alerts(1..=3).await;
     stand.send(&stand.alert(2, "a-2")).await; // a QoS 1 redelivery
     stand.send(&stand.alert(3, "someone-else")).await; // same seq, other id
-    stand.raw("telemetry", json!({"open_alerts":0,"rooms":[],"ts":"2026-03-02T09:00:00+08:00"}).to_string(), false).await;
-    stand.raw("telemetry", json!({"open_alerts":1,"rooms":[],"ts":"2026-03-02T09:01:00+08:00"}).to_string(), false).await;
+    stand
+        .raw(
+            "telemetry",
+            json!({"open_alerts":0,"rooms":[],"ts":"2026-03-02T09:00:00+08:00"}).to_string(),
+            false,
+        )
+        .await;
+    stand
+        .raw(
+            "telemetry",
+            json!({"open_alerts":1,"rooms":[],"ts":"2026-03-02T09:01:00+08:00"}).to_string(),
+            false,
+        )
+        .await;
     stand.raw("alerts", "{\"schema\":", false).await;
     let mut bad = stand.alert(4, "a-4");
     bad["seq"] = json!("4");
@@ -44,19 +60,29 @@ async fn every_envelope_is_stored_once_a_redelivery_is_counted_and_a_seq_with_an
     // with why.
     let c = db.client().await;
     let ids: Vec<(i64, String)> = c
-        .query("SELECT seq, id FROM envelopes WHERE facility = 'f-once' ORDER BY seq", &[])
+        .query(
+            "SELECT seq, id FROM envelopes WHERE facility = 'f-once' ORDER BY seq",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    assert_eq!(ids, vec![(1, "a-1".into()), (2, "a-2".into()), (3, "a-3".into())]);
+    assert_eq!(
+        ids,
+        vec![(1, "a-1".into()), (2, "a-2".into()), (3, "a-3".into())]
+    );
     let conflict = c
         .query_one("SELECT seq, stored_id, received_id FROM conflicts", &[])
         .await
         .unwrap();
     assert_eq!(
-        (conflict.get::<_, i64>(0), conflict.get::<_, String>(1), conflict.get::<_, String>(2)),
+        (
+            conflict.get::<_, i64>(0),
+            conflict.get::<_, String>(1),
+            conflict.get::<_, String>(2)
+        ),
         (3, "a-3".into(), "someone-else".into())
     );
     let errors: Vec<String> = c
@@ -75,7 +101,10 @@ async fn every_envelope_is_stored_once_a_redelivery_is_counted_and_a_seq_with_an
     assert!(text.contains("state          online"), "{text}");
     assert!(text.contains("last seq       3"), "{text}");
     assert!(text.contains("gaps open      none (0 missing)"), "{text}");
-    assert!(text.contains("duplicates 1, conflicts 1, rejected 2, telemetry 2"), "{text}");
+    assert!(
+        text.contains("duplicates 1, conflicts 1, rejected 2, telemetry 2"),
+        "{text}"
+    );
     let line = rx.wait_for_line("http http://", LIMIT);
     let addr = line
         .trim_start_matches("http http://")
@@ -93,17 +122,23 @@ async fn a_hole_is_asked_for_once_on_the_commands_topic_and_the_resent_messages_
     let broker = Broker::start();
     let db = TestDb::create().await;
     let wire = Collector::start(broker.port, "childcare/v1/f-hole/commands").await;
-    let mut rx = Receiver::start(broker.port, &db, &["--grace", "1s", "--resend-timeout", "1h"]);
+    let mut rx = Receiver::start(
+        broker.port,
+        &db,
+        &["--grace", "1s", "--resend-timeout", "1h"],
+    );
     let stand = Stand::start(broker.port, "f-hole").await;
     stand.status("online").await;
     stand.alerts([1, 2, 3, 6]).await;
 
-    let seen = wire
-        .wait_until(LIMIT, |s| !s.is_empty())
-        .await;
+    let seen = wire.wait_until(LIMIT, |s| !s.is_empty()).await;
     let cmd = seen[0].json();
     assert_eq!(cmd["command"], "resend", "{cmd}");
-    assert_eq!((cmd["from_seq"].as_i64(), cmd["to_seq"].as_i64()), (Some(4), Some(5)), "{cmd}");
+    assert_eq!(
+        (cmd["from_seq"].as_i64(), cmd["to_seq"].as_i64()),
+        (Some(4), Some(5)),
+        "{cmd}"
+    );
     let id = cmd["id"].as_str().unwrap().to_string();
     assert!(!id.is_empty() && id.len() <= 128, "{id}");
 
@@ -114,7 +149,11 @@ async fn a_hole_is_asked_for_once_on_the_commands_topic_and_the_resent_messages_
     assert_eq!(ranges(&f["gaps_open"]), vec![(4, 5)], "{f:#}");
     assert_eq!(f["missing"], 2);
     assert_eq!(f["last_resend"]["command_id"], id.as_str(), "{f:#}");
-    assert_eq!(f["last_resend"]["outcome"], serde_json::Value::Null, "{f:#}");
+    assert_eq!(
+        f["last_resend"]["outcome"],
+        serde_json::Value::Null,
+        "{f:#}"
+    );
 
     // The agent answers as the contract says, and publishes the range again, original ids.
     stand
@@ -137,14 +176,22 @@ async fn what_the_agent_no_longer_holds_is_marked_unrecoverable_and_not_asked_fo
     let broker = Broker::start();
     let db = TestDb::create().await;
     let wire = Collector::start(broker.port, "childcare/v1/f-old/commands").await;
-    let mut rx = Receiver::start(broker.port, &db, &["--grace", "0s", "--resend-timeout", "3s"]);
+    let mut rx = Receiver::start(
+        broker.port,
+        &db,
+        &["--grace", "0s", "--resend-timeout", "3s"],
+    );
     let stand = Stand::start(broker.port, "f-old").await;
     stand.status("online").await;
     stand.alerts([1, 10]).await;
 
     let seen = wire.wait_until(LIMIT, |s| !s.is_empty()).await;
     let cmd = seen[0].json();
-    assert_eq!((cmd["from_seq"].as_i64(), cmd["to_seq"].as_i64()), (Some(2), Some(9)), "{cmd}");
+    assert_eq!(
+        (cmd["from_seq"].as_i64(), cmd["to_seq"].as_i64()),
+        (Some(2), Some(9)),
+        "{cmd}"
+    );
     let id = cmd["id"].as_str().unwrap().to_string();
     stand
         .send(&stand.result(
@@ -160,9 +207,15 @@ async fn what_the_agent_no_longer_holds_is_marked_unrecoverable_and_not_asked_fo
     assert_eq!(f["missing"], 0);
     let lost = f["unrecoverable"].as_array().unwrap();
     assert_eq!(lost.len(), 1, "{f:#}");
-    assert_eq!((lost[0]["from"].as_i64(), lost[0]["to"].as_i64()), (Some(2), Some(5)));
+    assert_eq!(
+        (lost[0]["from"].as_i64(), lost[0]["to"].as_i64()),
+        (Some(2), Some(5))
+    );
     assert!(
-        lost[0]["reason"].as_str().unwrap().contains("oldest held: 6"),
+        lost[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("oldest held: 6"),
         "{f:#}"
     );
     // Longer than the request timeout: the lost range is not asked for again.
@@ -185,7 +238,14 @@ async fn a_long_gap_is_asked_for_in_bounded_pieces_an_unanswered_request_is_retr
         broker.port,
         &db,
         &[
-            "--grace", "0s", "--resend-timeout", "2s", "--max-range", "10", "--max-attempts", "2",
+            "--grace",
+            "0s",
+            "--resend-timeout",
+            "2s",
+            "--max-range",
+            "10",
+            "--max-attempts",
+            "2",
         ],
     );
     let stand = Stand::start(broker.port, "f-long").await;
@@ -211,10 +271,17 @@ async fn a_long_gap_is_asked_for_in_bounded_pieces_an_unanswered_request_is_retr
     assert_eq!((asked[1].0, asked[1].1), (2, 11), "{asked:?}");
     assert_ne!(asked[0].2, asked[1].2, "a retry is a new command id");
     assert_eq!((asked[2].0, asked[2].1), (12, 21), "{asked:?}");
-    rx.wait_for_line(&format!("timed out f-long 2-11 {} (attempt 2)", asked[1].2), LIMIT);
+    rx.wait_for_line(
+        &format!("timed out f-long 2-11 {} (attempt 2)", asked[1].2),
+        LIMIT,
+    );
     let f = facility(&tokio::task::block_in_place(|| report(&db)), "f-long");
     let lost = f["unrecoverable"].as_array().unwrap();
-    assert_eq!((lost[0]["from"].as_i64(), lost[0]["to"].as_i64()), (Some(2), Some(11)), "{f:#}");
+    assert_eq!(
+        (lost[0]["from"].as_i64(), lost[0]["to"].as_i64()),
+        (Some(2), Some(11)),
+        "{f:#}"
+    );
     assert_eq!(lost[0]["reason"], "not resent after 2 requests");
     assert_eq!(ranges(&f["gaps_open"]), vec![(12, 99)], "{f:#}");
 
@@ -238,26 +305,36 @@ async fn a_refusal_is_recorded_and_after_the_last_attempt_the_gap_is_unrecoverab
     let _rx = Receiver::start(
         broker.port,
         &db,
-        &["--grace", "0s", "--resend-timeout", "1s", "--max-attempts", "2"],
+        &[
+            "--grace",
+            "0s",
+            "--resend-timeout",
+            "2s",
+            "--max-attempts",
+            "2",
+        ],
     );
     let stand = Stand::start(broker.port, "f-no").await;
     stand.status("online").await;
     stand.alerts([1, 3]).await;
-    let mut seq = 4;
     for n in 1..=2 {
         let seen = wire.wait_until(LIMIT, |s| s.len() >= n).await;
         let id = seen[n - 1].json()["id"].as_str().unwrap().to_string();
+        let seq = 3 + n as i64; // the results take seqs 4 and 5
         stand
             .send(&stand.result(seq, &id, json!({"ok":false,"error":"unknown command"})))
             .await;
-        seq += 1;
     }
     let f = wait_report(&db, "f-no", LIMIT, |f| {
         !f["unrecoverable"].as_array().unwrap().is_empty()
     })
     .await;
     let lost = &f["unrecoverable"][0];
-    assert_eq!((lost["from"].as_i64(), lost["to"].as_i64()), (Some(2), Some(2)), "{f:#}");
+    assert_eq!(
+        (lost["from"].as_i64(), lost["to"].as_i64()),
+        (Some(2), Some(2)),
+        "{f:#}"
+    );
     assert_eq!(lost["reason"], "refused 2 times, last: unknown command");
     assert_eq!(f["last_resend"]["outcome"], "refused");
     assert_eq!(f["last_resend"]["answer"]["error"], "unknown command");
@@ -269,23 +346,40 @@ async fn a_refusal_is_recorded_and_after_the_last_attempt_the_gap_is_unrecoverab
 async fn two_receivers_in_one_shared_subscription_group_split_the_messages_and_store_each_once() {
     let broker = Broker::start();
     let db = TestDb::create().await;
-    let a = Receiver::start(broker.port, &db, &["--share-group", "platform", "--client-id", "rx-a"]);
-    let b = Receiver::start(broker.port, &db, &["--share-group", "platform", "--client-id", "rx-b"]);
+    let a = Receiver::start(
+        broker.port,
+        &db,
+        &["--share-group", "platform", "--client-id", "rx-a"],
+    );
+    let b = Receiver::start(
+        broker.port,
+        &db,
+        &["--share-group", "platform", "--client-id", "rx-b"],
+    );
     let stand = Stand::start(broker.port, "f-shared").await;
     stand.alerts(1..=200).await;
     let f = wait_report(&db, "f-shared", LIMIT, |f| f["stored"] == 200).await;
     assert_eq!(ranges(&f["gaps_open"]), vec![]);
-    assert_eq!(f["duplicates"], 0, "a shared subscription delivers each message to one");
+    assert_eq!(
+        f["duplicates"], 0,
+        "a shared subscription delivers each message to one"
+    );
     let by: Vec<(String, i64)> = db
         .client()
         .await
-        .query("SELECT receiver, count(*) FROM envelopes GROUP BY receiver ORDER BY receiver", &[])
+        .query(
+            "SELECT receiver, count(*) FROM envelopes GROUP BY receiver ORDER BY receiver",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     assert_eq!(by.len(), 2, "both receivers stored some: {by:?}");
-    assert!(by.iter().all(|(_, n)| *n >= 20), "the load is split: {by:?}");
+    assert!(
+        by.iter().all(|(_, n)| *n >= 20),
+        "the load is split: {by:?}"
+    );
     drop((a, b));
 }
