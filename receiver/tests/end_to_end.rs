@@ -194,7 +194,12 @@ async fn from_the_real_agent_every_envelope_is_stored_exactly_once_and_a_hole_le
     let answer = f["last_resend"]["answer"].clone();
     assert_eq!(answer["command_id"], id.as_str(), "{f:#}");
     if answer["ok"] == true {
-        let f = wait_report(&db, FACILITY, LIMIT, |f| ranges(&f["gaps_open"]).is_empty()).await;
+        // The hole closes when the copies are stored; the request is closed as filled at
+        // the receiver's next tick.
+        let f = wait_report(&db, FACILITY, LIMIT, |f| {
+            ranges(&f["gaps_open"]).is_empty() && !f["last_resend"]["outcome"].is_null()
+        })
+        .await;
         assert_eq!(f["last_resend"]["outcome"], "filled", "{f:#}");
         let rows = stored(&db).await;
         let seen = on_the_wire(&wire.seen());
