@@ -646,6 +646,15 @@ pub struct Mqtt {
     /// First delay before reconnecting; doubles (with jitter) up to `reconnect_max`.
     pub reconnect_min: Dur,
     pub reconnect_max: Dur,
+    /// How long an enveloped message is kept after its PUBACK, for `resend` (contract 1.1
+    /// section 12); at most `outbox_max_bytes` of them, oldest let go first.
+    pub keep_sent: Dur,
+    /// Messages republished per second by `resend`, at most (1..=10000): a large range is
+    /// paced, and live messages always go first.
+    pub resend_per_second: u32,
+    /// MQTT protocol: 4 (3.1.1, the default) or 5 (MQTT 5, with a session the broker keeps
+    /// a day after a lost connection, and reason codes in the log).
+    pub protocol: u8,
 }
 
 impl Default for Mqtt {
@@ -666,6 +675,9 @@ impl Default for Mqtt {
             command_max_bytes: 4096,
             reconnect_min: Dur::secs(1),
             reconnect_max: Dur::secs(60),
+            keep_sent: Dur::secs(30 * 24 * 3600),
+            resend_per_second: 500,
+            protocol: 4,
         }
     }
 }

@@ -193,6 +193,18 @@ pub(super) fn check_mqtt(cfg: &Config, doc: &Doc) -> Vec<Found> {
             "reconnect_max must not be shorter than reconnect_min",
         );
     }
+    if m.resend_per_second == 0 || m.resend_per_second > 10_000 {
+        f.report(
+            "mqtt.resend_per_second",
+            "resend_per_second must be between 1 and 10000 (the default is 500)",
+        );
+    }
+    if !matches!(m.protocol, 4 | 5) {
+        f.report(
+            "mqtt.protocol",
+            "protocol must be 4 (MQTT 3.1.1, the default) or 5 (MQTT 5)",
+        );
+    }
     f.done()
 }
 
