@@ -139,6 +139,9 @@ fn settings(port: u16) -> UplinkSettings {
         command_max_bytes: cfg_default.command_max_bytes,
         reconnect_min: Duration::from_millis(100),
         reconnect_max: Duration::from_secs(1),
+        keep_sent: Duration::from_secs(30 * 24 * 3600),
+        resend_per_second: 500,
+        mqtt5: false,
         cap: cap(),
     }
 }

@@ -46,6 +46,20 @@ pub enum AlertType {
     /// Contract section 10: at `open`, no drill ended within `drill_every` (subject: the
     /// facility).
     DrillOverdue,
+    /// Contract section 10: a child checked in with no health check (晨午检)
+    /// `health_check_within` after check-in.
+    HealthCheckMissing,
+    /// Contract section 10: a health check at or above `fever_c`, or `refer`.
+    HealthCheckFailed,
+    /// Contract section 10: at `arrival_deadline` on one of the child's days, the child is
+    /// neither checked in nor reported absent.
+    ChildAbsentUnreported,
+    /// Contract section 10: a member of staff who counts toward ratios checks in lacking a
+    /// valid required certificate (one-shot; subject: the staff id).
+    StaffNotQualified,
+    /// Contract section 10: at `open`, a required certificate is still valid but expires
+    /// within `certificate_warning`; resolved when the roster gives it a later expiry.
+    CertificateExpiring,
 }
 
 impl AlertType {
@@ -67,14 +81,18 @@ impl AlertType {
             | AlertType::SleepCheckMissed
             | AlertType::PanicButton
             | AlertType::FireAlarm
-            | AlertType::RollCallIncomplete => Severity::Critical,
+            | AlertType::RollCallIncomplete
+            | AlertType::HealthCheckFailed => Severity::Critical,
             _ => Severity::Warning,
         }
     }
 
     /// One-shot alerts are only ever raised.
     pub fn is_one_shot(self) -> bool {
-        matches!(self, AlertType::BadgeDenied | AlertType::UnauthorizedPickup)
+        matches!(
+            self,
+            AlertType::BadgeDenied | AlertType::UnauthorizedPickup | AlertType::StaffNotQualified
+        )
     }
 
     /// Chinese label for staff.
@@ -101,6 +119,11 @@ impl AlertType {
             AlertType::PanicUntested => "一键报警未测试",
             AlertType::RollCallIncomplete => "紧急点名未完成",
             AlertType::DrillOverdue => "应急演练逾期",
+            AlertType::HealthCheckMissing => "未做晨午检",
+            AlertType::HealthCheckFailed => "晨午检异常",
+            AlertType::ChildAbsentUnreported => "幼儿未到且未请假",
+            AlertType::StaffNotQualified => "人员未持有效证件",
+            AlertType::CertificateExpiring => "证件即将到期",
         }
     }
 
@@ -128,6 +151,11 @@ impl AlertType {
             AlertType::PanicUntested => "panic button untested",
             AlertType::RollCallIncomplete => "roll call incomplete",
             AlertType::DrillOverdue => "drill overdue",
+            AlertType::HealthCheckMissing => "health check missing",
+            AlertType::HealthCheckFailed => "health check failed",
+            AlertType::ChildAbsentUnreported => "child absent, not reported",
+            AlertType::StaffNotQualified => "staff member not qualified",
+            AlertType::CertificateExpiring => "certificate expiring",
         }
     }
 }
@@ -222,7 +250,7 @@ mod tests {
         names_agree_with_serde(AlertType::ALL, |t| t.as_str());
         names_agree_with_serde(Severity::ALL, |s| s.as_str());
         names_agree_with_serde(AlertState::ALL, |s| s.as_str());
-        assert_eq!(AlertType::ALL.len(), 21);
+        assert_eq!(AlertType::ALL.len(), 26);
         assert_eq!(AlertType::RatioBreach.as_str(), "ratio_breach");
         assert_eq!(AlertType::StoragePressure.to_string(), "storage_pressure");
         assert_eq!(Severity::Critical.as_str(), "critical");

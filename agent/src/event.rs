@@ -92,6 +92,27 @@ pub enum EventKind {
     RollCall {
         person: String,
     },
+    /// Contract section 9 (晨午检): a child's health check, with the temperature taken if
+    /// any; `refer` means the child needs a closer look.
+    HealthCheck {
+        person: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        celsius: Option<f64>,
+        result: HealthResult,
+    },
+    /// Contract section 9 (因病缺勤登记): a child will be (or was) away on the local `date`,
+    /// reported before or on the day.
+    Absence {
+        person: String,
+        date: chrono::NaiveDate,
+        reason: AbsenceReason,
+    },
+    /// Contract section 9: a member of staff checked in is on duty (the default at check-in),
+    /// on a break or at other work; only staff on duty count toward ratios.
+    Presence {
+        person: String,
+        state: PresenceState,
+    },
     /// The project's own, additive: the agent (re)started at `ts`. `run` journals it at
     /// every start so that `replay` of an exported journal counts silent sensors from the
     /// same moments the live agent did, and so reproduces what it raised.
@@ -196,12 +217,74 @@ impl EmergencyKind {
         serde_name(&self)
     }
 }
+/// The outcome of a health check (contract section 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, VariantArray)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthResult {
+    Pass,
+    Refer,
+}
+
+impl HealthResult {
+    pub const ALL: &'static [HealthResult] = <HealthResult as VariantArray>::VARIANTS;
+
+    /// `"pass"`, `"refer"`: the serde name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(&self)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, VariantArray)]
 #[serde(rename_all = "snake_case")]
 pub enum EmergencyAction {
     Start,
     End,
+}
+/// Why a child is away (contract section 9).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum AbsenceReason {
+    Sick,
+    Personal,
+    Other,
+}
+
+impl AbsenceReason {
+    pub const ALL: &'static [AbsenceReason] = <AbsenceReason as VariantArray>::VARIANTS;
+
+    /// `"sick"`, `"personal"`, `"other"`: the serde name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(&self)
+    }
+}
+/// Where a checked-in member of staff is in their day (contract section 9).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceState {
+    /// Looking after children: counts toward ratios. The state at every check-in.
+    #[default]
+    OnDuty,
+    /// On a break: in the building, not counted.
+    Break,
+    /// At other work (paperwork, the kitchen, a meeting): not counted.
+    OtherWork,
+}
+
+impl PresenceState {
+    pub const ALL: &'static [PresenceState] = <PresenceState as VariantArray>::VARIANTS;
+
+    /// `"on_duty"`, `"break"`, `"other_work"`: the serde name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(&self)
+    }
+
+    pub fn is_on_duty(self) -> bool {
+        self == PresenceState::OnDuty
+    }
 }
 
 /// What was done about an alert (contract section 9).
@@ -291,6 +374,12 @@ mod tests {
             r#"{"ts":"2026-03-02T10:11:00+08:00","type":"roll_call","person":"c-01"}"#,
             r#"{"ts":"2026-03-02T10:20:00+08:00","type":"emergency","kind":"drill","action":"end"}"#,
             r#"{"ts":"2026-03-02T10:05:00+08:00","type":"disposition","alert_id":"A1","by":"s-01","action":"parent_notified","note":"called mum"}"#,
+            r#"{"ts":"2026-03-02T08:00:00+08:00","type":"health_check","person":"c-01","celsius":36.6,"result":"pass"}"#,
+            r#"{"ts":"2026-03-02T08:00:00+08:00","type":"health_check","person":"c-01","result":"refer"}"#,
+            r#"{"ts":"2026-03-02T07:00:00+08:00","type":"absence","person":"c-02","date":"2026-03-02","reason":"sick"}"#,
+            r#"{"ts":"2026-03-02T10:10:00+08:00","type":"presence","person":"s-03","state":"break"}"#,
+            r#"{"ts":"2026-03-02T10:25:00+08:00","type":"presence","person":"s-03","state":"on_duty"}"#,
+            r#"{"ts":"2026-03-02T10:30:00+08:00","type":"presence","person":"s-03","state":"other_work"}"#,
         ];
         for line in lines {
             let ev = Event::parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
@@ -345,6 +434,42 @@ mod tests {
             let json = serde_json::to_string(k).unwrap();
             assert_eq!(json, format!("\"{}\"", k.as_str()));
         }
+    }
+
+    #[test]
+    fn a_health_check_result_or_absence_reason_outside_the_contract_is_rejected_by_name() {
+        let err = Event::parse(
+            r#"{"ts":"2026-03-02T08:00:00+08:00","type":"health_check","person":"c-01","result":"ok"}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("ok") && err.contains("refer"), "{err}");
+        let err = Event::parse(
+            r#"{"ts":"2026-03-02T08:00:00+08:00","type":"absence","person":"c-01","date":"2026-03-02","reason":"holiday"}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("holiday") && err.contains("sick"), "{err}");
+        let err = Event::parse(
+            r#"{"ts":"2026-03-02T08:00:00+08:00","type":"absence","person":"c-01","date":"2026-3-2x","reason":"sick"}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("date") || err.contains("input"), "{err}");
+        assert_eq!(HealthResult::ALL.len(), 2);
+        assert_eq!(AbsenceReason::Sick.as_str(), "sick");
+    }
+
+    #[test]
+    fn a_presence_state_outside_the_three_of_the_contract_is_rejected_with_its_name() {
+        let err = Event::parse(
+            r#"{"ts":"2026-03-02T10:10:00+08:00","type":"presence","person":"s-03","state":"nap"}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("nap") && err.contains("on_duty"), "{err}");
+        let names: Vec<&str> = PresenceState::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["on_duty", "break", "other_work"]);
     }
 
     #[test]

@@ -13,7 +13,9 @@ use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
 use crate::alert::Transition;
-use crate::rules::{DoorFigures, Engine, NapFigures, OpenAlert, RoomFigures, SensorFigures};
+use crate::rules::{
+    DoorFigures, Engine, NapFigures, OpenAlert, RoomFigures, SensorFigures, StaffFigures,
+};
 
 /// The nursery as the rules see it at `clock`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -34,6 +36,13 @@ pub struct LiveView {
     pub naps: Vec<NapFigures>,
     /// The emergency under way and its roll call, if any.
     pub emergency: Option<crate::rules::EmergencyView>,
+    /// Each child's health check and arrival today (ids only; the page adds names for
+    /// logged-in staff).
+    pub health: Vec<crate::rules::ChildHealth>,
+    /// Every member of staff checked in: whether they count, and why not (ids only).
+    pub staff: Vec<StaffFigures>,
+    /// How the agent itself is doing: clock, configuration in force, journal.
+    pub operations: crate::operations::Operations,
 }
 
 impl LiveView {
@@ -50,6 +59,9 @@ impl LiveView {
             occupancy: engine.occupancy(),
             naps: engine.naps(),
             emergency: engine.emergency_view(),
+            health: engine.children_health(),
+            staff: engine.staff_figures(),
+            operations: Default::default(),
         }
     }
 }
@@ -59,6 +71,7 @@ pub struct Publisher {
     view: watch::Sender<Arc<LiveView>>,
     transitions: broadcast::Sender<Transition>,
     version: u64,
+    operations: crate::operations::Operations,
 }
 
 /// The reading side: cheap to clone, one per consumer.
@@ -80,6 +93,7 @@ pub fn channel(engine: &mut Engine) -> (Publisher, Live) {
             view: view_tx,
             transitions: transitions.clone(),
             version: 0,
+            operations: Default::default(),
         },
         Live {
             view: view_rx,
@@ -90,11 +104,17 @@ pub fn channel(engine: &mut Engine) -> (Publisher, Live) {
 }
 
 impl Publisher {
+    /// What the next views say of the agent itself (see [`crate::operations`]).
+    pub fn set_operations(&mut self, operations: crate::operations::Operations) {
+        self.operations = operations;
+    }
+
     /// Publishes the engine's state and the batch's transitions (already committed).
     pub fn publish(&mut self, engine: &mut Engine, transitions: &[Transition]) {
         self.version += 1;
-        self.view
-            .send_replace(Arc::new(LiveView::of(engine, self.version)));
+        let mut view = LiveView::of(engine, self.version);
+        view.operations = self.operations.clone();
+        self.view.send_replace(Arc::new(view));
         for t in transitions {
             // No receiver is not an error: nobody is looking.
             let _ = self.transitions.send(t.clone());

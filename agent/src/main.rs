@@ -68,9 +68,30 @@ enum Command {
         #[arg(long)]
         date: Option<chrono::NaiveDate>,
     },
+    /// Print the daily ledger (台账) of one local date: arrivals and pick-ups, health
+    /// checks, absences, staff on duty, naps and sleep checks, alerts and what was done
+    /// about them. It names people: it is for the device's own printer, not for upstream.
+    Report {
+        #[arg(long)]
+        config: PathBuf,
+        /// The local date (YYYY-MM-DD) in the facility's time zone.
+        #[arg(long)]
+        date: chrono::NaiveDate,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+        format: ReportFormat,
+    },
     /// Read a staff PIN from stdin and print its argon2 hash (PHC string) for the roster's
     /// `pin_hash`.
     HashPin,
+}
+
+/// What `report` prints.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReportFormat {
+    /// One self-contained page that prints to A4.
+    Html,
+    /// UTF-8 with a byte-order mark and CRLF, for Excel and WPS.
+    Csv,
 }
 
 fn main() -> ExitCode {
@@ -89,6 +110,11 @@ fn main() -> ExitCode {
             config,
             transitions,
         } => export(&config, transitions),
+        Command::Report {
+            config,
+            date,
+            format,
+        } => report(&config, date, format),
         Command::HashPin => hash_pin(),
     }
 }
@@ -246,6 +272,35 @@ fn export(config: &std::path::Path, transitions: bool) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("nursery-agent: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Prints the ledger of `date` from the journal (read-only; safe while the daemon runs).
+/// No journal, or nothing in it on that date: a message and status 1.
+fn report(config: &std::path::Path, date: chrono::NaiveDate, format: ReportFormat) -> ExitCode {
+    let cfg = match load_or_report(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let ledger = match nursery_agent::ledger::from_storage(&cfg, date) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("nursery-agent: report for {date}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let text = match format {
+        ReportFormat::Html => nursery_agent::ledger::html::render(&ledger, ""),
+        ReportFormat::Csv => nursery_agent::ledger::csv::render(&ledger),
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nursery-agent: report: cannot write: {e}");
             ExitCode::from(1)
         }
     }

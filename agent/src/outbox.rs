@@ -97,6 +97,21 @@ const MIGRATIONS: &[&str] = &[
     // the partial index keeps finding them cheap however long the backlog.
     "ALTER TABLE outbox ADD COLUMN urgent INTEGER NOT NULL DEFAULT 0;
      CREATE INDEX outbox_urgent ON outbox (seq) WHERE urgent = 1;",
+    // 3: what the broker acknowledged is kept for `[mqtt] keep_sent` (contract 1.1 section
+    // 12), so the platform can ask for a seq range again (`resend`); `sent_dropped` counts
+    // copies pruned before their time (the bound, storage pressure).
+    "CREATE TABLE outbox_sent (
+         seq         INTEGER PRIMARY KEY,
+         id          TEXT    NOT NULL,
+         kind        TEXT    NOT NULL,
+         created_ms  INTEGER NOT NULL,
+         acked_ms    INTEGER NOT NULL,
+         payload     TEXT    NOT NULL,
+         size        INTEGER NOT NULL
+     );
+     CREATE INDEX outbox_sent_acked ON outbox_sent (acked_ms);
+     ALTER TABLE outbox_state ADD COLUMN sent_bytes INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE outbox_state ADD COLUMN sent_dropped INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Why the outbox could not do what was asked. Callers say which outbox (the message says
@@ -593,21 +608,45 @@ pub fn telemetry_before(
     rows.collect()
 }
 
-/// Deletes acknowledged rows (durable by `seq`, telemetry by id) and updates the counters.
-/// Rows already gone are ignored, so a repeated acknowledgement is harmless.
+/// Settles acknowledged rows (durable by `seq`, telemetry by id) and updates the counters:
+/// telemetry is deleted; a durable message leaves the outbox and is kept in `outbox_sent`
+/// (same seq, id and envelope) for `resend` until [`prune_sent`] lets it go. Rows already
+/// gone are ignored, so a repeated acknowledgement is harmless.
 pub fn delete_acked(conn: &Connection, seqs: &[u64], telemetry: &[i64]) -> rusqlite::Result<()> {
     let mut durable_n: i64 = 0;
     let mut tele_n: i64 = 0;
     let mut bytes: i64 = 0;
+    let mut sent_bytes: i64 = 0;
+    let acked_ms = Utc::now().timestamp_millis();
     {
-        let mut del = conn.prepare_cached("DELETE FROM outbox WHERE seq = ?1 RETURNING size")?;
+        let mut del = conn.prepare_cached(
+            "DELETE FROM outbox WHERE seq = ?1 RETURNING id, kind, created_ms, payload, size",
+        )?;
+        let mut keep = conn.prepare_cached(
+            "INSERT OR IGNORE INTO outbox_sent (seq, id, kind, created_ms, acked_ms, payload, size)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
         for &s in seqs {
-            if let Some(size) = del
-                .query_row([s as i64], |r| r.get::<_, i64>(0))
-                .optional()?
-            {
+            let row = del
+                .query_row([s as i64], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                })
+                .optional()?;
+            if let Some((id, kind, created_ms, payload, size)) = row {
                 durable_n += 1;
                 bytes += size;
+                if keep.execute(params![
+                    s as i64, id, kind, created_ms, acked_ms, payload, size
+                ])? > 0
+                {
+                    sent_bytes += size;
+                }
             }
         }
     }
@@ -624,11 +663,213 @@ pub fn delete_acked(conn: &Connection, seqs: &[u64], telemetry: &[i64]) -> rusql
     if durable_n + tele_n > 0 {
         conn.prepare_cached(
             "UPDATE outbox_state SET durable_pending = durable_pending - ?1,
-                 telemetry_pending = telemetry_pending - ?2, bytes = bytes - ?3 WHERE id = 1",
+                 telemetry_pending = telemetry_pending - ?2, bytes = bytes - ?3,
+                 sent_bytes = sent_bytes + ?4 WHERE id = 1",
         )?
-        .execute(params![durable_n, tele_n, bytes])?;
+        .execute(params![durable_n, tele_n, bytes, sent_bytes])?;
     }
     Ok(())
+}
+
+/// The copies of acknowledged messages kept for `resend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct SentStats {
+    /// Messages held.
+    pub held: u64,
+    /// Their payload bytes.
+    pub bytes: u64,
+    /// The oldest seq held (`None` when nothing is).
+    pub oldest: Option<u64>,
+    /// Copies pruned before `keep_sent` was over (the bound, storage pressure), in total.
+    pub dropped: u64,
+}
+
+/// What is held of the acknowledged messages.
+pub fn sent_stats(conn: &Connection) -> rusqlite::Result<SentStats> {
+    let (held, oldest): (i64, Option<i64>) = conn
+        .prepare_cached("SELECT count(*), min(seq) FROM outbox_sent")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (bytes, dropped): (i64, i64) = conn
+        .prepare_cached("SELECT sent_bytes, sent_dropped FROM outbox_state WHERE id = 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(SentStats {
+        held: held.max(0) as u64,
+        bytes: bytes.max(0) as u64,
+        oldest: oldest.map(|s| s.max(0) as u64),
+        dropped: dropped.max(0) as u64,
+    })
+}
+
+/// What one [`prune_sent`] or [`drop_sent_oldest`] let go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PrunedSent {
+    /// Held for their full `keep_sent`: gone as planned.
+    pub expired: u64,
+    /// Gone early (over the bound, or for storage): counted in [`SentStats::dropped`].
+    pub dropped: u64,
+}
+
+/// Lets go of the acknowledged copies acknowledged more than `keep` before `now`, then of
+/// the oldest while their bytes are over `max_bytes` (counted as dropped). Never touches
+/// what is unsent (`outbox`).
+pub fn prune_sent(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    keep: std::time::Duration,
+    max_bytes: u64,
+) -> rusqlite::Result<PrunedSent> {
+    let keep_ms = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
+    let before = now.timestamp_millis().saturating_sub(keep_ms);
+    let (expired, bytes) = delete_sent(
+        conn,
+        "DELETE FROM outbox_sent WHERE acked_ms < ?1 RETURNING size",
+        [before],
+    )?;
+    let mut out = PrunedSent {
+        expired,
+        dropped: 0,
+    };
+    let mut freed = bytes;
+    let sent_bytes: i64 = conn
+        .prepare_cached("SELECT sent_bytes FROM outbox_state WHERE id = 1")?
+        .query_row([], |r| r.get(0))?;
+    let excess = sent_bytes - bytes - i64::try_from(max_bytes).unwrap_or(i64::MAX);
+    if excess > 0 {
+        // The oldest whose bytes cover the excess, in one delete.
+        let mut cutoff = None;
+        {
+            let mut stmt = conn.prepare_cached("SELECT seq, size FROM outbox_sent ORDER BY seq")?;
+            let mut rows = stmt.query([])?;
+            let mut covered = 0;
+            while let Some(r) = rows.next()? {
+                covered += r.get::<_, i64>(1)?;
+                cutoff = Some(r.get::<_, i64>(0)?);
+                if covered >= excess {
+                    break;
+                }
+            }
+        }
+        if let Some(cutoff) = cutoff {
+            let (n, b) = delete_sent(
+                conn,
+                "DELETE FROM outbox_sent WHERE seq <= ?1 RETURNING size",
+                [cutoff],
+            )?;
+            out.dropped = n;
+            freed += b;
+        }
+    }
+    settle_sent_counters(conn, freed, out.dropped)?;
+    Ok(out)
+}
+
+/// Drops the oldest half of the acknowledged copies (at least one), for storage pressure;
+/// counted in [`SentStats::dropped`]. Returns how many went.
+pub fn drop_sent_oldest(conn: &Connection) -> rusqlite::Result<u64> {
+    let (n, bytes) = delete_sent(
+        conn,
+        "DELETE FROM outbox_sent WHERE seq IN (SELECT seq FROM outbox_sent ORDER BY seq
+             LIMIT max(1, (SELECT count(*) FROM outbox_sent) / 2)) RETURNING size",
+        [],
+    )?;
+    settle_sent_counters(conn, bytes, n)?;
+    Ok(n)
+}
+
+fn delete_sent(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> rusqlite::Result<(u64, i64)> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let sizes = stmt
+        .query_map(args, |r| r.get::<_, i64>(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok((sizes.len() as u64, sizes.iter().sum()))
+}
+
+fn settle_sent_counters(conn: &Connection, freed: i64, dropped: u64) -> rusqlite::Result<()> {
+    if freed == 0 && dropped == 0 {
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "UPDATE outbox_state SET sent_bytes = max(0, sent_bytes - ?1),
+             sent_dropped = sent_dropped + ?2 WHERE id = 1",
+    )?
+    .execute(params![freed, dropped as i64])?;
+    Ok(())
+}
+
+/// Up to `limit` acknowledged copies with `from <= seq <= to`, in `seq` order, for `resend`.
+pub fn sent_range(
+    conn: &Connection,
+    from: u64,
+    to: u64,
+    limit: usize,
+) -> rusqlite::Result<Vec<PendingMessage>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, kind, payload FROM outbox_sent WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq
+         LIMIT ?3",
+    )?;
+    let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let rows = stmt.query_map(params![clamp(from), clamp(to), limit as i64], |r| {
+        let kind: String = r.get(1)?;
+        Ok(PendingMessage {
+            seq: r.get::<_, i64>(0)?.max(0) as u64,
+            kind: Kind::parse(&kind).unwrap_or(Kind::Alert),
+            payload: r.get(2)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// What the outbox holds of the seq range `from..=to`, for the answer to `resend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HeldRange {
+    /// Acknowledged copies in the range: what a resend publishes again.
+    pub count: u64,
+    /// The first and last of them.
+    pub first: Option<u64>,
+    pub last: Option<u64>,
+    /// The oldest seq held at all (acknowledged copies and unsent messages).
+    pub oldest_held: Option<u64>,
+    /// Messages of the range not acknowledged yet: they go out as usual, not resent.
+    pub pending: u64,
+    /// The last seq given so far (0 before the first message).
+    pub newest: u64,
+}
+
+/// Counts what [`sent_range`] would read of `from..=to`, and what surrounds it.
+pub fn held_range(conn: &Connection, from: u64, to: u64) -> rusqlite::Result<HeldRange> {
+    let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let (count, first, last): (i64, Option<i64>, Option<i64>) = conn
+        .prepare_cached(
+            "SELECT count(*), min(seq), max(seq) FROM outbox_sent WHERE seq BETWEEN ?1 AND ?2",
+        )?
+        .query_row(params![clamp(from), clamp(to)], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    let pending: i64 = conn
+        .prepare_cached("SELECT count(*) FROM outbox WHERE seq BETWEEN ?1 AND ?2")?
+        .query_row(params![clamp(from), clamp(to)], |r| r.get(0))?;
+    let oldest: Option<i64> = conn
+        .prepare_cached(
+            "SELECT min(s) FROM (SELECT min(seq) AS s FROM outbox_sent
+                                 UNION ALL SELECT min(seq) FROM outbox)",
+        )?
+        .query_row([], |r| r.get(0))?;
+    let next: i64 = conn
+        .prepare_cached("SELECT next_seq FROM outbox_state WHERE id = 1")?
+        .query_row([], |r| r.get(0))?;
+    let u = |v: i64| v.max(0) as u64;
+    Ok(HeldRange {
+        count: u(count),
+        first: first.map(u),
+        last: last.map(u),
+        oldest_held: oldest.map(u),
+        pending: u(pending),
+        newest: u(next - 1),
+    })
 }
 
 /// Records a command id; `true` when it was new, `false` when it was seen before (a repeat to
@@ -848,6 +1089,87 @@ mod tests {
             (1, 0, real as u64)
         );
         assert_eq!(s.backlog_max, 3);
+    }
+
+    #[test]
+    fn an_acknowledged_message_is_kept_with_its_envelope_and_counted_for_resend() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(dir.path());
+        let c = cap(u64::MAX);
+        for i in 1..=5 {
+            alert(&conn, &format!("a{i}"), &c);
+        }
+        let originals = durable_after(&conn, 0, 10).unwrap();
+        delete_acked(&conn, &[1, 2, 3], &[]).unwrap();
+        delete_acked(&conn, &[1, 2], &[]).unwrap();
+        // Left the outbox, not the database.
+        assert_eq!(
+            durable_after(&conn, 0, 10)
+                .unwrap()
+                .iter()
+                .map(|m| m.seq)
+                .collect::<Vec<_>>(),
+            vec![4, 5]
+        );
+        assert_eq!(
+            sent_range(&conn, 1, 99, 10).unwrap(),
+            originals[..3].to_vec()
+        );
+        assert_eq!(
+            sent_range(&conn, 2, 2, 10).unwrap(),
+            originals[1..2].to_vec()
+        );
+        let st = sent_stats(&conn).unwrap();
+        assert_eq!((st.held, st.oldest, st.dropped), (3, Some(1), 0));
+        assert_eq!(
+            st.bytes as usize,
+            originals[..3]
+                .iter()
+                .map(|m| m.payload.len())
+                .sum::<usize>()
+        );
+        let h = held_range(&conn, 2, 40).unwrap();
+        assert_eq!(
+            (h.count, h.first, h.last, h.oldest_held, h.pending, h.newest),
+            (2, Some(2), Some(3), Some(1), 2, 5)
+        );
+        // What waits is counted apart: the cap and pressure see only it.
+        assert_eq!(stats(&conn).unwrap().durable_pending, 2);
+    }
+
+    #[test]
+    fn copies_go_after_keep_sent_or_oldest_first_over_their_bound_and_never_what_is_unsent() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(dir.path());
+        let c = cap(u64::MAX);
+        for i in 1..=6 {
+            alert(&conn, &format!("a{i}"), &c);
+        }
+        delete_acked(&conn, &[1, 2, 3, 4], &[]).unwrap();
+        let now = Utc::now();
+        let day = std::time::Duration::from_secs(86_400);
+        // Within keep_sent and the bound: nothing goes.
+        let p = prune_sent(&conn, now, day, u64::MAX).unwrap();
+        assert_eq!(p, PrunedSent::default());
+        // Over the bound: the oldest go, counted as dropped.
+        let one = sent_range(&conn, 1, 1, 1).unwrap()[0].payload.len() as u64;
+        let p = prune_sent(&conn, now, day, 2 * one).unwrap();
+        assert_eq!(p.dropped, 2);
+        assert_eq!(sent_stats(&conn).unwrap().oldest, Some(3));
+        // A day later: past keep_sent, they go as planned (not counted as dropped).
+        let p = prune_sent(&conn, now + chrono::Duration::days(2), day, u64::MAX).unwrap();
+        assert_eq!((p.expired, p.dropped), (2, 0));
+        let st = sent_stats(&conn).unwrap();
+        assert_eq!((st.held, st.bytes, st.dropped), (0, 0, 2));
+        // The unsent are untouched.
+        assert_eq!(durable_after(&conn, 0, 10).unwrap().len(), 2);
+        // Storage pressure: the oldest half, at least one.
+        delete_acked(&conn, &[5, 6], &[]).unwrap();
+        assert_eq!(drop_sent_oldest(&conn).unwrap(), 1);
+        assert_eq!(sent_stats(&conn).unwrap().oldest, Some(6));
+        assert_eq!(drop_sent_oldest(&conn).unwrap(), 1);
+        assert_eq!(drop_sent_oldest(&conn).unwrap(), 0);
+        assert_eq!(sent_stats(&conn).unwrap().dropped, 4);
     }
 
     #[test]

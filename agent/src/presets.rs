@@ -23,6 +23,10 @@ pub enum Preset {
     /// Education and Care Services National Regulations, reg. 123.
     #[serde(rename = "au-nqf")]
     AuNqf,
+    /// 家庭托育点管理办法（试行）, 2023, for 家庭托育点 (home nurseries): one caregiver per
+    /// three children of any age, at most five children.
+    #[serde(rename = "cn-home-2023")]
+    CnHome2023,
 }
 
 /// One age band: children aged `[from_months, to_months)` need one staff member per `ratio`.
@@ -60,6 +64,7 @@ const US_CFOC: [Band; 4] = [
     band(36, Some(48), 7, Some(14)),
     band(48, None, 8, Some(16)),
 ];
+const CN_HOME_2023: [Band; 1] = [band(0, None, 3, Some(5))];
 const AU_NQF: [Band; 3] = [
     band(0, Some(24), 4, None),
     band(24, Some(36), 5, None),
@@ -85,6 +90,7 @@ impl Preset {
             Preset::UkEyfs => &UK_EYFS,
             Preset::UsCfoc => &US_CFOC,
             Preset::AuNqf => &AU_NQF,
+            Preset::CnHome2023 => &CN_HOME_2023,
         }
     }
 
@@ -187,7 +193,10 @@ mod tests {
     #[test]
     fn every_preset_is_named_as_the_configuration_writes_it() {
         let names: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
-        assert_eq!(names, ["cn-2019", "uk-eyfs", "us-cfoc", "au-nqf"]);
+        assert_eq!(
+            names,
+            ["cn-2019", "uk-eyfs", "us-cfoc", "au-nqf", "cn-home-2023"]
+        );
         for p in Preset::ALL {
             let json = serde_json::to_string(p).unwrap();
             assert_eq!(json, format!("\"{}\"", p.name()));
@@ -253,6 +262,24 @@ mod tests {
         assert_eq!(Preset::UsCfoc.required_staff(&[0, 8, 0, 0]), 2);
         assert_eq!(Preset::AuNqf.required_staff(&[0, 0, 11]), 1);
         assert_eq!(Preset::AuNqf.required_staff(&[4, 5, 11]), 3);
+    }
+
+    #[test]
+    fn cn_home_2023_has_one_band_for_every_age_at_one_to_three_with_groups_of_five() {
+        let p = Preset::CnHome2023;
+        assert_eq!(p.bands().len(), 1);
+        for months in [0, 11, 12, 23, 24, 35, 36, 200] {
+            assert_eq!(p.band_of(months), 0, "{months} months");
+        }
+        assert_eq!(p.required_staff(&[0]), 0);
+        assert_eq!(p.required_staff(&[1]), 1);
+        assert_eq!(p.required_staff(&[3]), 1);
+        assert_eq!(p.required_staff(&[4]), 2);
+        assert_eq!(p.required_staff(&[5]), 2);
+        assert_eq!(p.required_staff(&[7]), 3);
+        assert_eq!(p.group_size(&[0], None), None);
+        assert_eq!(p.group_size(&[1], Some(4)), Some(5));
+        assert_eq!(p.group_size(&[5], Some(30)), Some(5));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::config::Config;
+use crate::daemon::core::in_force::InForce;
 use crate::journal::{retention, JournalReader};
 use crate::rules::Engine;
 
@@ -44,7 +45,14 @@ pub fn read(cfg: &Config) -> Result<Value, String> {
             json!({ "clock": null, "clock_synced": clock_synced(), "occupancy": {}, "rooms": [], "open_alerts": [], "uplink": uplink, "journal": health }),
         );
     };
-    let mut engine = Engine::restore(cfg, &snap)?;
+    // The rules judge under the configuration in force (the file, plus the people a
+    // reload kept until checked out), which may not be the file `status` was given.
+    let in_force = in_force(&journal)?;
+    let judged_under = in_force
+        .as_ref()
+        .and_then(|f| crate::config::parse(&f.text, &cfg.storage.dir.join("config.toml")).ok());
+    let mut engine = Engine::restore(judged_under.as_ref().unwrap_or(cfg), &snap)?;
+    let config = config_in_force(in_force.as_ref(), &engine);
     let mut occupancy = serde_json::Map::new();
     for (person, room) in engine.occupancy() {
         let list = occupancy.entry(room).or_insert_with(|| json!([]));
@@ -77,8 +85,27 @@ pub fn read(cfg: &Config) -> Result<Value, String> {
         "open_alerts": open,
         "uplink": uplink,
         "reload": reload,
+        "config": config,
         "journal": health,
     }))
+}
+
+fn in_force(journal: &JournalReader) -> Result<Option<InForce>, String> {
+    let value = journal
+        .meta(&crate::daemon::core::in_force::IN_FORCE_KEY)
+        .map_err(|e| e.to_string())?;
+    Ok(InForce::parse(value.as_deref()))
+}
+
+/// The configuration in force: its file's hash, since when, and who a reload removed but
+/// the rules keep because they are still checked in.
+fn config_in_force(f: Option<&InForce>, engine: &Engine) -> Value {
+    let Some(f) = f else {
+        return Value::Null;
+    };
+    let present: Vec<String> = engine.occupancy().into_iter().map(|(p, _)| p).collect();
+    let kept: Vec<&String> = f.kept.iter().filter(|p| present.contains(p)).collect();
+    json!({ "hash": f.hash, "since": f.since, "kept_until_checked_out": kept })
 }
 
 /// What the running agent says of its journal (`journal-health.json`, written beside it

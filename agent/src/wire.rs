@@ -155,9 +155,33 @@ pub struct CommandResult<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
     ok: bool,
+    /// The answer to a `resend` command (contract 1.1 section 12): what is sent again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resend: Option<ResendReport>,
     /// The answer to a `snapshot` command (additive to the contract's result).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<Telemetry>,
+}
+
+/// What a `resend` publishes again, in its command result. Fields sorted by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ResendReport {
+    /// Acknowledged messages of the range held and published again (original seq, id, body).
+    pub count: u64,
+    /// The first and last seq published again (absent when `count` is 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_seq: Option<u64>,
+    /// The last seq given so far, when the range goes beyond it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub newest_seq: Option<u64>,
+    /// The oldest seq still held, when the range starts earlier (older ones are gone
+    /// after `keep_sent`); absent when it does not, or when nothing is held at all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oldest_held: Option<u64>,
+    /// Messages of the range not acknowledged yet: they are delivered as usual, not resent.
+    pub pending: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_seq: Option<u64>,
 }
 
 impl<'a> CommandResult<'a> {
@@ -166,6 +190,7 @@ impl<'a> CommandResult<'a> {
             command_id,
             error: result.err(),
             ok: result.is_ok(),
+            resend: None,
             snapshot: None,
         }
     }

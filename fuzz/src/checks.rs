@@ -145,6 +145,11 @@ pub fn command(data: &[u8]) {
                 assert!(data.len() <= max, "a payload over the limit was accepted");
                 echoable(cmd.id());
             }
+            ParsedCommand::Resend(r) => {
+                assert!(data.len() <= max, "a payload over the limit was accepted");
+                assert!(1 <= r.from_seq && r.from_seq <= r.to_seq, "{r:?}");
+                echoable(&r.id);
+            }
             ParsedCommand::Invalid { id, error } => {
                 echoable(&id);
                 assert!(!error.is_empty());

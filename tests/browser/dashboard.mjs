@@ -87,6 +87,25 @@ try {
     return e && e.textContent.includes('上次巡查');
   }, null, { timeout: 10000 });
   result.nap_card = await napCard.textContent();
+  // 晨午检 in two taps on the phone: 小明's temperature on the number pad, then 正常.
+  // 38.2 °C is a fever all the same: the row and the alerts say so.
+  const row = page.locator('#health li[data-child="c-01"]');
+  await row.waitFor({ timeout: 10000 });
+  if (!(await row.textContent()).includes('小明')) throw new Error(`health row: ${await row.textContent()}`);
+  await row.locator('input.hc-temp').fill('38.2');
+  await row.locator('button.hc-pass').click();
+  await page.locator('#health li.failed[data-child="c-01"]').waitFor({ timeout: 10000 });
+  await page.locator('.alert[data-type="health_check_failed"]').waitFor({ timeout: 10000 });
+  if ((await row.locator('input.hc-temp').inputValue()) !== '') throw new Error('the recorded temperature stayed in the field');
+  // A later normal check resolves it.
+  await row.locator('input.hc-temp').fill('36.7');
+  await row.locator('button.hc-pass').click();
+  await page.waitForFunction(() => {
+    const li = document.querySelector('#health li[data-child="c-01"]');
+    return li && !li.classList.contains('failed') && li.textContent.includes('✓');
+  }, null, { timeout: 10000 });
+  await page.locator('.alert[data-type="health_check_failed"]').waitFor({ state: 'detached', timeout: 10000 });
+  result.health_row = await row.textContent();
   // 一事一反馈: record what was done about the breach; the alert says so, and who.
   await acked.locator('button.dispose-btn').click();
   await page.locator('dialog#dispose[open]').waitFor({ timeout: 5000 });
@@ -97,6 +116,14 @@ try {
   const disposedText = await page.locator('.alert[data-type="ratio_breach"] .disposed').textContent();
   if (!disposedText.includes('已上报') || !disposedText.includes('王老师')) throw new Error(`disposition text: ${disposedText}`);
   result.disposed = disposedText;
+  // Who counts: s-01 counts; one tap puts her on a break, and the card says so at once.
+  const me = page.locator('.room[data-room="infant"] .names .person[data-staff="s-01"]');
+  await me.waitFor({ timeout: 10000 });
+  if (!(await me.textContent()).includes('计入师幼比')) throw new Error(`staff row: ${await me.textContent()}`);
+  await me.locator('button.presence-btn[data-presence="break"]').click();
+  await page.locator('.room[data-room="infant"] .names .person.not-counted[data-staff="s-01"]').waitFor({ timeout: 10000 });
+  result.on_break = await page.locator('.room[data-room="infant"] .names .person[data-staff="s-01"]').textContent();
+  if (!result.on_break.includes('休息中')) throw new Error(`staff row on a break: ${result.on_break}`);
   await page.locator('#timeline li.tr-acknowledged').first().waitFor({ timeout: 10000 });
   // The timeline's numbers fit in its margin up to 100 items (they were clipped past 9).
   const marker = await page.evaluate(() => {
@@ -135,11 +162,16 @@ try {
   if (await wall.locator('button.ack-btn').count() !== 0) throw new Error('wall mode offers acknowledgement');
   if (await wall.locator('button.dispose-btn').count() !== 0) throw new Error('wall mode offers dispositions');
   if ((await wall.content()).includes('调配')) throw new Error('wall mode shows a disposition note');
+  if (await wall.locator('#health-section:visible').count() !== 0) throw new Error('wall mode shows health checks');
   if (await wall.locator('#login-btn:visible').count() !== 0) throw new Error('wall mode offers login');
   const wallHtml = await wall.content();
   for (const name of ['小明', '王老师']) {
     if (wallHtml.includes(name)) throw new Error(`wall mode shows ${name}`);
   }
+  // The wall counts who is present but not counted, naming nobody (in English, chosen above).
+  const notCounted = await wall.locator('.room[data-room="infant"] .not-counted').textContent({ timeout: 10000 });
+  if (!notCounted.includes('not counted: on a break 1')) throw new Error(`wall not-counted line: ${notCounted}`);
+  if (await wall.locator('button.presence-btn').count() !== 0) throw new Error('wall mode offers presence buttons');
   await wall.screenshot({ path: path.join(out, 'dashboard-wall.png') });
 
   if (outside.length) throw new Error(`requests outside the agent: ${outside.join(', ')}`);

@@ -3,7 +3,9 @@
 //!
 //! - [`agent`]: the real `nursery-agent` binary as a process (start, wait for a line,
 //!   `kill -9`, SIGTERM, `status`).
-//! - [`broker`]: a real Mosquitto on a free loopback port, and a subscriber that records.
+//! - [`broker`]: a real broker (Mosquitto, NATS's MQTT gateway or RabbitMQ's MQTT plugin) on
+//!   free loopback ports, a subscriber that records, and `per_broker!` to run a scenario on
+//!   each.
 //! - [`page`]: a one-room nursery fed through `--events`, and a small HTTP/SSE client for
 //!   the staff page.
 //!

@@ -138,4 +138,18 @@ fn staff_see_a_ratio_breach_live_and_acknowledge_it_in_a_real_browser() {
                 && t["details"]["by"] == "s-01"),
         "no acknowledgement journalled: {h}"
     );
+    // The two health checks the browser recorded for 小明: the fever, then the normal one.
+    let config = nursery.dir.path().join("agent.toml");
+    let (st, exported, err) = agent::run(&["export", "--config", config.to_str().unwrap()]);
+    assert!(st.success(), "{err}");
+    let checks: Vec<serde_json::Value> = exported
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["type"] == "health_check")
+        .collect();
+    assert_eq!(checks.len(), 2, "{exported}");
+    assert_eq!(checks[0]["person"], "c-01");
+    assert_eq!(checks[0]["celsius"], 38.2);
+    assert_eq!(checks[0]["result"], "pass");
+    assert_eq!(checks[1]["celsius"], 36.7);
 }

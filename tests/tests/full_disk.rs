@@ -207,6 +207,18 @@ fn a_full_disk_does_not_stop_the_agent_and_the_journal_catches_up_unchanged() {
         open.iter().any(|t| t == "ratio_breach"),
         "page while full: {open:?}"
     );
+    // The page's system line says that what it shows is not yet recorded.
+    let view = request(port, "GET", "/api/view", &[], None).json();
+    assert_eq!(
+        view["operations"]["journal"]["state"], "failing",
+        "{}",
+        view["operations"]
+    );
+    assert!(
+        view["operations"]["journal"]["held"].as_u64().unwrap_or(0) > 0,
+        "{}",
+        view["operations"]
+    );
     append(&events, &mut input, [ev::door_closed(now_ts(), "entrance")]);
     let held = journal_state(&config);
     println!("while full: {held}");

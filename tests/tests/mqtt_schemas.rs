@@ -201,7 +201,7 @@ fn commands() -> Vec<(Vec<u8>, Option<&'static str>)> {
         ),
         (br#"{"id":"u-1","command":"reboot"}"#.to_vec(), Some("u-1")),
         (br#"{"id":"u-2"}"#.to_vec(), Some("u-2")),
-        // Contract 1.1 section 12; this version answers it as an unknown command.
+        // Contract 1.1 section 12: answered with the range, and the copies published again.
         (
             br#"{"id":"g-1","command":"resend","from_seq":1,"to_seq":3}"#.to_vec(),
             Some("g-1"),

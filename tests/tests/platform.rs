@@ -1,13 +1,14 @@
-//! The regulator's side: the real agent binary on the simulated nursery, a real mosquitto of
-//! our own, and a subscriber standing in for the platform. Outages, SIGKILL during a drain,
-//! the daily summary, and no personal data on the wire.
+//! The regulator's side: the real agent binary on the simulated nursery, a real broker of our
+//! own, and a subscriber standing in for the platform. Outages, SIGKILL during a drain, the
+//! daily summary, and no personal data on the wire. Each scenario runs once per broker:
+//! `mosquitto::…`, `nats::…`, `rabbitmq::…` (see `per_broker!`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nursery_agent_tests::agent::{demo_config, run, wait_for_clock, Agent};
-use nursery_agent_tests::broker::{free_port, Broker, Collector, Seen};
+use nursery_agent_tests::broker::{free_port, Broker, Collector, Kind, Seen};
 use tokio::task::block_in_place;
 
 const LIMIT: Duration = Duration::from_secs(90);
@@ -65,10 +66,10 @@ fn committed(config: &Path) -> u64 {
     nursery_agent::outbox::stats(&conn).unwrap().next_seq - 1
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_a_broker_outage_the_platform_receives_every_alert_and_the_day_s_summary_in_seq_order_and_never_a_name_or_card(
+    kind: Kind,
 ) {
-    let mut broker = Broker::start();
+    let mut broker = Broker::start_kind(kind);
     let platform = Collector::start(broker.port, "childcare/v1/#").await;
     let dir = tempfile::tempdir().unwrap();
     let config = platform_config(dir.path(), 2000.0, broker.port);
@@ -163,8 +164,8 @@ async fn through_a_broker_outage_the_platform_receives_every_alert_and_the_day_s
         .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_with_sigkill_again_and_again_while_draining_a_backlog_the_agent_loses_no_committed_message_and_its_will_says_offline(
+    kind: Kind,
 ) {
     // A day's backlog built with no broker at all.
     let port = free_port();
@@ -182,7 +183,7 @@ async fn killed_with_sigkill_again_and_again_while_draining_a_backlog_the_agent_
     set(&config, |doc| {
         doc["simulation"]["speed"] = toml_edit::value(0.001)
     });
-    let _broker = Broker::start_with(port, &format!("listener {port} 127.0.0.1\n"));
+    let _broker = Broker::start_kind_on(kind, port);
     let platform = Collector::start(port, "childcare/v1/#").await;
     for pause in [150, 300, 600, 1200] {
         block_in_place(|| {
@@ -222,10 +223,10 @@ async fn killed_with_sigkill_again_and_again_while_draining_a_backlog_the_agent_
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_platform_can_ask_for_a_snapshot_and_a_summary_again_and_hostile_commands_get_errors_not_a_crash(
+    kind: Kind,
 ) {
-    let broker = Broker::start();
+    let broker = Broker::start_kind(kind);
     let platform = Collector::start(broker.port, "childcare/v1/#").await;
     let dir = tempfile::tempdir().unwrap();
     let config = platform_config(dir.path(), 4000.0, broker.port);
@@ -312,8 +313,8 @@ async fn the_platform_can_ask_for_a_snapshot_and_a_summary_again_and_hostile_com
     assert!(exit.success(), "the agent survived the commands: {exit:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_full_outbox_and_no_broker_telemetry_is_dropped_and_counted_in_status_but_no_alert_is_lost(
+    kind: Kind,
 ) {
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
@@ -341,7 +342,7 @@ async fn with_a_full_outbox_and_no_broker_telemetry_is_dropped_and_counted_in_st
     set(&config, |doc| {
         doc["simulation"]["speed"] = toml_edit::value(0.001)
     });
-    let _broker = Broker::start_with(port, &format!("listener {port} 127.0.0.1\n"));
+    let _broker = Broker::start_kind_on(kind, port);
     let platform = Collector::start(port, "childcare/v1/#").await;
     let agent = block_in_place(|| Agent::start(&config, &[]));
     let seen = platform
@@ -378,3 +379,10 @@ async fn with_a_full_outbox_and_no_broker_telemetry_is_dropped_and_counted_in_st
     let exit = block_in_place(|| agent.terminate(Duration::from_secs(10)));
     assert!(exit.success(), "{exit:?}");
 }
+
+nursery_agent_tests::per_broker!(
+    through_a_broker_outage_the_platform_receives_every_alert_and_the_day_s_summary_in_seq_order_and_never_a_name_or_card,
+    killed_with_sigkill_again_and_again_while_draining_a_backlog_the_agent_loses_no_committed_message_and_its_will_says_offline,
+    the_platform_can_ask_for_a_snapshot_and_a_summary_again_and_hostile_commands_get_errors_not_a_crash,
+    with_a_full_outbox_and_no_broker_telemetry_is_dropped_and_counted_in_status_but_no_alert_is_lost,
+);

@@ -1,5 +1,6 @@
 //! The uplink against a hostile or careless platform (issue 11.1, 11.11) and a second agent
-//! with the same id (issue 10.8): the real binary, a mosquitto of our own on a free port.
+//! with the same id (issue 10.8): the real binary, a broker of our own on a free port, once
+//! per broker (`mosquitto::…`, `nats::…`, `rabbitmq::…`; see `per_broker!`).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -7,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nursery_agent_tests::agent::{binary, demo_config, status, Agent};
-use nursery_agent_tests::broker::{Broker, Collector, Seen};
+use nursery_agent_tests::broker::{Broker, Collector, Kind, Seen};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::task::block_in_place;
 
@@ -85,9 +86,8 @@ fn command(id: &str) -> Vec<u8> {
     format!(r#"{{"id":"{id}","command":"snapshot"}}"#).into_bytes()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_retained_300_kb_command_is_refused_with_a_result_and_the_link_stays_up() {
-    let broker = Broker::start();
+async fn a_retained_300_kb_command_is_refused_with_a_result_and_the_link_stays_up(kind: Kind) {
+    let broker = Broker::start_kind(kind);
     let results = Collector::start(broker.port, &topic("command-results")).await;
     let statuses = Collector::start(broker.port, &topic("status")).await;
     let big = format!(
@@ -126,9 +126,10 @@ async fn a_retained_300_kb_command_is_refused_with_a_result_and_the_link_stays_u
     drop(agent);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_retained_command_over_the_packet_limit_is_cleared_and_the_link_comes_back_for_good() {
-    let broker = Broker::start();
+async fn a_retained_command_over_the_packet_limit_is_cleared_and_the_link_comes_back_for_good(
+    kind: Kind,
+) {
+    let broker = Broker::start_kind(kind);
     let results = Collector::start(broker.port, &topic("command-results")).await;
     let statuses = Collector::start(broker.port, &topic("status")).await;
     let huge = format!(
@@ -181,9 +182,12 @@ impl Drop for Killed {
     }
 }
 
-#[test]
-fn two_agents_with_the_same_client_id_say_so_in_the_log_and_in_status() {
-    let broker = Broker::start();
+async fn two_agents_with_the_same_client_id_say_so_in_the_log_and_in_status(kind: Kind) {
+    block_in_place(|| same_client_id(kind));
+}
+
+fn same_client_id(kind: Kind) {
+    let broker = Broker::start_kind(kind);
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (cfg_a, cfg_b) = (config(a.path(), broker.port), config(b.path(), broker.port));
     let (log_a, log_b) = (a.path().join("agent.log"), b.path().join("agent.log"));
@@ -217,3 +221,9 @@ fn two_agents_with_the_same_client_id_say_so_in_the_log_and_in_status() {
         );
     }
 }
+
+nursery_agent_tests::per_broker!(
+    a_retained_300_kb_command_is_refused_with_a_result_and_the_link_stays_up,
+    a_retained_command_over_the_packet_limit_is_cleared_and_the_link_comes_back_for_good,
+    two_agents_with_the_same_client_id_say_so_in_the_log_and_in_status,
+);

@@ -30,6 +30,7 @@
 //! `dir = "../var/demo"` in `config/demo.toml` means `<repo>/var/demo` wherever the agent
 //! is started from.
 
+mod days;
 mod de;
 mod doc;
 mod hash;
@@ -42,6 +43,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use days::{default_days, DayName};
 pub use hash::content_hash;
 pub use types::*;
 pub use units::{Dur, TimeOfDay};

@@ -65,6 +65,9 @@ pub struct Facility {
     /// How the console and the staff page speak. The project's own key.
     #[serde(default)]
     pub locale: Locale,
+    /// Contract section 8: the days the nursery opens; default Monday to Friday.
+    #[serde(default = "super::days::default_days")]
+    pub days: Vec<super::days::DayName>,
 }
 
 /// Language of human-readable output (console lines, the staff page).
@@ -407,6 +410,78 @@ pub struct Staff {
     /// this member of staff cannot log in to the page.
     #[serde(default)]
     pub pin_hash: Option<String>,
+    /// Contract section 8: the certificates this member of staff holds (持证上岗), each
+    /// valid up to and including its `expires` date.
+    #[serde(default)]
+    pub certificates: Vec<Certificate>,
+}
+
+/// `{ kind = "health", expires = "2027-01-31" }` in a staff member's `certificates`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Certificate {
+    pub kind: CertificateKind,
+    /// The last local date on which the certificate is valid.
+    #[serde(deserialize_with = "de_date")]
+    pub expires: NaiveDate,
+}
+
+/// The kinds of certificate a roster may name. A closed list, so that a misspelt kind
+/// (`"helth"`) is an error in `check-config` rather than a certificate nobody requires.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateKind {
+    /// 托幼机构工作人员健康合格证, renewed yearly.
+    Health,
+    /// 保育员证.
+    Caregiver,
+    /// 育婴员证.
+    InfantCare,
+    /// 教师资格证.
+    Teacher,
+    /// 护士执业证书.
+    Nurse,
+    /// 医师执业证书.
+    Doctor,
+    /// 急救员证 (first aid).
+    FirstAid,
+}
+
+impl CertificateKind {
+    pub const ALL: &'static [CertificateKind] = <CertificateKind as VariantArray>::VARIANTS;
+
+    /// `"health"`, `"caregiver"`, …: the serde name.
+    pub fn as_str(self) -> &'static str {
+        serde_name(&self)
+    }
+
+    /// Chinese label for staff.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            CertificateKind::Health => "健康合格证",
+            CertificateKind::Caregiver => "保育员证",
+            CertificateKind::InfantCare => "育婴员证",
+            CertificateKind::Teacher => "教师资格证",
+            CertificateKind::Nurse => "护士执业证书",
+            CertificateKind::Doctor => "医师执业证书",
+            CertificateKind::FirstAid => "急救员证",
+        }
+    }
+
+    /// English label for staff.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            CertificateKind::Health => "health certificate",
+            CertificateKind::Caregiver => "caregiver certificate",
+            CertificateKind::InfantCare => "infant-care certificate",
+            CertificateKind::Teacher => "teaching certificate",
+            CertificateKind::Nurse => "nurse licence",
+            CertificateKind::Doctor => "physician licence",
+            CertificateKind::FirstAid => "first-aid certificate",
+        }
+    }
 }
 
 impl Staff {
@@ -428,6 +503,17 @@ pub struct Child {
     /// The adults allowed to pick this child up.
     #[serde(default)]
     pub guardians: Vec<String>,
+    /// Contract section 8: the days this child is expected; default the facility's.
+    #[serde(default)]
+    pub days: Option<Vec<super::days::DayName>>,
+}
+
+impl Child {
+    /// The days this child is expected: their own `days` that the facility opens, or the
+    /// facility's days.
+    pub fn expected_on(&self, facility: &Facility, day: super::days::DayName) -> bool {
+        facility.days.contains(&day) && self.days.as_ref().is_none_or(|d| d.contains(&day))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -461,6 +547,20 @@ pub struct Rules {
     /// Contract section 8, off unless set: no drill ended for this long -> `drill_overdue`
     /// at `open`.
     pub drill_every: Option<Dur>,
+    /// Contract section 8 (off unless set): a child checked in with no health check this
+    /// long after check-in -> `health_check_missing`.
+    pub health_check_within: Option<Dur>,
+    /// Contract section 8: a health check at or above this -> `health_check_failed`.
+    pub fever_c: f64,
+    /// Contract section 8 (off unless set): local `"HH:MM"`; an expected child neither in
+    /// nor reported absent then -> `child_absent_unreported`.
+    pub arrival_deadline: Option<TimeOfDay>,
+    /// Contract section 8: staff lacking a valid certificate of one of these kinds do not
+    /// count toward ratios (and are `staff_not_qualified` at check-in).
+    pub required_certificates: Vec<CertificateKind>,
+    /// Contract section 8: a required certificate expiring within this long is
+    /// `certificate_expiring` at `open`.
+    pub certificate_warning: Dur,
 }
 
 impl Default for Rules {
@@ -478,6 +578,11 @@ impl Default for Rules {
             panic_test_every: Dur::secs(30 * 24 * 3600),
             roll_call_within: Dur::secs(10 * 60),
             drill_every: None,
+            health_check_within: None,
+            fever_c: 37.3,
+            arrival_deadline: None,
+            required_certificates: Vec::new(),
+            certificate_warning: Dur::secs(30 * 24 * 3600),
         }
     }
 }
@@ -552,6 +657,15 @@ pub struct Mqtt {
     /// First delay before reconnecting; doubles (with jitter) up to `reconnect_max`.
     pub reconnect_min: Dur,
     pub reconnect_max: Dur,
+    /// How long an enveloped message is kept after its PUBACK, for `resend` (contract 1.1
+    /// section 12); at most `outbox_max_bytes` of them, oldest let go first.
+    pub keep_sent: Dur,
+    /// Messages republished per second by `resend`, at most (1..=10000): a large range is
+    /// paced, and live messages always go first.
+    pub resend_per_second: u32,
+    /// MQTT protocol: 4 (3.1.1, the default) or 5 (MQTT 5, with a session the broker keeps
+    /// a day after a lost connection, and reason codes in the log).
+    pub protocol: u8,
 }
 
 impl Default for Mqtt {
@@ -572,6 +686,9 @@ impl Default for Mqtt {
             command_max_bytes: 4096,
             reconnect_min: Dur::secs(1),
             reconnect_max: Dur::secs(60),
+            keep_sent: Dur::secs(30 * 24 * 3600),
+            resend_per_second: 500,
+            protocol: 4,
         }
     }
 }

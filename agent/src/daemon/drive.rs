@@ -187,6 +187,7 @@ fn commit(
         }
     }
     (outlets.after_commit)(core);
+    outlets.publisher.set_operations(core.operations());
     outlets.publisher.publish(core.engine_mut(), &transitions);
     core.answer_replies();
     Ok(())

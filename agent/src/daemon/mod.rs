@@ -130,7 +130,9 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<(), RunError> {
         println!("{}", console.line(t));
     }
     let mut core = opened.core;
-    let (publisher, live) = live::channel(core.engine_mut());
+    let (mut publisher, live) = live::channel(core.engine_mut());
+    publisher.set_operations(core.operations());
+    publisher.publish(core.engine_mut(), &[]);
     let (tx, rx) = mpsc::sync_channel::<Input>(CHANNEL_CAPACITY);
     let wiring = parts::Wiring {
         cfg: cfg.clone(),

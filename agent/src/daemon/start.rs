@@ -59,7 +59,14 @@ pub fn open_core(cfg: &Config, opts: &RunOptions) -> Result<Started, RunError> {
         }
         None => Vec::new(),
     };
-    let opened = Core::open_with_backlog(cfg, now, backlog)?;
+    // The file as it is now, to compare with the one in force at the last run.
+    let file = (!opts.config_path.as_os_str().is_empty())
+        .then(|| super::core::in_force::ConfigFile::read(cfg, &opts.config_path))
+        .flatten();
+    let opened = match file {
+        Some(file) => Core::open_with_file(file, now, backlog)?,
+        None => Core::open_with_backlog(cfg, now, backlog)?,
+    };
     let clock = sim_plan.map_or(Clock::Wall, |(c, _)| c);
     let simulation = simulation.zip(sim_plan.map(|(_, start)| start));
     Ok(Started {

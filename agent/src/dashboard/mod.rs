@@ -5,18 +5,23 @@
 //! | route | who | what |
 //! |---|---|---|
 //! | `GET /`, `GET /wall` | anyone | the page; every asset is compiled into the binary |
-//! | `GET /api/view` | anyone | rooms, doors and open alerts: ids, room names and counts, no personal names |
+//! | `GET /api/view` | anyone | rooms, doors and open alerts: ids, room names and counts, no personal names; the agent's own state (`operations`) |
 //! | `GET /api/stream` | anyone, slots kept for staff | the same view as server-sent events (`view`), and each alert transition (`transition`) |
 //! | `GET /api/history` | anyone | today's alert transitions and each room's ratio samples |
 //! | `POST /api/login` | anyone, limited per address and per account | `{"staff","pin"}` → session cookie and CSRF token |
 //! | `GET /api/session` | staff | who is logged in, and the CSRF token |
-//! | `GET /api/names` | staff | names of children and staff, and who is in which room |
+//! | `GET /api/names` | staff | names of children and staff, who is in which room, who counts and why not, and a refused reload's problems |
 //! | `POST /api/alerts/{id}/ack` | staff + CSRF | acknowledges an open alert, once journalled |
 //! | `POST /api/rooms/{id}/sleep-check` | staff + CSRF | a sleep check by the logged-in staff member, during a nap |
 //! | `POST /api/rooms/{id}/nap/{start\|end}` | staff + CSRF | starts or ends the room's nap |
 //! | `POST /api/emergency/{kind}/{start\|end}` | staff + CSRF | starts or ends an emergency or drill (`evacuation`, `lockdown`, `fire`, `drill`) |
 //! | `POST /api/roll-call/{person}` | staff + CSRF | accounts for a child or member of staff in the roll call under way |
+//! | `GET /api/health` | staff | each child's health check (晨午检) and arrival today, with names |
+//! | `POST /api/children/{id}/health-check` | staff + CSRF | `{"celsius"?, "result"}`: a health check of the child |
+//! | `POST /api/children/{id}/absence` | staff + CSRF | `{"reason", "date"?}`: the child reported absent (today by default) |
+//! | `POST /api/staff/{id}/presence/{on_duty\|break\|other_work}` | staff + CSRF | a checked-in member of staff's presence |
 //! | `POST /api/logout` | staff + CSRF | ends the session |
+//! | `GET /ledger`, `GET /ledger.csv` | staff (else a 401 page) | the daily ledger (台账) of `?date=`, to print, or as CSV (`ledger.rs`) |
 //!
 //! Errors are JSON, `{"error": "..."}`, with a 4xx status for anything the client got
 //! wrong. The page talks only to the agent: nothing here goes upstream except what the
@@ -31,10 +36,13 @@ mod api;
 pub mod auth;
 mod dispositions;
 mod emergency;
+mod health;
 pub mod history;
 mod inputs;
+mod ledger;
 mod login;
 mod naps;
+mod people;
 mod server;
 mod session;
 pub mod slots;
@@ -176,6 +184,8 @@ fn router(app: App) -> Router {
         .route("/wall", get(page))
         .route("/assets/app.js", get(script))
         .route("/assets/app.css", get(style))
+        .route("/ledger", get(ledger::page))
+        .route("/ledger.csv", get(ledger::csv))
         .route("/api/view", get(api::view))
         .route("/api/stream", get(api::stream))
         .route("/api/history", get(api::history))
@@ -190,6 +200,10 @@ fn router(app: App) -> Router {
         .route("/api/rooms/{id}/nap/{action}", post(naps::nap))
         .route("/api/emergency/{kind}/{action}", post(emergency::emergency))
         .route("/api/roll-call/{person}", post(emergency::roll_call))
+        .route("/api/health", get(health::list))
+        .route("/api/children/{id}/health-check", post(health::check))
+        .route("/api/children/{id}/absence", post(health::absence))
+        .route("/api/staff/{id}/presence/{state}", post(people::presence))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -261,13 +275,12 @@ async fn request_deadline(req: axum::extract::Request, next: axum::middleware::N
 async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
+    // A page with its own policy (the ledger's inline style) keeps it.
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
              connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-        ),
-    );
+        ));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use crate::alert::{AlertType, Severity};
 use crate::config::{Config, Locale};
 use crate::live::LiveView;
-use crate::rules::{DoorFigures, OpenAlert, RoomFigures};
+use crate::rules::{DoorFigures, NotCounted, OpenAlert, RoomFigures};
 
 /// The page's language when the user has not chosen one.
 pub fn default_language(cfg: &Config) -> &'static str {
@@ -56,7 +56,14 @@ fn subject_name(cfg: &Config, alert: AlertType, subject: &str) -> Option<String>
             .and_then(|i| i.name.clone()),
         RollCallIncomplete | DrillOverdue => Some(cfg.facility.name.clone()),
         StoragePressure => None,
-        UnauthorizedPickup | ChildNotCheckedOut => None,
+        // A person: a name is for logged-in staff only (`/api/names`).
+        UnauthorizedPickup
+        | ChildNotCheckedOut
+        | StaffNotQualified
+        | CertificateExpiring
+        | HealthCheckMissing
+        | HealthCheckFailed
+        | ChildAbsentUnreported => None,
     }
 }
 
@@ -83,6 +90,9 @@ pub fn public(cfg: &Config, view: &LiveView) -> Value {
         "alerts": alerts,
         "inputs": super::inputs::listed(cfg),
         "emergency": super::emergency::public(cfg, view),
+        // The agent itself: clock synchronised, configuration in force (a refused
+        // reload by its number of problems only: they may quote the file), journal.
+        "operations": view.operations,
     })
 }
 
@@ -139,6 +149,37 @@ fn room(cfg: &Config, view: &LiveView, r: &RoomFigures) -> Value {
         "humidity": reading.and_then(|s| s.humidity),
         "sensor_stale": reading.is_some_and(|s| s.stale),
         "nap": nap,
+        "not_counted": not_counted(view, &r.room),
+    })
+}
+
+/// Staff present in `room` but not counted, as counts only (the public view names nobody):
+/// each member of staff once, under the first reason of break, other work, a required
+/// certificate missing or expired, a role that does not count.
+fn not_counted(view: &LiveView, room: &str) -> Value {
+    let (mut on_break, mut other_work, mut certificate, mut role) = (0u32, 0u32, 0u32, 0u32);
+    for s in view.staff.iter().filter(|s| s.room == room && !s.counted) {
+        let has = |f: fn(&NotCounted) -> bool| s.not_counted.iter().any(f);
+        if has(|r| matches!(r, NotCounted::Break)) {
+            on_break += 1;
+        } else if has(|r| matches!(r, NotCounted::OtherWork)) {
+            other_work += 1;
+        } else if has(|r| {
+            matches!(
+                r,
+                NotCounted::CertificateMissing { .. } | NotCounted::CertificateExpired { .. }
+            )
+        }) {
+            certificate += 1;
+        } else {
+            role += 1;
+        }
+    }
+    json!({
+        "break": on_break,
+        "other_work": other_work,
+        "certificate": certificate,
+        "role": role,
     })
 }
 
@@ -209,6 +250,28 @@ pub fn names(cfg: &Config, view: &LiveView) -> Value {
             list.push(Value::from(person.clone()));
         }
     }
-    json!({ "children": children, "staff": staff, "rooms": rooms,
-            "roll_call": super::emergency::missing(cfg, view) })
+    // Who counts, and why not, for each member of staff checked in (staff only: it says
+    // whose certificate has run out).
+    let presence: Map<String, Value> = view
+        .staff
+        .iter()
+        .map(|s| {
+            let v = json!({
+                "room": s.room,
+                "presence": s.presence,
+                "counted": s.counted,
+                "not_counted": s.not_counted,
+            });
+            (s.staff.clone(), v)
+        })
+        .collect();
+    // A refused reload's problems may quote the file (cards, names): staff only.
+    let problems: Vec<&String> = view
+        .operations
+        .refused
+        .iter()
+        .flat_map(|r| &r.problems)
+        .collect();
+    json!({ "children": children, "staff": staff, "rooms": rooms, "presence": presence,
+            "config_problems": problems, "roll_call": super::emergency::missing(cfg, view) })
 }

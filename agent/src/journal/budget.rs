@@ -9,7 +9,8 @@
 //!   capacity): the next alerts may not fit; the agent says so (`storage_pressure`,
 //!   critical).
 //! - [`Pressure::PruneArchives`] under 5 % of the capacity (at least 4 MiB, or a quarter
-//!   of a smaller capacity): the oldest archives go, oldest first.
+//!   of a smaller capacity): the copies of acknowledged messages kept for `resend` go
+//!   first, oldest half at a time (counted as `sent_dropped`), then the oldest archives.
 //! - [`Pressure::ShedTelemetry`] under 10 % (at least 8 MiB, or half a smaller capacity):
 //!   waiting telemetry goes (counted as dropped, as over the outbox cap).
 //! - [`Pressure::Ok`] otherwise.
@@ -72,6 +73,8 @@ pub struct StorageBudget {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Relieved {
     pub telemetry_dropped: u64,
+    /// Copies of acknowledged messages (kept for `resend`) let go before `keep_sent`.
+    pub sent_dropped: u64,
     pub archives_deleted: Vec<NaiveDate>,
 }
 
@@ -146,6 +149,20 @@ impl StorageBudget {
             }
             reading = self.read()?;
         }
+        if shed && reading.level >= Pressure::PruneArchives {
+            // Already delivered: the platform's own copy is the one that counts.
+            while reading.level >= Pressure::PruneArchives {
+                match self.drop_sent(journal) {
+                    Ok(0) => break,
+                    Ok(n) => done.sent_dropped += n,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "storage budget: acknowledged copies not dropped");
+                        break;
+                    }
+                }
+                reading = self.read()?;
+            }
+        }
         if reading.level >= Pressure::PruneArchives {
             for (day, path) in retention::archives(&self.archive_dir)? {
                 std::fs::remove_file(&path)
@@ -159,6 +176,27 @@ impl StorageBudget {
             }
         }
         Ok((reading, done))
+    }
+
+    /// Drops the oldest half of the copies kept for `resend`, and gives the pages back.
+    fn drop_sent(&self, journal: &mut Journal) -> Result<u64, JournalError> {
+        journal.flush()?;
+        let b = journal.batch()?;
+        let n = crate::outbox::drop_sent_oldest(b.transaction()).map_err(|source| {
+            JournalError::Write {
+                path: journal_path(&self.dir),
+                source,
+            }
+        })?;
+        if n > 0 {
+            b.commit()?;
+            tracing::warn!(
+                dropped = n,
+                "storage budget: copies of acknowledged messages (kept for resend) dropped to make room"
+            );
+            journal.give_back_pages()?;
+        }
+        Ok(n)
     }
 
     fn shed(&self, journal: &mut Journal, now: DateTime<Utc>) -> Result<u64, JournalError> {

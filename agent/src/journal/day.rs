@@ -175,8 +175,33 @@ pub fn for_each_event(
     Ok(())
 }
 
+/// Whether `[start, end)` holds an event other than the agent's own markers
+/// (`agent_started`, `clock_jump`, `config_loaded`, which the agent writes compactly).
+pub fn nursery_event_between(conn: &Connection, start: i64, end: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE ts_ms >= ?1 AND ts_ms < ?2
+           AND body NOT LIKE '%\"type\":\"agent_started\"%'
+           AND body NOT LIKE '%\"type\":\"clock_jump\"%'
+           AND body NOT LIKE '%\"type\":\"config_loaded\"%')",
+    )?
+    .query_row([start, end], |r| r.get(0))
+}
+
 /// The time of the first event at or after `from` (one indexed look-up).
 pub fn first_event_from(conn: &Connection, from: i64) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached("SELECT MIN(ts_ms) FROM events WHERE ts_ms >= ?1")?
         .query_row([from], |r| r.get(0))
+}
+
+/// The bodies of the `absence` events in `[start, end)`, in the journal's order (a cheap
+/// text filter first: the caller parses them and keeps the absences).
+pub fn absence_bodies(conn: &Connection, start: i64, end: i64) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT body FROM events WHERE ts_ms >= ?1 AND ts_ms < ?2 AND body LIKE '%absence%'
+         ORDER BY ts_ms, id",
+    )?;
+    let rows = stmt.query_map(params![start, end], |r| {
+        Ok(r.get_ref(0)?.as_str().ok().map(str::to_owned))
+    })?;
+    rows.filter_map(|r| r.transpose()).collect()
 }

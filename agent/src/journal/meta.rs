@@ -25,6 +25,10 @@ pub enum MetaKey {
     /// The last `SIGHUP` reload: applied (with its content hash) or refused (every
     /// problem), as JSON, for `status`.
     ConfigReload,
+    /// The configuration in force (its file's content hash and the text the rules judge
+    /// under, with the people a reload kept until checked out), as JSON: what a start
+    /// compares the file with.
+    ConfigInForce,
 }
 
 const SUMMARY: &str = "summary:";
@@ -34,6 +38,7 @@ const PRESSURE: &str = "storage_pressure";
 const DISK_PRESSURE: &str = "disk_pressure";
 const ARCHIVED: &str = "archived_through";
 const RELOAD: &str = "config_reload";
+const IN_FORCE: &str = "config_in_force";
 
 impl MetaKey {
     /// The position key of an `--events` input.
@@ -55,6 +60,9 @@ impl MetaKey {
         if s == RELOAD {
             return Some(MetaKey::ConfigReload);
         }
+        if s == IN_FORCE {
+            return Some(MetaKey::ConfigInForce);
+        }
         if let Some(d) = s.strip_prefix(SUMMARY) {
             return d.parse().ok().map(MetaKey::Summary);
         }
@@ -75,6 +83,7 @@ impl MetaKey {
             MetaKey::Events(_) => EVENTS,
             MetaKey::ArchivedThrough => ARCHIVED,
             MetaKey::ConfigReload => RELOAD,
+            MetaKey::ConfigInForce => IN_FORCE,
         }
     }
 }
@@ -87,6 +96,7 @@ impl fmt::Display for MetaKey {
             MetaKey::DiskPressure => f.write_str(DISK_PRESSURE),
             MetaKey::ArchivedThrough => f.write_str(ARCHIVED),
             MetaKey::ConfigReload => f.write_str(RELOAD),
+            MetaKey::ConfigInForce => f.write_str(IN_FORCE),
             MetaKey::Summary(d) => write!(f, "{SUMMARY}{d}"),
             MetaKey::Simulation(d) => write!(f, "{SIMULATION}{d}"),
             MetaKey::Events(p) => write!(f, "{EVENTS}{}", p.display()),
@@ -111,6 +121,7 @@ mod tests {
                 "events:/run/in.jsonl",
             ),
             (MetaKey::ArchivedThrough, "archived_through"),
+            (MetaKey::ConfigInForce, "config_in_force"),
         ];
         for (key, stored) in keys {
             assert_eq!(key.to_string(), stored);

@@ -53,6 +53,7 @@ use crate::rules::Snapshot;
 pub mod budget;
 pub mod day;
 pub mod health;
+pub mod ledger;
 pub mod meta;
 pub mod read;
 pub mod retention;

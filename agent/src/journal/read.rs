@@ -50,6 +50,11 @@ impl JournalReader {
         &self.path
     }
 
+    /// The read-only connection, for the queries of [`super::day`] and [`super::ledger`].
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     fn err(&self, source: rusqlite::Error) -> JournalError {
         JournalError::Sqlite {
             path: self.path.clone(),

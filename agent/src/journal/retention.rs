@@ -229,7 +229,7 @@ impl Journal {
 
     /// Gives freed pages back to the file system; converts an old journal to incremental
     /// vacuum first (once).
-    fn give_back_pages(&mut self) -> Result<u64, JournalError> {
+    pub(super) fn give_back_pages(&mut self) -> Result<u64, JournalError> {
         let c = &self.conn;
         let q = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
         let mode = q("PRAGMA auto_vacuum").map_err(|e| self.err(e))?;

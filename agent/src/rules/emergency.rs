@@ -250,7 +250,7 @@ impl Engine {
     }
 
     /// The earliest moment a check at `open` could raise something not raised yet (a panic
-    /// input untested, a drill overdue), if any.
+    /// input untested, a drill overdue, a required certificate expiring), if any.
     pub(super) fn open_checks_due_from(&self) -> Option<Dt> {
         let mut first: Option<Dt> = None;
         let mut consider = |from: Option<Dt>, every: chrono::Duration| {
@@ -267,6 +267,27 @@ impl Engine {
         let e = &self.s.emergencies;
         if let (Some(every), None) = (self.m.rules.drill_every, &e.overdue) {
             consider(e.last_drill.or(self.s.started), every);
+        }
+        // A required certificate comes within `certificate_warning` of its expiry at the
+        // end of its last day minus the warning (see `certificates_due`).
+        let warning = self.m.rules.certificate_warning;
+        for (i, staff) in self.m.staff.iter().enumerate() {
+            if !staff.counts {
+                continue;
+            }
+            for kind in &self.m.rules.required_certificates {
+                let Some(expires) = staff.certificates.get(kind).copied() else {
+                    continue;
+                };
+                if self.s.expiring[i].iter().any(|x| x.kind == *kind) {
+                    continue;
+                }
+                let end = crate::localtime::day_bounds(self.m.tz, expires).1;
+                if self.s.clock.is_some_and(|c| end <= c) {
+                    continue; // expired: its holder is `staff_not_qualified`, not expiring
+                }
+                consider(end.checked_sub_signed(warning), chrono::Duration::zero());
+            }
         }
         first
     }

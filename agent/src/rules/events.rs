@@ -72,6 +72,21 @@ pub(super) enum Resolved<'e> {
     RollCall {
         person: &'e str,
     },
+    HealthCheck {
+        child: usize,
+        celsius: Option<f64>,
+        result: crate::event::HealthResult,
+    },
+    Absence {
+        child: usize,
+        date: chrono::NaiveDate,
+        #[allow(dead_code)] // journalled; counted by the summary, not by the rules
+        reason: crate::event::AbsenceReason,
+    },
+    Presence {
+        staff: usize,
+        state: crate::event::PresenceState,
+    },
     AgentStarted,
     Acknowledge {
         alert_id: &'e str,
@@ -173,6 +188,17 @@ impl Engine {
                 self.check_roll_call(person)?;
                 Resolved::RollCall { person }
             }
+            EventKind::HealthCheck {
+                person,
+                celsius,
+                result,
+            } => self.resolve_health_check(person, *celsius, *result)?,
+            EventKind::Absence {
+                person,
+                date,
+                reason,
+            } => self.resolve_absence(person, *date, *reason)?,
+            EventKind::Presence { person, state } => self.resolve_presence(person, *state)?,
             EventKind::AgentStarted => Resolved::AgentStarted,
             EventKind::Acknowledge { alert_id, by } => self.resolve_acknowledge(alert_id, by)?,
             EventKind::ClockJump { .. } => Resolved::ClockJump,
@@ -330,6 +356,13 @@ impl Engine {
             } => self.dispose(alert_id, by, action, now, out),
             Resolved::Emergency { kind, action } => self.emergency(kind, action, now, out),
             Resolved::RollCall { person } => self.account(person, now, out),
+            Resolved::HealthCheck {
+                child,
+                celsius,
+                result,
+            } => self.health_check(child, celsius, result, now, out),
+            Resolved::Absence { child, date, .. } => self.absence(child, date, now, out),
+            Resolved::Presence { staff, state } => self.presence(staff, state, now, out),
             // Handled before the clock advances (see `on_event`).
             Resolved::AgentStarted | Resolved::ClockJump | Resolved::ConfigLoaded => {}
             Resolved::Acknowledge { alert_id, by } => self.acknowledge(alert_id, by, now, out),
@@ -372,12 +405,14 @@ impl Engine {
                     Some(_) => None,
                     None => Some(self.m.staff[i].home),
                 };
+                self.staff_moved(i, from, now, out);
                 self.reevaluate([from, self.s.staff_room[i]], now, out);
             }
             (ReaderPurpose::Room, CardHolder::Staff(i)) => {
                 let from = self.s.staff_room[i];
                 let to = reader.room;
                 self.s.staff_room[i] = to;
+                self.staff_moved(i, from, now, out);
                 self.reevaluate([from, to], now, out);
             }
             (ReaderPurpose::SleepCheck, CardHolder::Staff(i)) => {
@@ -449,6 +484,10 @@ impl Engine {
         self.s.child_room[c] = to;
         if action == CheckOut {
             self.checked_out(c, by, now, out);
+            self.health_checked_out(c, now, out);
+        }
+        if action == CheckIn {
+            self.health_checked_in(c, now, out);
         }
         self.reevaluate([from, to], now, out);
     }
@@ -485,6 +524,7 @@ impl Engine {
             _ => return,
         };
         self.s.staff_room[i] = to;
+        self.staff_moved(i, from, now, out);
         self.reevaluate([from, to], now, out);
     }
 

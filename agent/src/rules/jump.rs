@@ -40,6 +40,7 @@ impl Engine {
         self.s.next_pickup = self.next_pickup_after(clock);
         self.s.next_midnight = self.next_midnight_after(clock);
         self.s.next_open = self.next_open_after(clock);
+        self.s.next_arrival = self.next_arrival_after(clock);
         // The local date may have changed, and with it the children's age bands.
         for r in 0..self.m.rooms.len() {
             self.evaluate_room(r, clock, out);
@@ -59,6 +60,9 @@ impl Engine {
                 shift(&mut nap.checked, by);
                 shift(&mut nap.watch, by);
             }
+        }
+        for h in &mut s.health {
+            shift(&mut h.awaiting, by);
         }
         for door in &mut s.doors {
             shift(&mut door.opened_at, by);

@@ -22,6 +22,8 @@
 //! - `naps`: naps and sleep checks (`sleep_check_missed`); `inputs`: panic and fire
 //!   inputs, test presses, the daily check at `open` and dispositions; `emergency`:
 //!   emergencies, their roll call (`roll_call_incomplete`) and drills (`drill_overdue`);
+//!   inputs, test presses, the daily check at `open` and dispositions; `people`: presence
+//!   and certificates, who counts (`staff_not_qualified`, `certificate_expiring`);
 //! - `transitions`: raising and resolving alerts, with one `details` type per shape;
 //! - `views`: the figures the console, staff page and telemetry show.
 //!
@@ -29,10 +31,12 @@
 
 mod emergency;
 mod events;
+mod health;
 mod inputs;
 mod jump;
 mod model;
 mod naps;
+mod people;
 mod reload;
 mod rooms;
 mod snapshot;
@@ -49,7 +53,9 @@ use crate::alert::Transition;
 use crate::config::Config;
 use crate::event::{Event, EventKind};
 pub use emergency::EmergencyView;
+pub use health::{ChildHealth, ABSENCE_WINDOW_DAYS, BODY_CELSIUS};
 use model::Model;
+pub use people::{NotCounted, StaffFigures};
 pub use reload::Reloaded;
 pub use snapshot::{Snapshot, SnapshotError};
 use state::State;
@@ -103,6 +109,9 @@ impl Engine {
         if e.s.next_open.is_none() {
             e.s.next_open = e.s.clock.and_then(|c| e.next_open_after(c));
         }
+        // Derived from the clock and this configuration's `arrival_deadline`, which a
+        // reload may have set, moved or removed; unchanged, it is the snapshot's.
+        e.s.next_arrival = e.s.clock.and_then(|c| e.next_arrival_after(c));
         Ok(e)
     }
 
@@ -139,6 +148,7 @@ impl Engine {
             }
         }
         let resolved = self.resolve(&ev.kind)?;
+        self.check_dated(&ev.kind, ts)?;
         let mut out = Vec::new();
         self.start_if_needed(ts);
         if resolved.is_agent_started() {

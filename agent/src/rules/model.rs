@@ -1,12 +1,14 @@
 //! The configuration turned into lookup tables the rules use on every event.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{Duration, NaiveDate, NaiveTime};
 use chrono_tz::Tz;
 
 use crate::alert::AlertType;
-use crate::config::{Config, HumidityRule, InputKind, ReaderPurpose, Rules, TemperatureRule};
+use crate::config::{
+    CertificateKind, Config, HumidityRule, InputKind, ReaderPurpose, Rules, TemperatureRule,
+};
 use crate::presets::Preset;
 
 pub(crate) struct RoomM {
@@ -27,12 +29,17 @@ pub(crate) struct ChildM {
     pub birth: NaiveDate,
     pub home: usize,
     pub guardians: HashSet<String>,
+    /// The weekdays the child is expected (their own days the facility opens).
+    pub days: HashSet<crate::config::DayName>,
 }
 
 pub(crate) struct StaffM {
     pub id: String,
     pub home: usize,
+    /// Whether the role counts toward ratios (before presence and certificates).
     pub counts: bool,
+    /// Certificate kind → last valid local date.
+    pub certificates: BTreeMap<CertificateKind, NaiveDate>,
 }
 
 #[derive(Clone, Copy)]
@@ -65,6 +72,11 @@ pub(crate) struct RulesM {
     pub panic_test_every: Duration,
     pub roll_call_within: Duration,
     pub drill_every: Option<Duration>,
+    pub health_check_within: Option<Duration>,
+    pub fever_c: f64,
+    pub arrival_deadline: Option<NaiveTime>,
+    pub required_certificates: Vec<CertificateKind>,
+    pub certificate_warning: Duration,
 }
 
 pub(crate) struct Model {
@@ -155,6 +167,11 @@ impl RulesM {
             panic_test_every: r.panic_test_every.as_chrono(),
             roll_call_within: r.roll_call_within.as_chrono(),
             drill_every: r.drill_every.map(|d| d.as_chrono()),
+            health_check_within: r.health_check_within.map(|d| d.as_chrono()),
+            fever_c: r.fever_c,
+            arrival_deadline: r.arrival_deadline.map(|t| t.0),
+            required_certificates: r.required_certificates.clone(),
+            certificate_warning: r.certificate_warning.as_chrono(),
         }
     }
 }
@@ -222,6 +239,11 @@ impl Roster {
                 birth: c.birth_date,
                 home: room_of(room_ix, &c.room, &format!("child `{}`", c.id))?,
                 guardians: c.guardians.iter().cloned().collect(),
+                days: crate::config::DayName::ALL
+                    .iter()
+                    .copied()
+                    .filter(|d| c.expected_on(&cfg.facility, *d))
+                    .collect(),
             });
             people.insert(c.id.clone(), Person::Child(i));
         }
@@ -231,6 +253,7 @@ impl Roster {
                 id: s.id.clone(),
                 home: room_of(room_ix, &s.room, &format!("staff `{}`", s.id))?,
                 counts: s.counts_in_ratio(),
+                certificates: s.certificates.iter().map(|c| (c.kind, c.expires)).collect(),
             });
             people.insert(s.id.clone(), Person::Staff(i));
             if let Some(card) = &s.card {

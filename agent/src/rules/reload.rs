@@ -58,6 +58,7 @@ impl Engine {
             }
         }
         if let Some(now) = clock {
+            engine.certificates_reconciled(now, &mut transitions);
             engine.evaluate_all_rooms(now, &mut transitions);
         }
         Ok(Reloaded {

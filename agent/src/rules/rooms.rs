@@ -30,7 +30,7 @@ impl Engine {
     /// later date when the clock is not believable: never before the last date judged
     /// (the clock went back, or the board booted at 1970) nor before the youngest child's
     /// birth (a new board that has never seen a good clock).
-    fn refresh_bands(&mut self, now: Dt) {
+    pub(super) fn refresh_bands(&mut self, now: Dt) {
         let youngest = self.m.children.iter().map(|c| c.birth).max();
         let date = localtime::date_of(self.m.tz, now)
             .max(self.s.age_date.unwrap_or_default())
@@ -65,11 +65,12 @@ impl Engine {
                 youngest = Some(youngest.map_or(m, |y| y.min(m)));
             }
         }
+        let date = self.judged_date(now);
         let (mut counted, mut present) = (0, 0);
         for (i, room) in self.s.staff_room.iter().enumerate() {
             if *room == Some(r) {
                 present += 1;
-                if self.m.staff[i].counts {
+                if self.counts_on(i, date) {
                     counted += 1;
                 }
             }

@@ -10,7 +10,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::model::Model;
-use super::state::{Active, DoorS, Emergencies, InputS, Recent, RoomS, SensorS, State};
+use super::state::{
+    Active, DoorS, Emergencies, Expiring, HealthS, InputS, Recent, RoomS, SensorS, State,
+};
+use crate::event::PresenceState;
 
 type Dt = DateTime<Utc>;
 
@@ -25,6 +28,12 @@ pub struct Snapshot {
     /// Person id → room id, for everyone checked in.
     pub(crate) children: BTreeMap<String, String>,
     pub(crate) staff: BTreeMap<String, String>,
+    /// Staff id → presence, for staff checked in and not on duty.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) presence: BTreeMap<String, PresenceState>,
+    /// Staff id → open `certificate_expiring` alerts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) expiring: BTreeMap<String, Vec<Expiring>>,
     pub(crate) rooms: BTreeMap<String, RoomS>,
     pub(crate) doors: BTreeMap<String, DoorS>,
     pub(crate) sensors: BTreeMap<String, SensorS>,
@@ -35,6 +44,11 @@ pub struct Snapshot {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) recent: Vec<Recent>,
     pub(crate) not_picked_up: BTreeMap<String, Active>,
+    /// Child id → health checks and expected arrival, for the children with any.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) health: BTreeMap<String, HealthS>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) next_arrival: Option<Dt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) next_open: Option<Dt>,
     pub(crate) next_pickup: Option<Dt>,
@@ -75,6 +89,20 @@ impl Snapshot {
             next_alert_no: s.next_alert_no,
             children: keyed(&mut m.children.iter().map(|c| &c.id), &s.child_room),
             staff: keyed(&mut m.staff.iter().map(|c| &c.id), &s.staff_room),
+            presence: m
+                .staff
+                .iter()
+                .zip(s.staff_room.iter().zip(&s.presence))
+                .filter(|(_, (room, p))| room.is_some() && !p.is_on_duty())
+                .map(|(st, (_, p))| (st.id.clone(), *p))
+                .collect(),
+            expiring: m
+                .staff
+                .iter()
+                .zip(&s.expiring)
+                .filter(|(_, list)| !list.is_empty())
+                .map(|(st, list)| (st.id.clone(), list.clone()))
+                .collect(),
             rooms: m
                 .rooms
                 .iter()
@@ -107,6 +135,14 @@ impl Snapshot {
                 .zip(&s.not_picked_up)
                 .filter_map(|(c, a)| a.clone().map(|a| (c.id.clone(), a)))
                 .collect(),
+            health: m
+                .children
+                .iter()
+                .zip(&s.health)
+                .filter(|(_, h)| !h.is_default())
+                .map(|(c, h)| (c.id.clone(), h.clone()))
+                .collect(),
+            next_arrival: s.next_arrival,
             next_open: s.next_open,
             next_pickup: s.next_pickup,
             next_midnight: s.next_midnight,
@@ -126,12 +162,17 @@ impl Snapshot {
                 .get(&c.id)
                 .and_then(|r| m.room_ix.get(r).copied());
             s.not_picked_up[i] = self.not_picked_up.get(&c.id).cloned();
+            s.health[i] = self.health.get(&c.id).cloned().unwrap_or_default();
         }
         for (i, st) in m.staff.iter().enumerate() {
             s.staff_room[i] = self
                 .staff
                 .get(&st.id)
                 .and_then(|r| m.room_ix.get(r).copied());
+            if s.staff_room[i].is_some() {
+                s.presence[i] = self.presence.get(&st.id).copied().unwrap_or_default();
+            }
+            s.expiring[i] = self.expiring.get(&st.id).cloned().unwrap_or_default();
         }
         for (i, r) in m.rooms.iter().enumerate() {
             s.rooms[i] = self.rooms.get(&r.id).cloned().unwrap_or_default();
@@ -151,6 +192,7 @@ impl Snapshot {
             c.missing.retain(|id| m.people.contains_key(id));
         }
         s.recent = self.recent.clone();
+        s.next_arrival = self.next_arrival;
         s.next_open = self.next_open;
         s.next_pickup = self.next_pickup;
         s.next_midnight = self.next_midnight;

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{Limit, Model};
 use crate::alert::AlertType;
+use crate::config::CertificateKind;
+use crate::event::PresenceState;
 
 type Dt = DateTime<Utc>;
 
@@ -184,6 +186,42 @@ pub(crate) struct EmergencyS {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<Active>,
 }
+/// A child's health checks (晨午检) and expected arrival (contract section 10).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct HealthS {
+    /// The child's latest check-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_in: Option<Dt>,
+    /// Checked in since then with no health check yet (only with `health_check_within`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting: Option<Dt>,
+    /// The latest health check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check: Option<Dt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<Active>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<Active>,
+    /// Local dates reported absent, today's and later ones.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub absent: std::collections::BTreeSet<NaiveDate>,
+    /// The open `child_absent_unreported`, and the local date it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreported: Option<(Active, NaiveDate)>,
+}
+
+impl HealthS {
+    pub fn is_default(&self) -> bool {
+        *self == HealthS::default()
+    }
+}
+/// An open `certificate_expiring`: which certificate, and the expiry it warned of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Expiring {
+    pub kind: CertificateKind,
+    pub expires: NaiveDate,
+    pub alert: Active,
+}
 
 /// A recently resolved alert, which a disposition may still be recorded against.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -205,6 +243,10 @@ pub(crate) struct State {
     pub next_alert_no: u64,
     pub child_room: Vec<Option<usize>>,
     pub staff_room: Vec<Option<usize>>,
+    /// Per member of staff: on duty, on a break, at other work (meaningful while checked in).
+    pub presence: Vec<PresenceState>,
+    /// Per member of staff: the open `certificate_expiring` alerts.
+    pub expiring: Vec<Vec<Expiring>>,
     pub rooms: Vec<RoomS>,
     pub doors: Vec<DoorS>,
     pub sensors: Vec<SensorS>,
@@ -213,6 +255,10 @@ pub(crate) struct State {
     /// Resolved alerts, the latest last, at most [`RECENT`].
     pub recent: Vec<Recent>,
     pub not_picked_up: Vec<Option<Active>>,
+    /// Per child: health checks and the expected arrival.
+    pub health: Vec<HealthS>,
+    /// The next `arrival_deadline` (only when it is set).
+    pub next_arrival: Option<Dt>,
     /// The next `open`, when the daily checks (`panic_untested`) run.
     pub next_open: Option<Dt>,
     pub next_pickup: Option<Dt>,
@@ -232,6 +278,8 @@ impl State {
             next_alert_no: 0,
             child_room: vec![None; m.children.len()],
             staff_room: vec![None; m.staff.len()],
+            presence: vec![PresenceState::OnDuty; m.staff.len()],
+            expiring: vec![Vec::new(); m.staff.len()],
             rooms: vec![RoomS::default(); m.rooms.len()],
             doors: vec![DoorS::default(); m.doors.len()],
             sensors: vec![SensorS::default(); m.sensors.len()],
@@ -239,6 +287,8 @@ impl State {
             emergencies: Emergencies::default(),
             recent: Vec::new(),
             not_picked_up: vec![None; m.children.len()],
+            health: vec![HealthS::default(); m.children.len()],
+            next_arrival: None,
             next_open: None,
             next_pickup: None,
             next_midnight: None,
@@ -273,6 +323,12 @@ impl State {
         for (c, a) in m.children.iter().zip(&self.not_picked_up) {
             push(a, AlertType::ChildNotCheckedOut, &c.id);
         }
+        for (c, h) in m.children.iter().zip(&self.health) {
+            push(&h.missing, AlertType::HealthCheckMissing, &c.id);
+            push(&h.failed, AlertType::HealthCheckFailed, &c.id);
+            let unreported = h.unreported.as_ref().map(|(a, _)| a.clone());
+            push(&unreported, AlertType::ChildAbsentUnreported, &c.id);
+        }
         for (id, s) in m.sensors.iter().zip(&self.sensors) {
             for l in Limit::ALL {
                 push(&s.cond(l).alert, l.alert_type(), id);
@@ -289,6 +345,15 @@ impl State {
             push(&c.alert, AlertType::RollCallIncomplete, &m.facility);
         }
         push(&e.overdue, AlertType::DrillOverdue, &m.facility);
+        for (x, list) in m.staff.iter().zip(&self.expiring) {
+            for e in list {
+                push(
+                    &Some(e.alert.clone()),
+                    AlertType::CertificateExpiring,
+                    &x.id,
+                );
+            }
+        }
         v
     }
 }
@@ -334,6 +399,19 @@ impl State {
                 return Some((a.as_mut()?, AlertType::ChildNotCheckedOut, c.id.clone()));
             }
         }
+        for (c, h) in m.children.iter().zip(self.health.iter_mut()) {
+            if hit(&h.missing) {
+                let a = h.missing.as_mut()?;
+                return Some((a, AlertType::HealthCheckMissing, c.id.clone()));
+            }
+            if hit(&h.failed) {
+                let a = h.failed.as_mut()?;
+                return Some((a, AlertType::HealthCheckFailed, c.id.clone()));
+            }
+            if let Some((a, _)) = h.unreported.as_mut().filter(|(a, _)| a.id == id) {
+                return Some((a, AlertType::ChildAbsentUnreported, c.id.clone()));
+            }
+        }
         for (x, s) in m.sensors.iter().zip(self.sensors.iter_mut()) {
             for l in Limit::ALL {
                 if hit(&s.cond(l).alert) {
@@ -363,6 +441,11 @@ impl State {
         if hit(&e.overdue) {
             let a = e.overdue.as_mut()?;
             return Some((a, AlertType::DrillOverdue, m.facility.clone()));
+        }
+        for (x, list) in m.staff.iter().zip(self.expiring.iter_mut()) {
+            if let Some(e) = list.iter_mut().find(|e| e.alert.id == id) {
+                return Some((&mut e.alert, AlertType::CertificateExpiring, x.id.clone()));
+            }
         }
         None
     }

@@ -22,6 +22,8 @@ pub(super) enum Timer {
     Sustained(usize, Limit),
     SleepCheck(usize),
     RollCall,
+    HealthCheck(usize),
+    Arrival,
     Open,
     Pickup,
     Midnight,
@@ -38,6 +40,7 @@ impl Engine {
         self.s.next_pickup = self.next_pickup(now, true);
         self.s.next_midnight = self.next_midnight(now);
         self.s.next_open = self.next_open_after(now);
+        self.s.next_arrival = self.next_arrival_after(now);
     }
 
     /// The next local `open` strictly after `t`: the daily checks (`panic_untested`).
@@ -115,12 +118,20 @@ impl Engine {
             }
         }
         consider(self.roll_call_due(), Timer::RollCall);
+        for c in 0..self.m.children.len() {
+            consider(self.health_due(c), Timer::HealthCheck(c));
+        }
+        if self.m.rules.arrival_deadline.is_some() {
+            consider(self.s.next_arrival, Timer::Arrival);
+        }
         if r.drill_every.is_some()
             || self
                 .m
                 .inputs
                 .iter()
                 .any(|x| x.kind == crate::config::InputKind::Panic)
+            || !self.m.rules.required_certificates.is_empty()
+            || self.s.expiring.iter().any(|e| !e.is_empty())
         {
             consider(self.s.next_open, Timer::Open);
         }
@@ -165,9 +176,15 @@ impl Engine {
             Timer::Sustained(s, limit) => self.sustained(s, limit, due, out),
             Timer::SleepCheck(r) => self.sleep_check_missed(r, due, out),
             Timer::RollCall => self.roll_call_incomplete(due, out),
+            Timer::HealthCheck(c) => self.health_check_missing(c, due, out),
+            Timer::Arrival => {
+                self.arrival_check(due, out);
+                self.s.next_arrival = self.next_arrival_after(due);
+            }
             Timer::Open => {
                 self.panic_tests_due(due, out);
                 self.drills_due(due, out);
+                self.certificates_due(due, out);
                 self.s.next_open = self.next_open_after(due);
             }
             Timer::Pickup => {
@@ -188,7 +205,8 @@ impl Engine {
     /// before `to` that can change nothing are skipped, so a jump of years costs a few steps
     /// rather than one per day. Nothing but an event checks a child in or out, so until `to`
     /// the children present stay the same: the next pick-up checks find nobody new, and a
-    /// midnight matters only when a present child's age in months changes.
+    /// midnight matters only when a present child's age in months changes or a present
+    /// member of staff's required certificate runs out.
     fn skip_idle_days(&mut self, timer: Timer, due: Dt, to: Dt) {
         match timer {
             // One check at `open` raises what is untested or overdue; later ones can add
@@ -202,13 +220,26 @@ impl Engine {
                 };
                 self.s.next_open = self.next_open_after(from.max(due));
             }
+            // Until every child is in, already flagged or never expected, another day's
+            // deadline may flag someone new (a child who came yesterday and not today);
+            // after that only an event can change anything.
+            Timer::Arrival
+                if self.s.next_arrival.is_some_and(|n| n <= to) && self.arrivals_settled() =>
+            {
+                self.s.next_arrival = self.next_arrival_after(to);
+            }
             Timer::Pickup if self.s.next_pickup.is_some_and(|n| n <= to) => {
                 self.s.next_pickup = self.next_pickup(to, false);
             }
             Timer::Midnight if self.s.next_midnight.is_some_and(|n| n <= to) => {
                 let tz = self.m.tz;
-                let change = self
-                    .next_age_change(localtime::date_of(tz, due))
+                let today = localtime::date_of(tz, due);
+                let ages = self.next_age_change(today);
+                let certificates = self.next_certificate_change(today);
+                let change = [ages, certificates]
+                    .into_iter()
+                    .flatten()
+                    .min()
                     .and_then(|d| {
                         let start = localtime::day_bounds(tz, d).0;
                         localtime::next_daily(tz, start, NaiveTime::MIN, Duration::zero(), true)

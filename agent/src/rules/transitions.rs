@@ -149,6 +149,25 @@ pub(super) struct Disposed<'a> {
     pub by: &'a str,
 }
 
+/// `staff_not_qualified`: the required certificate lacking, and its expiry when the
+/// roster has one that has run out (`null` when the roster has none of that kind).
+#[derive(Serialize)]
+pub(super) struct NotQualified<'a> {
+    pub certificate: &'a str,
+    pub expires: Option<String>,
+}
+
+/// `certificate_expiring`: the certificate and its expiry (`YYYY-MM-DD`, the last valid
+/// local date); on resolution, the later expiry the roster now gives (`null` when the
+/// roster no longer lists it or it is no longer required).
+#[derive(Serialize)]
+pub(super) struct CertExpiry<'a> {
+    pub certificate: &'a str,
+    pub expires: Option<String>,
+}
+
+impl Details for NotQualified<'_> {}
+impl Details for CertExpiry<'_> {}
 impl Details for Untested {}
 impl Details for Disposed<'_> {}
 impl Details for Nothing {}
@@ -332,6 +351,27 @@ mod tests {
                 r#"{"interval_s":900,"last_check":null,"nap_since":"2026-03-02T12:30:00+08:00"}"#,
             ),
             (text(&Checked { by: "s-02" }), r#"{"by":"s-02"}"#),
+            (
+                text(&NotQualified {
+                    certificate: "health",
+                    expires: Some("2026-02-28".into()),
+                }),
+                r#"{"certificate":"health","expires":"2026-02-28"}"#,
+            ),
+            (
+                text(&NotQualified {
+                    certificate: "caregiver",
+                    expires: None,
+                }),
+                r#"{"certificate":"caregiver","expires":null}"#,
+            ),
+            (
+                text(&CertExpiry {
+                    certificate: "health",
+                    expires: Some("2026-03-20".into()),
+                }),
+                r#"{"certificate":"health","expires":"2026-03-20"}"#,
+            ),
         ];
         for (got, want) in shapes {
             assert_eq!(got, want);

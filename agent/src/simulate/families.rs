@@ -105,9 +105,10 @@ impl Planner<'_> {
         let rooms = self.cfg.rooms.len();
         let bands = self.preset.bands();
         let mut staff = vec![0u32; rooms];
+        let date = self.t0.date();
         for s in &self.cfg.staff {
             if let Some(&r) = self.room_ix.get(s.room.as_str()) {
-                if s.counts_in_ratio() {
+                if super::people::counts_on(self.cfg, s, date) {
                     staff[r] += 1;
                 }
             }

@@ -31,6 +31,12 @@
 //!    Every sensor reports once a minute from the start of the day to its end.
 //! 5. **Naps** after lunch in every room with children, with sleep checks a little more
 //!    often than the room's interval asks, one of them late (`naps`).
+//! 6. **晨午检 and absences**: each child who comes is health-checked after check-in, one
+//!    with a fever; two children stay home, one reported sick before `open`, one not until
+//!    staff follow up after `arrival_deadline` (`health`).
+//! 6. **People** (`people`): one short break on duty (`presence`) where a room has slack,
+//!    and a member of staff without a valid required certificate in for the morning, who
+//!    counts in no plan (`staff_not_qualified`).
 //!
 //! Presence is planned on a grid of minutes, conservatively: a child counts in the whole
 //! minute of their arrival and of their departure, a staff member in neither the minute
@@ -57,8 +63,10 @@ use crate::event::Event;
 mod drill;
 mod emission;
 mod families;
+mod health;
 mod incidents;
 mod naps;
+mod people;
 mod plan;
 mod readings;
 mod staff;
@@ -122,6 +130,15 @@ pub enum IncidentKind {
     /// In a late-morning fire drill, the last child is accounted for a few minutes after
     /// `roll_call_within` ran out. Needs an `assembly` reader and children on site.
     SlowRollCall,
+    /// A child's morning health check finds a fever; a later check is normal. Needs a
+    /// child who comes.
+    Fever,
+    /// A child expected today stays home and nobody says so until staff follow up after
+    /// `arrival_deadline`. Needs the deadline and three families of one child who come.
+    UnreportedAbsence,
+    /// A member of staff whose role counts but who lacks a valid required certificate
+    /// checks in for the morning. Needs such a member of staff on the roster.
+    UnqualifiedStaff,
 }
 
 impl IncidentKind {
@@ -137,12 +154,21 @@ impl IncidentKind {
             IncidentKind::DoorForced => AlertType::DoorForced,
             IncidentKind::LateSleepCheck => AlertType::SleepCheckMissed,
             IncidentKind::SlowRollCall => AlertType::RollCallIncomplete,
+            IncidentKind::Fever => AlertType::HealthCheckFailed,
+            IncidentKind::UnreportedAbsence => AlertType::ChildAbsentUnreported,
+            IncidentKind::UnqualifiedStaff => AlertType::StaffNotQualified,
         }
     }
 }
 
 /// Plans one day for the roster in `cfg` (see the module documentation).
 pub fn plan_day(cfg: &Config, seed: u64, date: NaiveDate) -> SimulatedDay {
+    plan(cfg, seed, date, true)
+}
+
+/// The day, with its health checks and absences or (for the tests that show they move
+/// nothing else) without.
+fn plan(cfg: &Config, seed: u64, date: NaiveDate, health: bool) -> SimulatedDay {
     let mut p = Planner::new(cfg, seed, date);
     p.plan_families();
     p.plan_shifts();
@@ -156,6 +182,13 @@ pub fn plan_day(cfg: &Config, seed: u64, date: NaiveDate) -> SimulatedDay {
     p.emit_unknown_card();
     p.emit_readings();
     p.emit_naps();
+    p.emit_presence_break();
+    p.emit_unqualified();
+    // After the parts before, so that they draw the same numbers whether or not it runs.
+    if health {
+        p.emit_health();
+    }
+    // Last: the roll call is of whoever is on site, which the parts before decide.
     p.emit_drill();
     p.finish()
 }

@@ -37,12 +37,18 @@ impl Planner<'_> {
         }
     }
 
-    /// A worker for every staff member whose room is on the roster.
+    /// A worker for every staff member whose room is on the roster (but the ones lacking a
+    /// required certificate).
     fn enrol_workers(&mut self) {
+        let date = self.t0.date();
         for (i, s) in self.cfg.staff.iter().enumerate() {
             let Some(&home) = self.room_ix.get(s.room.as_str()) else {
                 continue;
             };
+            // Counted by role but not qualified: planned apart (`people`), in no ratio.
+            if s.counts_in_ratio() && !super::people::qualified(self.cfg, s, date) {
+                continue;
+            }
             self.workers.push(Worker {
                 cfg: i,
                 home,

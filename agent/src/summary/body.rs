@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 /// The `summaries/daily` body of one local day.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DailySummary {
+    /// 因病缺勤 (contract 1.1 section 10): the children reported absent for the day, by
+    /// reason (counts only).
+    pub absences: AbsenceFigures,
     pub agent: AgentFigures,
     /// Alerts raised during the day, by type; every type this agent knows is present.
     pub alerts: BTreeMap<String, u64>,
@@ -29,17 +32,31 @@ pub struct DailySummary {
     pub events: EventCounts,
     /// Local midnight starting the day (RFC 3339).
     pub from: String,
+    /// 晨午检 (contract 1.1 section 10): checks done, and the day's missing and failed ones.
+    pub health_checks: HealthCheckFigures,
     /// Panic buttons (一键报警): real presses and test presses.
     pub panic: PanicFigures,
     /// Most children present at once in the whole facility.
     pub peak_children: u32,
     /// In configuration order.
     pub rooms: Vec<RoomFigures>,
+    /// Contract section 10: staff who checked in lacking a valid required certificate.
+    #[serde(default)]
+    pub staff_not_qualified: NotQualifiedFigures,
     pub summary_version: u32,
     /// The facility's IANA zone.
     pub timezone: String,
     /// Local midnight ending the day (RFC 3339), exclusive.
     pub to: String,
+}
+
+/// Staff who were `staff_not_qualified` during the day: how many, and their ids (ids only,
+/// never names).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotQualifiedFigures {
+    pub count: usize,
+    /// Staff ids, sorted.
+    pub staff: Vec<String>,
 }
 
 /// The agent's own day.
@@ -62,6 +79,25 @@ pub struct DispositionFigures {
     pub critical_disposed: u64,
     /// Dispositions recorded on the day, against any alert.
     pub recorded: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbsenceFigures {
+    pub other: u64,
+    pub personal: u64,
+    pub sick: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCheckFigures {
+    /// Distinct children checked at least once.
+    pub children: u64,
+    /// Health checks recorded.
+    pub done: u64,
+    /// `health_check_failed` alerts raised.
+    pub failed: u64,
+    /// `health_check_missing` alerts raised.
+    pub missing: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@
 //!
 //! - **Occupancy.** The day's journalled events are replayed, in time order, through a fresh
 //!   [`Engine`](crate::rules::Engine); the room figures are sampled after every event that can move a person
-//!   (attendance, badge). Children and counted staff are constant between events, so
+//!   (attendance, badge) or change who counts (presence). Children and counted staff are constant between events, so
 //!   child-minutes and staff-minutes are integrated exactly, in integer milliseconds. The day
 //!   starts empty: a nursery closes every night, and a child left checked in over midnight has
 //!   already raised `child_not_checked_out` the day before.
@@ -30,6 +30,8 @@
 //!   room (the mean is over readings, not time-weighted). A value outside the physical range
 //!   (contract section 3) is a sensor fault, not a room condition, and is left out.
 //! - **Door opens** count closed → open changes seen in `door` events.
+//! - **Staff not qualified** (contract section 10) are the distinct staff ids of the day's
+//!   `staff_not_qualified` raises: a count and the ids, never a name.
 //! - **Personal data** (contract section 7): the summary names rooms and doors by id and
 //!   carries only counts; never a child, staff member, guardian, name, birth date or card
 //!   (`badge_denied` is counted, its card is not read).
@@ -50,6 +52,7 @@ use crate::journal::day;
 use crate::localtime;
 
 pub mod body;
+mod health;
 mod query;
 mod replay;
 #[cfg(test)]
@@ -57,8 +60,8 @@ mod tests;
 
 use self::body::minutes;
 pub use self::body::{
-    AgentFigures, DailySummary, DispositionFigures, DoorFigures, EmergencyFigures, EventCounts,
-    PanicFigures, ReadingStats, RoomFigures,
+    AbsenceFigures, AgentFigures, DailySummary, DispositionFigures, DoorFigures, EmergencyFigures,
+    EventCounts, HealthCheckFigures, NotQualifiedFigures, PanicFigures, ReadingStats, RoomFigures,
 };
 use self::query::{breach_ms, Runs, Transitions};
 use self::replay::Replay;
@@ -117,7 +120,10 @@ pub fn daily_summary(
     let rooms = room_figures(cfg, &occupancy, &breach);
     let doors = door_figures(cfg, &occupancy, &transitions);
 
+    let absences = health::absences(conn, date, start, end)?;
+    let health_checks = health::checks(&occupancy, &transitions.raised);
     Ok(DailySummary {
+        absences,
         agent: AgentFigures {
             largest_backlog: extra.largest_backlog,
             offline_seconds: extra.offline_seconds,
@@ -147,9 +153,14 @@ pub fn daily_summary(
             unreadable: occupancy.unreadable,
         },
         from: local_rfc3339(tz, start),
+        health_checks,
         panic: occupancy.panic.clone(),
         peak_children: occupancy.peak_children,
         rooms,
+        staff_not_qualified: NotQualifiedFigures {
+            count: transitions.not_qualified.len(),
+            staff: transitions.not_qualified.iter().cloned().collect(),
+        },
         summary_version: SUMMARY_VERSION,
         timezone: tz.name().to_string(),
         to: local_rfc3339(tz, end),
@@ -229,8 +240,14 @@ pub fn summary_due(cfg: &Config, date: NaiveDate) -> DateTime<Utc> {
     close + cfg.rules.pickup_grace.as_chrono()
 }
 
-/// The local dates in `tz` on which the journal holds any event, oldest first: the days
-/// the daemon owes a summary for, when it was down at their due time.
+/// The local dates in `tz` on which the journal holds an event of the nursery, oldest
+/// first: the days the daemon owes a summary for, when it was down at their due time.
+///
+/// A day that holds only the agent's own markers (`agent_started`, `clock_jump`,
+/// `config_loaded`) is not one of them: nothing happened there but the agent starting or
+/// its clock stepping — the 1970-01-01 of a board that booted without a clock and then
+/// synchronised, or the day a jump landed on (contract section 11: no summaries for days
+/// that did not happen). Days a forward jump skipped hold no event at all.
 ///
 /// One indexed look-up per active day: it jumps from one day with events to the next.
 pub fn days_with_activity(conn: &Connection, tz: Tz) -> Result<Vec<NaiveDate>, SummaryError> {
@@ -241,7 +258,10 @@ pub fn days_with_activity(conn: &Connection, tz: Tz) -> Result<Vec<NaiveDate>, S
             break;
         };
         let date = localtime::date_of(tz, t);
-        out.push(date);
+        let (start, end) = day_bounds(tz, date);
+        if day::nursery_event_between(conn, start, end)? {
+            out.push(date);
+        }
         let Some(following) = date.succ_opt() else {
             break;
         };

@@ -57,6 +57,8 @@ pub(super) struct Transitions {
     pub(super) doors: HashMap<String, (u64, u64)>,
     /// The time of the day's last transition.
     pub(super) last: Option<i64>,
+    /// Staff ids that were `staff_not_qualified` during the day.
+    pub(super) not_qualified: std::collections::BTreeSet<String>,
 }
 
 impl Transitions {
@@ -72,7 +74,11 @@ impl Transitions {
             .collect();
         let mut doors: HashMap<String, (u64, u64)> =
             cfg.doors.iter().map(|d| (d.id.clone(), (0, 0))).collect();
+        let mut not_qualified = std::collections::BTreeSet::new();
         day::for_each_raise(conn, start, end, |ty, subject| {
+            if ty == AlertType::StaffNotQualified.as_str() {
+                not_qualified.insert(subject.to_string());
+            }
             // A type this agent does not know (a newer agent's journal) is still a count.
             *raised.entry(ty.to_string()).or_default() += 1;
             if let Some(d) = doors.get_mut(subject) {
@@ -87,6 +93,7 @@ impl Transitions {
             raised,
             doors,
             last: day::last_transition_ms(conn, start, end)?,
+            not_qualified,
         })
     }
 }

@@ -72,6 +72,9 @@ pub(super) struct Replay {
     pub(super) panic: super::body::PanicFigures,
     /// Emergencies started: kind, start and when the roll call became full (UTC ms).
     pub(super) emergencies: Vec<(crate::event::EmergencyKind, i64, Option<i64>)>,
+    /// Health checks (晨午检) recorded, and the distinct children they were of.
+    pub(super) health_checks: u64,
+    pub(super) health_checked: usize,
 }
 
 /// The replay under way: the engine, the roster's indexes and the running figures.
@@ -94,6 +97,8 @@ struct Replayer<'c> {
     panic_inputs: HashSet<&'c str>,
     panic: super::body::PanicFigures,
     emergencies: Vec<(crate::event::EmergencyKind, i64, Option<i64>)>,
+    health_checks: u64,
+    health_checked: HashSet<String>,
     /// The time up to which the minutes are integrated.
     prev: i64,
 }
@@ -123,6 +128,8 @@ impl Replay {
             unreadable: r.unreadable,
             panic: r.panic,
             emergencies: r.emergencies,
+            health_checks: r.health_checks,
+            health_checked: r.health_checked.len(),
         })
     }
 }
@@ -184,6 +191,8 @@ impl<'c> Replayer<'c> {
                 .collect(),
             panic: Default::default(),
             emergencies: Vec::new(),
+            health_checks: 0,
+            health_checked: HashSet::new(),
             prev: start,
         })
     }
@@ -214,12 +223,18 @@ impl<'c> Replayer<'c> {
                 self.sample_naps(at);
             }
             EventKind::Nap { .. } | EventKind::SleepCheck { .. } => self.sample_naps(at),
+            // A break or a return changes who counts, so the staff-minutes.
+            EventKind::Presence { .. } => self.sample_rooms(),
             EventKind::Reading {
                 sensor,
                 celsius,
                 humidity,
             } => self.reading(sensor, *celsius, *humidity),
             EventKind::Door { door, state } => self.door(door, *state),
+            EventKind::HealthCheck { person, .. } => {
+                self.health_checks += 1;
+                self.health_checked.insert(person.clone());
+            }
             EventKind::Input {
                 input,
                 state: crate::event::InputState::Active,

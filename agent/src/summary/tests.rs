@@ -781,6 +781,13 @@ fn the_demo_day_summary_is_byte_for_byte_the_one_the_json_macro_made() {
     // `emergencies`; then the demo day gained its drill (issue 15.3): 54 more events
     // accepted, one `roll_call_incomplete` (a critical one), the drill with 12.4 minutes to
     // a full roll call, nothing else.
+    // And when the summary
+    // gained `absences` and `health_checks` and the demo day its health checks and two
+    // children who stay home (issue 12): those keys and the three new alert counts; 37
+    // more events (39 checks and 2 absences, the two children's 4 attendance records
+    // fewer); 38 children attended instead of 40 (one fewer in 托小班 and in 托大班, with
+    // their child minutes and peaks); one `health_check_failed` (so one more critical
+    // alert raised) and one `child_absent_unreported`. Nothing else moved.
     let (cfg, _dir) = demo();
     let day = date(DAY);
     let plan = crate::simulate::plan_day(&cfg, 2019, day);
@@ -983,4 +990,141 @@ fn the_day_lists_each_emergency_and_drill_with_the_minutes_to_a_full_roll_call()
         "{s}"
     );
     assert_eq!(s["alerts"]["roll_call_incomplete"], json!(2), "{s}");
+}
+
+#[test]
+fn health_checks_and_absences_by_reason_are_counted_for_the_day_with_no_child_named() {
+    let roster = Roster::sunflower()
+        .without("toddler-reader")
+        .without("s-nurse")
+        .timezone("Asia/Shanghai")
+        .children("infant", &["2025-06-15"; 4])
+        .rule("health_check_within", "30m");
+    let mut cfg: Config = toml::from_str(&roster.toml()).expect("test config parses");
+    let dir = tempfile::tempdir().unwrap();
+    cfg.storage.dir = dir.path().to_path_buf();
+    let check = |time: &str, child: &str, celsius: f64| {
+        nap_line(
+            time,
+            json!({"type": "health_check", "person": child, "celsius": celsius, "result": "pass"}),
+        )
+    };
+    let absence = |time: &str, child: &str, date: &str, reason: &str| {
+        nap_line(
+            time,
+            json!({"type": "absence", "person": child, "date": date, "reason": reason}),
+        )
+    };
+    let core = drive(
+        &cfg,
+        "07:58",
+        &[
+            // Reported on Monday for Tuesday, then changed: it counts once, on Tuesday.
+            absence("07:59", "c-04", "2026-03-03", "personal"),
+            attend("08:00", "s-01", "check_in"),
+            attend("08:01", "c-01", "check_in"),
+            attend("08:02", "c-02", "check_in"),
+            attend("08:03", "c-03", "check_in"),
+            check("08:05", "c-01", 36.5),
+            check("08:06", "c-02", 37.9),
+            absence("09:00", "c-04", "2026-03-02", "sick"),
+            check("14:00", "c-02", 36.8),
+            absence("2026-03-02T19:00:00+08:00", "c-04", "2026-03-03", "sick"),
+            absence("2026-03-03T07:00:00+08:00", "c-01", "2026-03-03", "other"),
+        ],
+        "2026-03-03T12:00:00+08:00",
+    );
+    let monday = summary(&cfg, &core, DAY);
+    assert_eq!(
+        monday["health_checks"],
+        json!({"children": 2, "done": 3, "failed": 1, "missing": 1}),
+        "c-03 was never checked: {monday}"
+    );
+    assert_eq!(
+        monday["absences"],
+        json!({"other": 0, "personal": 0, "sick": 1}),
+        "{monday}"
+    );
+    let tuesday = summary(&cfg, &core, "2026-03-03");
+    assert_eq!(
+        tuesday["absences"],
+        json!({"other": 1, "personal": 0, "sick": 1}),
+        "{tuesday}"
+    );
+    assert_eq!(tuesday["health_checks"]["done"], 0);
+    for id in ["c-01", "c-02", "c-03", "c-04"] {
+        assert!(!monday.to_string().contains(id), "{id} in {monday}");
+        assert!(!tuesday.to_string().contains(id), "{id} in {tuesday}");
+    }
+}
+
+#[test]
+fn staff_not_qualified_are_counted_once_each_by_id_and_never_named() {
+    let (mut cfg, _dir) = config();
+    cfg.rules.required_certificates = vec![crate::config::CertificateKind::Health];
+    let s02 = cfg.staff.iter_mut().find(|s| s.id == "s-02").unwrap();
+    s02.certificates.push(crate::config::Certificate {
+        kind: crate::config::CertificateKind::Health,
+        expires: date("2027-01-31"),
+    });
+    // s-01 holds no certificate: not qualified at each of two check-ins; s-02 is.
+    let lines = vec![
+        attend("08:00", "s-01", "check_in"),
+        attend("08:01", "s-02", "check_in"),
+        attend("12:00", "s-01", "check_out"),
+        attend("13:00", "s-01", "check_in"),
+    ];
+    let core = drive(&cfg, "07:58", &lines, "14:00");
+    let body = summary(&cfg, &core, DAY);
+    assert_eq!(
+        body["staff_not_qualified"],
+        json!({"count": 1, "staff": ["s-01"]})
+    );
+    assert_eq!(body["alerts"]["staff_not_qualified"], json!(2));
+    assert_eq!(body["alerts"]["certificate_expiring"], json!(0));
+    let text = body.to_string();
+    for s in &cfg.staff {
+        assert!(!text.contains(&s.name), "{} named in {text}", s.name);
+    }
+}
+
+#[test]
+fn a_break_on_duty_is_not_counted_in_the_staff_minutes() {
+    let (cfg, _dir) = config();
+    let presence = |time: &str, state: &str| {
+        ev(
+            time,
+            &format!(r#""type":"presence","person":"s-01","state":"{state}""#),
+        )
+    };
+    let lines = vec![
+        attend("08:00", "s-01", "check_in"),
+        presence("08:20", "break"),
+        presence("08:35", "on_duty"),
+        attend("09:00", "s-01", "check_out"),
+    ];
+    let core = drive(&cfg, "07:58", &lines, "10:00");
+    let body = summary(&cfg, &core, DAY);
+    // 60 minutes checked in, 15 of them on a break.
+    assert_eq!(body["rooms"][0]["staff_minutes"], json!(45.0), "{body}");
+}
+
+#[test]
+fn a_day_with_only_the_agents_own_markers_owes_no_summary() {
+    let (cfg, _dir) = config();
+    // The agent starts on 2026-03-02 at 23:00 and nothing happens in the nursery until
+    // 2026-03-04: 03-02 holds its `agent_started` only, 03-03 nothing at all.
+    let lines = [attend("2026-03-04T07:00:00+08:00", "s-01", "check_in")];
+    let mut core = drive(&cfg, "23:00", &lines, "2026-03-04T08:00:00+08:00");
+    let days = days_with_activity(core.journal().connection(), cfg.facility.timezone).unwrap();
+    assert_eq!(days, vec![date("2026-03-04")]);
+    // A check-in on the day of the start makes it a day with activity after all.
+    let (cfg2, _dir2) = config();
+    let lines = [
+        attend("2026-03-02T23:30:00+08:00", "s-01", "check_in"),
+        attend("2026-03-04T07:00:00+08:00", "s-01", "check_out"),
+    ];
+    core = drive(&cfg2, "23:00", &lines, "2026-03-04T08:00:00+08:00");
+    let days = days_with_activity(core.journal().connection(), cfg2.facility.timezone).unwrap();
+    assert_eq!(days, vec![date("2026-03-02"), date("2026-03-04")]);
 }

@@ -10,6 +10,9 @@ pub use crate::input::Command;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParsedCommand {
     Valid(Command),
+    /// `resend` (contract 1.1 section 12): carried out by the uplink itself, from the
+    /// acknowledged copies it holds; the core never sees it.
+    Resend(Resend),
     /// Answer with an error result.
     Invalid {
         id: String,
@@ -17,6 +20,70 @@ pub enum ParsedCommand {
     },
     /// No usable id: nobody to answer; log and drop.
     Unanswerable(String),
+}
+
+/// A valid `resend`: publish again the held messages with `from_seq <= seq <= to_seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resend {
+    pub id: String,
+    pub from_seq: u64,
+    pub to_seq: u64,
+}
+
+/// The largest seq a `resend` may name: SQLite's integers are signed 64-bit.
+pub const MAX_SEQ: u64 = i64::MAX as u64;
+
+/// `from_seq` / `to_seq` of a `resend`: a whole number from 1 to [`MAX_SEQ`].
+fn seq_field(v: &serde_json::Value, name: &str) -> Result<u64, String> {
+    let shown = |x: &serde_json::Value| {
+        let s: String = x.to_string().chars().take(40).collect();
+        printable(&s)
+    };
+    match v.get(name) {
+        None | Some(serde_json::Value::Null) => Err(format!(
+            "resend needs `{name}`: a whole number, the first seq is 1"
+        )),
+        Some(serde_json::Value::Number(n)) => match n.as_u64() {
+            Some(0) => Err(format!("`{name}` is 0: seq starts at 1")),
+            Some(s) if s <= MAX_SEQ => Ok(s),
+            Some(s) => Err(format!("`{name}` {s} is beyond the largest seq {MAX_SEQ}")),
+            None if n.as_i64().is_some() => {
+                Err(format!("`{name}` is negative ({n}): seq starts at 1"))
+            }
+            None => Err(format!(
+                "`{name}` must be a whole number, not {}",
+                shown(&serde_json::Value::Number(n.clone()))
+            )),
+        },
+        Some(other) => Err(format!(
+            "`{name}` must be a whole number, not {}",
+            shown(other)
+        )),
+    }
+}
+
+/// Checks the range of a `resend`.
+fn resend(v: &serde_json::Value, id: &str) -> ParsedCommand {
+    let range = seq_field(v, "from_seq").and_then(|from| {
+        let to = seq_field(v, "to_seq")?;
+        if from > to {
+            return Err(format!(
+                "reversed range: `from_seq` {from} is after `to_seq` {to}"
+            ));
+        }
+        Ok((from, to))
+    });
+    match range {
+        Ok((from_seq, to_seq)) => ParsedCommand::Resend(Resend {
+            id: id.to_owned(),
+            from_seq,
+            to_seq,
+        }),
+        Err(error) => ParsedCommand::Invalid {
+            id: id.to_owned(),
+            error,
+        },
+    }
 }
 
 /// Checks a `commands` payload. Never panics, whatever the bytes.
@@ -43,6 +110,7 @@ pub fn parse_command(payload: &[u8], max_bytes: usize) -> ParsedCommand {
     };
     match v.get("command").and_then(|c| c.as_str()) {
         Some("snapshot") => ParsedCommand::Valid(Command::Snapshot { id }),
+        Some("resend") => resend(&v, &id),
         Some("resend_summary") => match v.get("date").and_then(|d| d.as_str()) {
             Some(d) => match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
                 Ok(date) if d.len() == 10 => ParsedCommand::Valid(Command::ResendSummary {
@@ -176,6 +244,51 @@ mod tests {
         assert!(
             matches!(p(&huge), ParsedCommand::Invalid { ref error, .. } if error.contains("too large"))
         );
+    }
+
+    #[test]
+    fn a_resend_range_is_checked_and_every_bad_one_is_answered_with_what_is_wrong() {
+        let p = |s: &str| parse_command(s.as_bytes(), 4096);
+        assert_eq!(
+            p(r#"{"id":"r-1","command":"resend","from_seq":5,"to_seq":14}"#),
+            ParsedCommand::Resend(Resend {
+                id: "r-1".into(),
+                from_seq: 5,
+                to_seq: 14
+            })
+        );
+        assert_eq!(
+            p(r#"{"id":"r","command":"resend","from_seq":7,"to_seq":9223372036854775807}"#),
+            ParsedCommand::Resend(Resend {
+                id: "r".into(),
+                from_seq: 7,
+                to_seq: MAX_SEQ
+            })
+        );
+        for (range, says) in [
+            (r#""from_seq":14,"to_seq":5"#, "reversed range"),
+            (r#""from_seq":-1,"to_seq":5"#, "negative"),
+            (r#""from_seq":0,"to_seq":5"#, "seq starts at 1"),
+            (r#""from_seq":"5","to_seq":14"#, "whole number, not \"5\""),
+            (r#""from_seq":1.5,"to_seq":14"#, "whole number, not 1.5"),
+            (r#""from_seq":1,"to_seq":1e300"#, "whole number"),
+            (
+                r#""from_seq":1,"to_seq":18446744073709551615"#,
+                "beyond the largest seq",
+            ),
+            (r#""from_seq":1,"to_seq":[1,2]"#, "whole number, not [1,2]"),
+            (r#""to_seq":5"#, "needs `from_seq`"),
+            (r#""from_seq":5,"to_seq":null"#, "needs `to_seq`"),
+        ] {
+            let cmd = format!(r#"{{"id":"x","command":"resend",{range}}}"#);
+            match p(&cmd) {
+                ParsedCommand::Invalid { id, error } => {
+                    assert_eq!(id, "x");
+                    assert!(error.contains(says), "{range}: {error}");
+                }
+                other => panic!("{range}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -1,17 +1,16 @@
 //! [`run`]: the one task that owns the rumqttc event loop (see the module docs of `uplink`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, Outgoing, Packet, QoS};
+use rumqttc::QoS;
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
+use super::client::{poll_once, Client, Ev, LinkLost, PollFuture};
 use super::commands::Command;
 use super::settings::UplinkSettings;
 use super::status::UplinkStatus;
@@ -28,20 +27,9 @@ const TAKEOVER_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
 /// Short-lived connections in a row before the link says a takeover is likely.
 const TAKEOVER_AFTER: u32 = 3;
 
-type PollFuture = Pin<Box<dyn Future<Output = (EventLoop, Result<Event, ConnectionError>)> + Send>>;
-
-/// Polls the event loop once, handing it back: the future lives across `select!` rounds,
-/// so `EventLoop::poll` is never cancelled half-way.
-fn poll_once(mut el: EventLoop) -> PollFuture {
-    Box::pin(async move {
-        let r = el.poll().await;
-        (el, r)
-    })
-}
-
 /// One MQTT connection attempt or connection: a fresh client and event loop.
 struct Session {
-    client: AsyncClient,
+    client: Client,
     poll: PollFuture,
 }
 
@@ -59,6 +47,8 @@ enum Link {
 #[derive(Debug, Clone, Copy)]
 enum Sent {
     Durable(u64),
+    /// A copy published again for `resend`: already acknowledged once, kept as it was.
+    Resent,
     Telemetry(i64),
     Status,
 }
@@ -95,6 +85,9 @@ struct Drain {
     awaiting_ack: HashMap<u16, Sent>,
     acked_seqs: Vec<u64>,
     acked_telemetry: Vec<i64>,
+    /// Copies for `resend` in flight: at most half the window, so live messages always
+    /// find room.
+    resent_in_flight: usize,
 }
 
 impl Drain {
@@ -120,6 +113,7 @@ impl Drain {
             awaiting_ack: HashMap::new(),
             acked_seqs: Vec::new(),
             acked_telemetry: Vec::new(),
+            resent_in_flight: 0,
         }
     }
 
@@ -144,6 +138,66 @@ struct Uplink {
     connected_at: Option<tokio::time::Instant>,
     /// Connections in a row that the broker closed within the takeover window.
     short_sessions: u32,
+    /// Copies being published again for `resend`; kept across reconnects.
+    resend: ResendFlow,
+}
+
+/// Copies read for `resend`, and the pace they go at: a token bucket of
+/// `resend_per_second`, a tenth of a second deep.
+struct ResendFlow {
+    buf: VecDeque<PendingMessage>,
+    fetching: bool,
+    /// A `resend` is under way with copies still to read.
+    more: bool,
+    tokens: f64,
+    refilled: tokio::time::Instant,
+    per_second: f64,
+    /// `buf.len()`, for the store (a `resend` is under way while copies wait).
+    buffered: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Copies read for `resend` per page.
+const RESEND_PAGE: usize = 64;
+
+impl ResendFlow {
+    fn new(per_second: u32, buffered: Arc<std::sync::atomic::AtomicUsize>) -> ResendFlow {
+        ResendFlow {
+            buffered,
+            buf: VecDeque::new(),
+            fetching: false,
+            more: false,
+            tokens: 0.0,
+            refilled: tokio::time::Instant::now(),
+            per_second: f64::from(per_second.max(1)),
+        }
+    }
+
+    fn burst(&self) -> f64 {
+        (self.per_second / 10.0).max(1.0)
+    }
+
+    /// Takes one token if there is one.
+    fn take(&mut self) -> bool {
+        let now = tokio::time::Instant::now();
+        let gained = now.duration_since(self.refilled).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + gained).min(self.burst());
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// When the next token is there, if copies wait for one.
+    fn next_token(&self) -> Option<tokio::time::Instant> {
+        if self.buf.is_empty() {
+            return None;
+        }
+        let missing = (1.0 - self.tokens).max(0.0) / self.per_second;
+        Some(self.refilled + std::time::Duration::from_secs_f64(missing))
+    }
 }
 
 struct Topics {
@@ -200,6 +254,7 @@ pub async fn run(
         }
     };
     let (replies_tx, mut replies) = mpsc::unbounded_channel();
+    let resend_buffered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (req_tx, req_rx) = std::sync::mpsc::channel();
     let store = Store {
         conn,
@@ -208,6 +263,12 @@ pub async fn run(
         command_max_bytes: settings.command_max_bytes,
         forwarded: Default::default(),
         replies: replies_tx,
+        keep_sent: settings.keep_sent,
+        // Copies are bounded like what waits: at most the outbox's cap of them.
+        sent_max_bytes: settings.cap.max_bytes,
+        last_prune: None,
+        resends: Default::default(),
+        resend_buffered: resend_buffered.clone(),
     };
     let thread = std::thread::Builder::new()
         .name("uplink-store".into())
@@ -233,7 +294,9 @@ pub async fn run(
         clear_retained_commands: false,
         connected_at: None,
         short_sessions: 0,
+        resend: ResendFlow::new(0, resend_buffered.clone()),
     };
+    up.resend = ResendFlow::new(up.settings.resend_per_second, resend_buffered);
     let mut signals = Signals {
         wake: &wake,
         replies: &mut replies,
@@ -302,8 +365,11 @@ impl Uplink {
         tokio::select! {
             _ = signals.shutdown.cancelled() => Ok(Link::Connecting(session)),
             (el, r) = &mut session.poll => match r {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                Ok(Ev::ConnAck { session_present }) => {
                     session.poll = poll_once(el);
+                    if self.settings.mqtt5 {
+                        tracing::info!(session_present, "mqtt 5: CONNACK");
+                    }
                     self.attempt = 0;
                     self.on_connected(&session)?;
                     self.fill(&session)?;
@@ -358,6 +424,7 @@ impl Uplink {
                 self.report_dropped(&session);
                 None
             }
+            _ = sleep_until_some(self.resend_timer()) => None,
         };
         let Some(e) = lost else {
             self.stable_again();
@@ -376,6 +443,21 @@ impl Uplink {
         Ok(Link::BackingOff {
             until: tokio::time::Instant::now() + delay,
         })
+    }
+
+    /// When copies for `resend` wait only for the pace (not for a PUBACK, nor for the live
+    /// stream, whose events wake the link anyway): the next token.
+    fn resend_timer(&self) -> Option<tokio::time::Instant> {
+        let d = &self.drain;
+        let blocked = d.resent_in_flight >= (self.settings.window() / 2).max(1)
+            || !d.durable_done
+            || d.durable_fetching
+            || d.in_flight() >= self.settings.window();
+        if blocked {
+            None
+        } else {
+            self.resend.next_token()
+        }
     }
 
     /// The delay before the next attempt, growing with each failure.
@@ -402,10 +484,7 @@ impl Uplink {
     /// A fresh client and event loop: nothing carried over from an earlier session.
     fn connect(&mut self) -> Link {
         let will = Status::new(LinkState::Offline, Utc::now());
-        let (client, el) = AsyncClient::new(
-            self.settings.mqtt_options(&will),
-            self.settings.window() + 8,
-        );
+        let (client, el) = self.settings.client(&will);
         Link::Connecting(Session {
             client,
             poll: poll_once(el),
@@ -457,7 +536,8 @@ impl Uplink {
             Status::new(LinkState::Online, since)
                 .with_dropped(dropped)
                 .with_journal(self.status.journal_report())
-                .to_json(),
+                .to_json()
+                .into_bytes(),
         )?;
         self.drain.awaiting_pkid.push_back(Sent::Status);
         self.status
@@ -468,9 +548,9 @@ impl Uplink {
 
     /// After a lost connection: an oversize packet (clear a retained one on reconnect), or
     /// a connection closed seconds after its CONNACK (count it toward a takeover).
-    fn on_lost(&mut self, e: &ConnectionError) {
+    fn on_lost(&mut self, e: &LinkLost) {
         let connected_for = self.connected_at.take().map(|t| t.elapsed());
-        if let Some(size) = oversize_packet(e) {
+        if let Some(size) = e.oversize {
             tracing::error!(
                 topic = %self.topics.commands,
                 "mqtt: a message of {size} bytes exceeds the {MAX_INCOMING_PACKET}-byte incoming \
@@ -553,9 +633,9 @@ impl Uplink {
         }
     }
 
-    fn on_event(&mut self, ev: Event) {
+    fn on_event(&mut self, ev: Ev) {
         match ev {
-            Event::Outgoing(Outgoing::Publish(pkid)) => {
+            Ev::OutgoingPublish(pkid) => {
                 let Some(sent) = self.drain.awaiting_pkid.pop_front() else {
                     tracing::error!("mqtt: publish {pkid} that was not ours");
                     return;
@@ -568,27 +648,44 @@ impl Uplink {
                     self.drain.awaiting_ack.insert(pkid, sent);
                 }
             }
-            Event::Incoming(Packet::PubAck(ack)) => {
-                if let Some(sent) = self.drain.awaiting_ack.remove(&ack.pkid) {
+            Ev::PubAck {
+                pkid,
+                refused: None,
+            } => {
+                if let Some(sent) = self.drain.awaiting_ack.remove(&pkid) {
                     self.acked(sent);
                 }
             }
-            Event::Incoming(Packet::Publish(p)) => {
-                if p.topic == self.topics.commands {
-                    let _ = self.store.send(StoreReq::Command(p.payload.to_vec()));
-                } else {
-                    tracing::debug!(topic = %p.topic, "mqtt: message on an unexpected topic");
+            Ev::PubAck {
+                pkid,
+                refused: Some(reason),
+            } => {
+                // MQTT 5: the broker did not take it. A durable message stays in the
+                // outbox and goes again with the next connection; never lost.
+                let sent = self.drain.awaiting_ack.remove(&pkid);
+                tracing::error!(
+                    ?sent,
+                    "mqtt 5: the broker refused a message, reason code {reason}; it stays \
+                     in the outbox"
+                );
+                if let Some(Sent::Resent) = sent {
+                    self.acked(Sent::Resent);
                 }
             }
-            Event::Incoming(Packet::SubAck(ack))
-                if ack
-                    .return_codes
-                    .iter()
-                    .any(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure)) =>
-            {
-                tracing::warn!("mqtt: the broker refused the commands subscription");
+            Ev::Publish { topic, payload } => {
+                if topic == self.topics.commands {
+                    let _ = self.store.send(StoreReq::Command(payload));
+                } else {
+                    tracing::debug!(%topic, "mqtt: message on an unexpected topic");
+                }
             }
-            _ => {}
+            Ev::SubAckRefused(reason) => {
+                tracing::warn!("mqtt: the broker refused the commands subscription: {reason}");
+            }
+            Ev::ServerDisconnect(reason) => {
+                tracing::warn!("mqtt 5: the broker closes the connection, reason code {reason}");
+            }
+            Ev::ConnAck { .. } | Ev::OutgoingDisconnect | Ev::Other => {}
         }
         self.status
             .in_flight
@@ -597,6 +694,9 @@ impl Uplink {
 
     fn acked(&mut self, sent: Sent) {
         match sent {
+            Sent::Resent => {
+                self.drain.resent_in_flight = self.drain.resent_in_flight.saturating_sub(1);
+            }
             Sent::Durable(seq) => {
                 self.status.acknowledged.fetch_add(1, Ordering::Relaxed);
                 self.drain.acked_seqs.push(seq);
@@ -699,6 +799,14 @@ impl Uplink {
                 }
             }
             StoreReply::Enqueued => self.on_wake(),
+            StoreReply::ResendQueued => self.resend.more = true,
+            StoreReply::Resend { rows, more } => {
+                let r = &mut self.resend;
+                r.fetching = false;
+                r.more = more;
+                r.buf.extend(rows);
+                r.buffered.store(r.buf.len(), Ordering::Relaxed);
+            }
         }
         if let Some(s) = session {
             self.fill(s)?;
@@ -725,8 +833,32 @@ impl Uplink {
                 d.awaiting_pkid.push_back(Sent::Durable(m.seq));
                 continue;
             }
-            // Telemetry waits until the durable stream has caught up.
+            // Copies for `resend` and telemetry wait until the live stream has caught up.
             if !d.durable_done || d.durable_fetching {
+                break;
+            }
+            if !self.resend.buf.is_empty() {
+                if d.resent_in_flight >= (window / 2).max(1) || !self.resend.take() {
+                    break;
+                }
+                if let Some(m) = self.resend.buf.pop_front() {
+                    self.resend
+                        .buffered
+                        .store(self.resend.buf.len(), Ordering::Relaxed);
+                    let topic = Topics::of(m.kind, &self.topics).to_owned();
+                    session.client.try_publish(
+                        topic,
+                        QoS::AtLeastOnce,
+                        false,
+                        m.payload.into_bytes(),
+                    )?;
+                    d.awaiting_pkid.push_back(Sent::Resent);
+                    d.resent_in_flight += 1;
+                }
+                continue;
+            }
+            if self.resend.more {
+                // Telemetry waits for the rest of the resend too.
                 break;
             }
             let Some(t) = d.telemetry.pop_front() else {
@@ -740,6 +872,11 @@ impl Uplink {
             )?;
             d.telemetry_out.insert(t.id);
             d.awaiting_pkid.push_back(Sent::Telemetry(t.id));
+        }
+        let r = &mut self.resend;
+        if r.more && !r.fetching && r.buf.len() < RESEND_PAGE / 2 {
+            r.fetching = true;
+            let _ = self.store.send(StoreReq::ResendPage { max: RESEND_PAGE });
         }
         let d = &mut self.drain;
         if d.urgent_wanted && !d.urgent_fetching {
@@ -789,17 +926,22 @@ impl Uplink {
         let offline = Status::new(LinkState::Offline, Utc::now()).to_json();
         let queued = session
             .client
-            .try_publish(self.topics.status.clone(), QoS::AtLeastOnce, true, offline)
+            .try_publish(
+                self.topics.status.clone(),
+                QoS::AtLeastOnce,
+                true,
+                offline.into_bytes(),
+            )
             .is_ok();
         if queued {
             self.drain.awaiting_pkid.push_back(Sent::Status);
         }
-        if session.client.try_disconnect().is_err() {
+        if !session.client.try_disconnect() {
             return;
         }
         let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
         while let Ok((el, Ok(ev))) = tokio::time::timeout_at(deadline, &mut session.poll).await {
-            let done = matches!(ev, Event::Outgoing(Outgoing::Disconnect));
+            let done = matches!(ev, Ev::OutgoingDisconnect);
             self.on_event(ev);
             if done {
                 break;
@@ -810,13 +952,11 @@ impl Uplink {
     }
 }
 
-/// The size of the packet that failed the connection for being over the incoming limit.
-fn oversize_packet(e: &ConnectionError) -> Option<usize> {
-    match e {
-        ConnectionError::MqttState(rumqttc::StateError::Deserialization(
-            rumqttc::Error::PayloadSizeLimitExceeded(size),
-        )) => Some(*size),
-        _ => None,
+/// Sleeps until `at`, or forever when there is none.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -28,10 +28,13 @@
 //!   on PUBACK (coalesced into one transaction), command bookkeeping. It talks to the task over
 //!   channels, so no SQLite call runs on the async runtime.
 //! - **Nothing relies on rumqttc's session.** Each connection gets a fresh client and event
-//!   loop with a clean session; after every (re)connect, everything not yet acknowledged is
-//!   read again from the outbox and re-sent (the same envelope: same `seq`, same `id`).
-//!   A publish is matched to its packet id by order (`Outgoing::Publish(pkid)` events come
-//!   in request order), and a PUBACK for that pkid deletes the row.
+//!   loop with a clean session (MQTT 5, `protocol = 5`: clean start off, the broker keeps the
+//!   session a day, so the commands subscription and commands sent meanwhile outlive a lost
+//!   connection; `client.rs` puts both clients behind one face); after every
+//!   (re)connect, everything not yet acknowledged is read again from the outbox and
+//!   re-sent (the same envelope: same `seq`, same `id`). A publish is matched to its packet
+//!   id by order (`Outgoing::Publish(pkid)` events come in request order), and a PUBACK for
+//!   that pkid moves the row to `outbox_sent`.
 //! - **Order.** Every durable message keeps its `seq` (given at enqueue, contiguous), and
 //!   the outbox is read in `seq` order. Within what has been read ahead (up to two pages of
 //!   256), alerts go first, then command results, then summaries — so after an outage the
@@ -41,7 +44,13 @@
 //! - **Bounded memory.** At most `max_inflight` messages in flight and two pages buffered,
 //!   whatever the backlog on disk.
 //! - **Reconnects** back off exponentially from `reconnect_min` to `reconnect_max`, with
-//!   jitter (each delay is drawn in [d/2, d]).
+//!   full jitter (each delay is drawn in [10 ms, d]).
+//! - **Resend** (contract 1.1 section 12). A message acknowledged by the broker leaves the
+//!   outbox for `outbox_sent`, kept `keep_sent`; `resend` is answered by the store thread
+//!   (the range held, the oldest seq held), which then hands out its copies a page at a
+//!   time. They go out with their original envelope, only while the live stream has caught
+//!   up, within half the window and at most `resend_per_second`: a live alert always goes
+//!   first. At most four `resend`s are under way; one more is refused with a result.
 //! - **Status.** `status` is published retained `online` on connect, the last will is
 //!   retained `offline`, and a clean shutdown publishes `offline` then disconnects.
 //! - **Hostile input.** Packets up to 4 MiB (`MAX_INCOMING_PACKET`) are read, so a command over
@@ -58,10 +67,12 @@
 //! # Files
 //! - `settings.rs` — [`UplinkSettings`] from `[mqtt]`, and the rumqttc options built from it.
 //! - `link.rs` — [`run`]: the task that owns the event loop.
+//! - `client.rs` — rumqttc's 3.1.1 and MQTT 5 clients, and their events, as one.
 //! - `store.rs` — the thread that owns the uplink's SQLite connection.
 //! - `commands.rs` — [`parse_command`]: what a `commands` payload is.
 //! - `status.rs` — [`UplinkStatus`], shared with the daemon and the staff page.
 
+mod client;
 mod commands;
 mod link;
 mod settings;
@@ -73,7 +84,7 @@ use std::time::Duration;
 
 use crate::outbox::OutboxError;
 
-pub use commands::{parse_command, Command, ParsedCommand};
+pub use commands::{parse_command, Command, ParsedCommand, Resend};
 pub use link::run;
 pub use settings::{Credentials, TlsMaterial, UplinkSettings};
 pub use status::{UplinkStatus, UplinkStatusSnapshot};
@@ -130,4 +141,6 @@ pub enum UplinkError {
     StoreGone,
     #[error("mqtt client: {0}")]
     Client(#[from] rumqttc::ClientError),
+    #[error("mqtt 5 client: {0}")]
+    Client5(String),
 }

@@ -4,7 +4,13 @@ use std::time::Duration;
 
 use rumqttc::{LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
 
+use rumqttc::v5;
+
+use super::client::{Client, Loop};
 use super::{UplinkError, MAX_INCOMING_PACKET, MAX_OUTGOING_PACKET};
+
+/// MQTT 5: how long the broker keeps the agent's session after the connection is lost.
+pub const SESSION_EXPIRY: Duration = Duration::from_secs(24 * 3600);
 use crate::config::Config;
 use crate::outbox::Cap;
 use crate::wire::{self, Status};
@@ -25,6 +31,12 @@ pub struct UplinkSettings {
     pub command_max_bytes: usize,
     pub reconnect_min: Duration,
     pub reconnect_max: Duration,
+    /// How long acknowledged messages are kept for `resend`.
+    pub keep_sent: Duration,
+    /// Copies republished per second by `resend`, at most.
+    pub resend_per_second: u32,
+    /// MQTT 5 (`[mqtt] protocol = 5`) rather than 3.1.1.
+    pub mqtt5: bool,
     /// The outbox cap, for the command results the uplink enqueues itself.
     pub cap: Cap,
 }
@@ -90,6 +102,9 @@ impl std::fmt::Debug for UplinkSettings {
             .field("command_max_bytes", &self.command_max_bytes)
             .field("reconnect_min", &self.reconnect_min)
             .field("reconnect_max", &self.reconnect_max)
+            .field("keep_sent", &self.keep_sent)
+            .field("resend_per_second", &self.resend_per_second)
+            .field("mqtt5", &self.mqtt5)
             .field("cap", &self.cap)
             .finish()
     }
@@ -184,6 +199,9 @@ impl UplinkSettings {
             command_max_bytes: m.command_max_bytes,
             reconnect_min: m.reconnect_min.0,
             reconnect_max: m.reconnect_max.0,
+            keep_sent: m.keep_sent.0,
+            resend_per_second: m.resend_per_second.clamp(1, 10_000),
+            mqtt5: m.protocol == 5,
             cap: Cap::from_config(cfg),
         })
     }
@@ -201,21 +219,74 @@ impl UplinkSettings {
         usize::from(self.max_inflight.clamp(1, 65_000))
     }
 
-    pub(super) fn mqtt_options(&self, will: &Status) -> MqttOptions {
-        let id = if self.client_id.trim().is_empty() || self.client_id.starts_with(' ') {
+    /// A fresh client and event loop of the configured protocol.
+    pub(super) fn client(&self, will: &Status) -> (Client, Loop) {
+        let cap = self.window() + 8;
+        if self.mqtt5 {
+            let (c, el) = v5::AsyncClient::new(self.mqtt5_options(will), cap);
+            (Client::V5(c), Loop::V5(Box::new(el)))
+        } else {
+            let (c, el) = rumqttc::AsyncClient::new(self.mqtt_options(will), cap);
+            (Client::V4(c), Loop::V4(Box::new(el)))
+        }
+    }
+
+    fn client_id_or_default(&self) -> String {
+        if self.client_id.trim().is_empty() || self.client_id.starts_with(' ') {
             format!("nursery-agent-{}", self.facility)
         } else {
             self.client_id.clone()
-        };
-        let mut o = MqttOptions::new(id, self.host.clone(), self.port);
-        let ka = if self.keep_alive.is_zero() {
+        }
+    }
+
+    fn keep_alive_clamped(&self) -> Duration {
+        if self.keep_alive.is_zero() {
             Duration::ZERO
         } else {
             // MQTT carries it as 16-bit seconds.
             self.keep_alive
                 .clamp(Duration::from_secs(1), Duration::from_secs(65_535))
-        };
-        o.set_keep_alive(ka);
+        }
+    }
+
+    /// MQTT 5: a session the broker keeps [`SESSION_EXPIRY`] after a connection is lost
+    /// (clean start off), so the commands subscription and what the platform sent on it
+    /// meanwhile survive a reconnect; what the agent publishes is re-sent from the outbox
+    /// as with 3.1.1.
+    pub(super) fn mqtt5_options(&self, will: &Status) -> v5::MqttOptions {
+        let mut o = v5::MqttOptions::new(self.client_id_or_default(), self.host.clone(), self.port);
+        o.set_keep_alive(self.keep_alive_clamped());
+        o.set_clean_start(false);
+        let mut props = v5::mqttbytes::v5::ConnectProperties::new();
+        props.session_expiry_interval = Some(SESSION_EXPIRY.as_secs() as u32);
+        props.max_packet_size = Some(MAX_INCOMING_PACKET as u32);
+        o.set_connect_properties(props);
+        o.set_outgoing_inflight_upper_limit((self.window() + 1).min(65_535) as u16);
+        o.set_request_channel_capacity(self.window() + 8);
+        o.set_max_packet_size(Some(MAX_INCOMING_PACKET as u32));
+        o.set_last_will(v5::mqttbytes::v5::LastWill::new(
+            self.topic(wire::STATUS_TOPIC),
+            will.to_json(),
+            v5::mqttbytes::QoS::AtLeastOnce,
+            true,
+            None,
+        ));
+        if let Some(c) = &self.credentials {
+            o.set_credentials(c.username.clone(), c.password.clone());
+        }
+        if let Some(t) = &self.tls {
+            o.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
+                ca: t.ca.clone(),
+                alpn: None,
+                client_auth: t.client.clone(),
+            }));
+        }
+        o
+    }
+
+    pub(super) fn mqtt_options(&self, will: &Status) -> MqttOptions {
+        let mut o = MqttOptions::new(self.client_id_or_default(), self.host.clone(), self.port);
+        o.set_keep_alive(self.keep_alive_clamped());
         o.set_clean_session(true);
         // One slot more than our window, for the status message.
         o.set_inflight((self.window() + 1).min(65_535) as u16);
@@ -240,15 +311,19 @@ impl UplinkSettings {
         o
     }
 
+    /// The delay before reconnect attempt `attempt` (0 after the first failure): "full
+    /// jitter", drawn uniformly from 10 ms to the exponential bound `reconnect_min · 2^attempt`
+    /// capped at `reconnect_max`. A city's nurseries coming back after one outage are spread
+    /// over the whole bound, not bunched at its half.
     pub(super) fn backoff(&self, attempt: u32) -> Duration {
-        let min = self.reconnect_min.max(Duration::from_millis(10));
+        let floor = Duration::from_millis(10);
+        let min = self.reconnect_min.max(floor);
         let max = self.reconnect_max.max(min);
         let d = min
             .checked_mul(1u32 << attempt.min(20))
             .unwrap_or(max)
             .min(max);
-        let half = d / 2;
-        half + half.mul_f64(rand::random::<f64>())
+        floor + (d - floor).mul_f64(rand::random::<f64>())
     }
 }
 
@@ -271,6 +346,9 @@ mod tests {
             command_max_bytes: 4096,
             reconnect_min: Duration::from_secs(1),
             reconnect_max: Duration::from_secs(60),
+            keep_sent: Duration::from_secs(3600),
+            resend_per_second: 500,
+            mqtt5: false,
             cap: Cap {
                 max_bytes: 1 << 20,
                 tz: chrono_tz::Asia::Shanghai,
@@ -279,15 +357,41 @@ mod tests {
     }
 
     #[test]
-    fn reconnect_delays_double_from_one_second_to_a_minute_with_jitter() {
+    fn reconnect_delays_double_from_one_second_to_a_minute_with_full_jitter() {
         let s = settings();
         for (attempt, full) in [(0, 1), (1, 2), (2, 4), (5, 32), (6, 60), (30, 60)] {
-            for _ in 0..50 {
-                let d = s.backoff(attempt);
-                let full = Duration::from_secs(full);
-                assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
+            let full = Duration::from_secs(full);
+            let draws: Vec<Duration> = (0..400).map(|_| s.backoff(attempt)).collect();
+            for d in &draws {
+                assert!(
+                    *d >= Duration::from_millis(10) && *d <= full,
+                    "attempt {attempt}: {d:?}"
+                );
             }
+            // Full jitter: the whole bound is used, its lower half included.
+            let low = draws.iter().filter(|d| **d < full / 4).count();
+            let high = draws.iter().filter(|d| **d > full * 3 / 4).count();
+            assert!(
+                low > 40 && high > 40,
+                "attempt {attempt}: {low} low, {high} high"
+            );
         }
+    }
+
+    #[test]
+    fn mqtt_5_keeps_its_session_a_day_with_the_same_will_and_3_1_1_stays_clean() {
+        let s = settings();
+        let will = Status::new(wire::LinkState::Offline, chrono::Utc::now());
+        let o = s.mqtt5_options(&will);
+        assert!(!o.clean_start());
+        let props = o.connect_properties().expect("connect properties");
+        assert_eq!(props.session_expiry_interval, Some(86_400));
+        assert_eq!(o.keep_alive(), Duration::from_secs(30));
+        let w = o.last_will().expect("a last will");
+        assert_eq!(&w.topic[..], b"childcare/v1/f/status");
+        assert!(w.retain);
+        let o4 = s.mqtt_options(&will);
+        assert!(o4.clean_session());
     }
 
     #[test]

@@ -9,9 +9,16 @@ use chrono::Utc;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::mpsc;
 
-use super::commands::{parse_command, Command, ParsedCommand};
+use super::commands::{parse_command, Command, ParsedCommand, Resend};
 use super::PAGE;
 use crate::outbox::{self, Cap, Kind, OutboxError, PendingMessage, PendingTelemetry};
+use crate::wire::ResendReport;
+
+/// `resend` commands carried out at once, at most; one more is refused with a result that
+/// says so (a flood of resends costs a result each, never the alerts' turn).
+pub(super) const MAX_RESENDS: usize = 4;
+/// How often acknowledged copies past `keep_sent` are let go.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 pub(super) enum StoreReq {
     Durable {
@@ -36,6 +43,11 @@ pub(super) enum StoreReq {
         id: String,
         error: String,
     },
+    /// The next acknowledged copies to publish again for the `resend` commands under way,
+    /// at most `max`.
+    ResendPage {
+        max: usize,
+    },
     /// Another client seems to hold our client id (`Some(id)`), or no longer (`None`):
     /// noted in the database, for `nursery-agent status`.
     ClientIdConflict(Option<String>),
@@ -55,6 +67,14 @@ pub(super) enum StoreReply {
         rows: Vec<PendingMessage>,
     },
     Forward(Command),
+    /// Copies to publish again (original seq, id, envelope); `more` while a `resend` is
+    /// still under way.
+    Resend {
+        rows: Vec<PendingMessage>,
+        more: bool,
+    },
+    /// A `resend` was accepted: ask for its pages.
+    ResendQueued,
     /// A command result was enqueued: there is something new to send.
     Enqueued,
     /// The store cannot go on; the thread has ended.
@@ -71,6 +91,23 @@ pub(super) struct Store {
     /// seen in the transaction that enqueues its result, so a crash in between does not
     /// swallow the command: the platform's retry with the same id is acted on.
     pub(super) forwarded: ForwardedIds,
+    /// How long acknowledged copies are kept, and their bound in payload bytes.
+    pub(super) keep_sent: Duration,
+    pub(super) sent_max_bytes: u64,
+    pub(super) last_prune: Option<std::time::Instant>,
+    /// The `resend` commands under way, oldest first.
+    pub(super) resends: std::collections::VecDeque<ResendJob>,
+    /// Copies the link holds and has not published yet (set by the link): while there are
+    /// some, the `resend` they belong to is still under way.
+    pub(super) resend_buffered: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// A `resend` under way: the next seq to read, the last one.
+#[derive(Debug, Clone)]
+pub(super) struct ResendJob {
+    pub(super) command_id: String,
+    pub(super) next: u64,
+    pub(super) to: u64,
 }
 
 /// A bounded set of recent command ids.
@@ -207,6 +244,7 @@ impl Store {
                     self.result(&id, &error)
                 }
                 StoreReq::ClientIdConflict(id) => self.note_conflict(id.as_deref()),
+                StoreReq::ResendPage { max } => self.resend_page(max),
             };
             if let Err(e) = result {
                 if storage_error(&e) {
@@ -225,10 +263,147 @@ impl Store {
         }
     }
 
-    fn delete(&self, seqs: &[u64], telemetry: &[i64]) -> Result<(), OutboxError> {
+    fn delete(&mut self, seqs: &[u64], telemetry: &[i64]) -> Result<(), OutboxError> {
         let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         outbox::delete_acked(&tx, seqs, telemetry)?;
-        Ok(tx.commit()?)
+        // A short keep_sent (a test's) is pruned more often.
+        let every = PRUNE_EVERY
+            .min(self.keep_sent / 2)
+            .max(Duration::from_secs(1));
+        let due = self.last_prune.is_none_or(|t| t.elapsed() >= every);
+        let pruned = if due {
+            Some(outbox::prune_sent(
+                &tx,
+                Utc::now(),
+                self.keep_sent,
+                self.sent_max_bytes,
+            )?)
+        } else {
+            None
+        };
+        tx.commit()?;
+        if let Some(p) = pruned {
+            self.last_prune = Some(std::time::Instant::now());
+            if p.dropped > 0 {
+                tracing::warn!(
+                    dropped = p.dropped,
+                    max_bytes = self.sent_max_bytes,
+                    "outbox: acknowledged copies over their bound let go before keep_sent \
+                     (oldest first; counted as sent_dropped)"
+                );
+            }
+            if p.expired > 0 {
+                tracing::debug!(
+                    expired = p.expired,
+                    "outbox: acknowledged copies past keep_sent let go"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Accepts a `resend`: its result (the range sent, the oldest seq held) is enqueued
+    /// with its id, in one transaction, then the link asks for the pages.
+    fn resend(&mut self, r: Resend) -> Result<(), OutboxError> {
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        if !outbox::remember_command(&tx, &r.id, Utc::now())? {
+            tracing::info!(command_id = %r.id.escape_debug(), "repeated command id, ignored");
+            return Ok(());
+        }
+        let buffered = self
+            .resend_buffered
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let under_way = self.resends.len() + usize::from(buffered > 0);
+        let (result, report) = if under_way >= MAX_RESENDS {
+            (
+                Err(format!(
+                    "{under_way} resends are under way already (at most {MAX_RESENDS}, {} \
+                     copies still to publish); ask again when their copies have arrived",
+                    buffered as u64 + self.resends.iter().map(|j| j.to - j.next + 1).sum::<u64>()
+                )),
+                None,
+            )
+        } else {
+            let held = outbox::held_range(&tx, r.from_seq, r.to_seq)?;
+            let report = ResendReport {
+                count: held.count,
+                from_seq: held.first,
+                to_seq: held.last,
+                oldest_held: held.oldest_held.filter(|&o| o > r.from_seq),
+                newest_seq: (r.to_seq > held.newest).then_some(held.newest),
+                pending: held.pending,
+            };
+            if let (Some(first), Some(last)) = (held.first, held.last) {
+                self.resends.push_back(ResendJob {
+                    command_id: r.id.clone(),
+                    next: first,
+                    to: last,
+                });
+            }
+            (Ok(()), Some(report))
+        };
+        let mut body =
+            outbox::command_result_body(&r.id, result.as_ref().map(|_| ()).map_err(String::as_str));
+        body.resend = report;
+        let e = outbox::enqueue(
+            &tx,
+            &self.facility,
+            Kind::CommandResult,
+            &format!("command:{}", r.id),
+            Utc::now(),
+            &body,
+            &self.cap,
+        )?;
+        tx.commit()?;
+        match (&result, report) {
+            (Err(error), _) => {
+                tracing::warn!(command_id = %r.id.escape_debug(), "resend refused: {error}")
+            }
+            (Ok(()), Some(rep)) => tracing::info!(
+                command_id = %r.id.escape_debug(),
+                from_seq = r.from_seq,
+                to_seq = r.to_seq,
+                count = rep.count,
+                oldest_held = ?rep.oldest_held,
+                "resend accepted"
+            ),
+            _ => {}
+        }
+        if e.pressure {
+            tracing::warn!("outbox over its cap with no telemetry left to drop");
+        }
+        let _ = self.replies.send(StoreReply::Enqueued);
+        if report.is_some_and(|rep| rep.count > 0) {
+            let _ = self.replies.send(StoreReply::ResendQueued);
+        }
+        Ok(())
+    }
+
+    /// The next copies of the `resend` commands under way, oldest command first.
+    fn resend_page(&mut self, max: usize) -> Result<(), OutboxError> {
+        let mut rows = Vec::new();
+        while rows.len() < max {
+            let Some(job) = self.resends.front_mut() else {
+                break;
+            };
+            let want = max - rows.len();
+            let page = outbox::sent_range(&self.conn, job.next, job.to, want)?;
+            let done = page.len() < want || page.last().is_some_and(|m| m.seq >= job.to);
+            if let Some(last) = page.last() {
+                job.next = last.seq + 1;
+            }
+            rows.extend(page);
+            if done {
+                if let Some(job) = self.resends.pop_front() {
+                    tracing::info!(command_id = %job.command_id.escape_debug(), "resend: every copy read");
+                }
+            }
+        }
+        let _ = self.replies.send(StoreReply::Resend {
+            rows,
+            more: !self.resends.is_empty(),
+        });
+        Ok(())
     }
 
     fn command(&mut self, payload: &[u8]) -> Result<(), OutboxError> {
@@ -240,6 +415,7 @@ impl Store {
             }
             ParsedCommand::Valid(c) => c.id().to_owned(),
             ParsedCommand::Invalid { id, .. } => id.clone(),
+            ParsedCommand::Resend(r) => return self.resend(r.clone()),
         };
         let new = match &parsed {
             // Valid: the core remembers it with its result; here, only not twice at once.
@@ -270,7 +446,7 @@ impl Store {
                 tracing::warn!(command_id = %id.escape_debug(), "command rejected: {error}");
                 self.result(&id, &error)
             }
-            ParsedCommand::Unanswerable(_) => Ok(()),
+            ParsedCommand::Unanswerable(_) | ParsedCommand::Resend(_) => Ok(()),
         }
     }
 
@@ -329,6 +505,11 @@ mod tests {
             command_max_bytes: 4096,
             replies,
             forwarded: ForwardedIds::default(),
+            keep_sent: Duration::from_secs(3600),
+            sent_max_bytes: 1 << 20,
+            last_prune: None,
+            resends: Default::default(),
+            resend_buffered: Default::default(),
         };
         let thread = std::thread::spawn(move || store.run(from_link));
         let command = br#"{"id":"c-1","command":"snapshot"}"#.to_vec();

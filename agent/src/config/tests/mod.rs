@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use super::*;
 
+mod certificates;
 mod files;
 mod hardware;
+mod health;
 mod ids;
 mod odds;
 mod references;

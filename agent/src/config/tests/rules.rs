@@ -119,7 +119,7 @@ fn the_dashboard_listens_on_a_socket_address() {
 #[test]
 fn mqtt_settings_that_cannot_work_are_reported_each_with_its_key() {
     let text = format!(
-        "{}\n[mqtt]\nusername = \"\"\npassword_file = \"pw\"\nmax_inflight = 0\ntelemetry_qos = 2\noutbox_max_bytes = 10\nreconnect_min = \"5s\"\nreconnect_max = \"1s\"\ntls = {{ ca_file = \"ca.pem\", cert_file = \"c.pem\" }}\n",
+        "{}\n[mqtt]\nusername = \"\"\npassword_file = \"pw\"\nmax_inflight = 0\ntelemetry_qos = 2\noutbox_max_bytes = 10\nreconnect_min = \"5s\"\nreconnect_max = \"1s\"\nprotocol = 3\nresend_per_second = 0\ntls = {{ ca_file = \"ca.pem\", cert_file = \"c.pem\" }}\n",
         MQTT_BASE
     );
     let err = parse(&text, std::path::Path::new("/etc/na/agent.toml")).unwrap_err();
@@ -130,6 +130,8 @@ fn mqtt_settings_that_cannot_work_are_reported_each_with_its_key() {
         "mqtt.telemetry_qos",
         "mqtt.outbox_max_bytes",
         "mqtt.reconnect_max",
+        "mqtt.protocol",
+        "mqtt.resend_per_second",
     ] {
         assert!(keys.contains(&k), "{k} not in {keys:?}");
     }

@@ -158,7 +158,7 @@ fn an_unknown_preset_names_the_accepted_values() {
         &text,
         "facility.ratio_preset",
         line(&text, "cn2019"),
-        "`cn-2019`, `uk-eyfs`, `us-cfoc`, `au-nqf`",
+        "`cn-2019`, `uk-eyfs`, `us-cfoc`, `au-nqf`, `cn-home-2023`",
     );
 }
 

@@ -42,12 +42,16 @@
 //!   (the one check that reads the clock), a `[simulation] date` lies in 1970–2199, and a
 //!   child's `guardians`, when written, is not an empty list.
 //!
+//! - **Certificates**: a member of staff lists each kind once; `required_certificates` names
+//!   each kind once.
+//!
 //! Not checked here: unknown keys, presets and time zones, and TOML dates/times where text
 //! belongs (`name = 2025-05-20`) — the shape pass rejects those.
 //!
 //! Problems name keys with the indices of the original file; references to an element that
 //! the shape pass had to drop are not reported a second time.
 
+mod certificates;
 mod hardware;
 mod ids;
 mod pin;
@@ -65,7 +69,7 @@ type Check = fn(&Config, &Doc) -> Vec<Found>;
 
 /// The checks in the order their problems are listed (after sorting by line, problems on
 /// one line keep this order).
-const CHECKS: [Check; 13] = [
+const CHECKS: [Check; 14] = [
     ids::check_facility,
     ids::check_ids,
     ids::check_cards,
@@ -79,6 +83,7 @@ const CHECKS: [Check; 13] = [
     hardware::check_reader_inputs,
     hardware::check_gpio_lines,
     pin::check_pin_hashes,
+    certificates::check_certificates,
 ];
 
 /// Every problem found, in no particular order.

@@ -41,6 +41,22 @@ pub(super) fn check_rules(cfg: &Config, doc: &Doc) -> Vec<Found> {
             "0s would call a drill overdue every morning",
         );
     }
+    if let Some(d) = r.health_check_within {
+        f.positive(
+            "rules.health_check_within",
+            d,
+            "0s would call every child's health check missing at check-in",
+        );
+    }
+    if !(35.0..=42.0).contains(&r.fever_c) {
+        f.report(
+            "rules.fever_c",
+            format!(
+                "must be a body temperature between 35 and 42 °C, not {}",
+                r.fever_c
+            ),
+        );
+    }
     for (i, room) in cfg.rooms.iter().enumerate() {
         if let Some(d) = room.sleep_check_interval {
             let key = format!("{}.sleep_check_interval", doc.elem("rooms", i));
@@ -187,6 +203,18 @@ pub(super) fn check_mqtt(cfg: &Config, doc: &Doc) -> Vec<Found> {
         f.report(
             "mqtt.reconnect_max",
             "reconnect_max must not be shorter than reconnect_min",
+        );
+    }
+    if m.resend_per_second == 0 || m.resend_per_second > 10_000 {
+        f.report(
+            "mqtt.resend_per_second",
+            "resend_per_second must be between 1 and 10000 (the default is 500)",
+        );
+    }
+    if !matches!(m.protocol, 4 | 5) {
+        f.report(
+            "mqtt.protocol",
+            "protocol must be 4 (MQTT 3.1.1, the default) or 5 (MQTT 5)",
         );
     }
     f.done()

@@ -23,7 +23,9 @@
 
 mod commands;
 pub mod hold;
+pub mod in_force;
 mod intake;
+mod operations;
 mod outbound;
 mod pressure;
 mod record;
@@ -172,6 +174,11 @@ pub struct Core {
     person_ids: std::collections::HashSet<String>,
     /// Answers to local commands of committed batches, not yet sent.
     replies: Vec<(Reply, LocalResult)>,
+    /// The configuration in force, as the journal's meta table keeps it across restarts
+    /// (see [`in_force`]); `None` when the core was opened without its file.
+    in_force: Option<in_force::InForce>,
+    /// The last reload, when it was refused: when, and every problem.
+    refused: Option<(Dt, Vec<String>)>,
 }
 
 /// What opening the core found and did.
@@ -224,16 +231,50 @@ impl Core {
         now: impl FnOnce(&Journal, Option<Dt>) -> Dt,
         backlog: impl FnOnce(&Journal) -> Vec<Input>,
     ) -> Result<Opened, CoreError> {
-        let journal = open_journal(cfg)?;
+        Core::open_inner(cfg, None, now, backlog)
+    }
+
+    /// As [`Core::open_with_backlog`], knowing the configuration file: the rules go on
+    /// under the configuration in force at the last run (with the people a reload kept
+    /// until checked out), and a file that differs from it is applied as a reload would
+    /// apply it — journalled as `config_loaded` at the journal's clock, before anything
+    /// else of this start — so that `replay` judges what follows under it.
+    pub fn open_with_file(
+        file: in_force::ConfigFile,
+        now: impl FnOnce(&Journal, Option<Dt>) -> Dt,
+        backlog: impl FnOnce(&Journal) -> Vec<Input>,
+    ) -> Result<Opened, CoreError> {
+        let cfg = file.cfg.clone();
+        Core::open_inner(&cfg, Some(file), now, backlog)
+    }
+
+    fn open_inner(
+        file_cfg: &Config,
+        file: Option<in_force::ConfigFile>,
+        now: impl FnOnce(&Journal, Option<Dt>) -> Dt,
+        backlog: impl FnOnce(&Journal) -> Vec<Input>,
+    ) -> Result<Opened, CoreError> {
+        let journal = open_journal(file_cfg)?;
         let snapshot = journal.snapshot()?;
         let pressure = pressure::restore(journal.meta(&pressure::PRESSURE_KEY)?);
         let disk = pressure::restore_disk(journal.meta(&pressure::DISK_KEY)?);
         let restored = snapshot.is_some();
+        let stored = in_force::InForce::parse(journal.meta(&in_force::IN_FORCE_KEY)?.as_deref());
+        let start = file.as_ref().map(|f| in_force::start(f, stored, restored));
+        let cfg = start
+            .as_ref()
+            .and_then(|s| s.judged_under.clone())
+            .unwrap_or_else(|| file_cfg.clone());
+        let cfg = &cfg;
         let engine = match &snapshot {
             Some(snap) => Engine::restore(cfg, snap),
             None => Engine::new(cfg),
         }
         .map_err(CoreError::Rules)?;
+        let (in_force, change) = match start {
+            Some(s) => (Some(s.in_force), s.change),
+            None => (None, None),
+        };
         let mut core = Core {
             journal,
             engine,
@@ -257,8 +298,18 @@ impl Core {
             summary_check: None,
             replies: Vec::new(),
             person_ids: reload::person_ids(cfg),
+            in_force,
+            refused: None,
         };
         let clock = core.engine.clock();
+        // The file changed while the agent was down: applied at the journal's clock, as
+        // a reload then would have been, before the backlog and the start marker.
+        let mut transitions = match (change, clock) {
+            (Some(change), Some(at)) => {
+                core.process(vec![Input::Reload(change)], false, at, None)?
+            }
+            _ => Vec::new(),
+        };
         let now = now(&core.journal, clock);
         // A wall clock earlier than the journal's (set back while the agent was down, or a
         // board that booted at 1970) is a jump back, not time running backwards: without
@@ -273,7 +324,7 @@ impl Core {
             Some(_) => now,
             None => clock.map_or(now, |c| c.max(now)),
         };
-        let transitions = core.process(inputs, true, at, None)?;
+        transitions.extend(core.process(inputs, true, at, None)?);
         Ok(Opened {
             core,
             restored,
@@ -380,12 +431,20 @@ impl Core {
             batch.event(&ev)?;
             rec.record(ts)?;
         }
+        match &taken.reload {
+            Some(crate::input::Reload::Refused { problems }) => {
+                self.refused = Some((now, problems.clone()));
+            }
+            Some(crate::input::Reload::Apply { .. }) => self.refused = None,
+            None => {}
+        }
         let reloaded = match taken.reload.take() {
             Some(reload) => Some(reload::follow(
                 reload,
                 &mut self.cfg,
                 &mut self.cap,
                 &mut self.person_ids,
+                &mut self.in_force,
                 &batch,
                 now,
             )?),
@@ -416,6 +475,9 @@ impl Core {
         }
         if let Some(r) = taken.resume {
             batch.set_meta(&r.key, &r.value)?;
+        }
+        if let Some(f) = self.in_force.as_ref().filter(|_| start) {
+            batch.set_meta(&in_force::IN_FORCE_KEY, &f.to_json())?;
         }
         if let Some((date, index)) = taken.simulated {
             batch.set_meta(&simulation_key(date), &index.to_string())?;

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::in_force::{InForce, IN_FORCE_KEY};
 use super::CoreError;
 use crate::config::Config;
 use crate::input::Reload;
@@ -43,14 +44,23 @@ pub(super) fn follow(
     cfg: &mut Config,
     cap: &mut outbox::Cap,
     ids: &mut HashSet<String>,
+    in_force: &mut Option<InForce>,
     batch: &Batch<'_>,
     now: DateTime<Utc>,
 ) -> Result<String, CoreError> {
     let (record, line) = match &reload {
-        Reload::Apply { cfg: new, hash, .. } => {
+        Reload::Apply {
+            cfg: new,
+            hash,
+            text,
+        } => {
             *cfg = (**new).clone();
             *cap = outbox::Cap::from_config(cfg);
             *ids = person_ids(cfg);
+            // What a restart must judge under: this file, plus the people kept.
+            let next = InForce::after(hash, text, cfg, in_force.as_ref(), now);
+            batch.set_meta(&IN_FORCE_KEY, &next.to_json())?;
+            *in_force = Some(next);
             tracing::info!(%hash, "configuration reloaded");
             let record = ReloadRecord {
                 at: now,

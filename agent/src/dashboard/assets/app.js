@@ -12,7 +12,7 @@ const TEXT = {
     open: '开', closed: '关', held: '长时间未关', forced: '被强行打开', ago: '前', s: '秒', m: '分钟', h: '小时',
     raised: '发生', resolved: '解除', acknowledged: '已确认', tooMany: '尝试次数过多，请 {n} 秒后再试',
     wrong: '员工编号或 PIN 码错误', ackDone: '已确认警报', failed: '操作失败：', months: '月', noData: '暂无数据',
-    loggedIn: '已登录：', wall: '只读显示屏',
+    loggedIn: '已登录：', wall: '只读显示屏', ledger: '台账（打印）',
     legendStaff: '在岗教职工（计入师幼比）', legendRequired: '按师幼比需要的教职工', legendGap: '人手不足的时段',
     axisStaff: '教职工人数', childrenNow: '幼儿 {n} 人',
     nap: '午睡中', napFrom: '{t} 开始', lastCheck: '上次巡查', noCheck: '尚未巡查，午睡已', nextCheck: '下次巡查',
@@ -25,7 +25,16 @@ const TEXT = {
     em_evacuation: '疏散', em_lockdown: '封闭', em_fire: '火灾', em_drill: '演练', emergency: '紧急事件',
     rollCall: '紧急点名', missingOf: '未到 {m} / 共 {n} 人', allAccounted: '全部已到', accounted: '已到',
     endEmergency: '结束', startEmergency: '开始', emStarted: '已开始', emEnded: '已结束', rollDone: '已点名',
-    rollLate: '点名超时', emSince: '{t} 开始'
+    rollLate: '点名超时', emSince: '{t} 开始',
+    health: '晨午检 · 出勤', hcPass: '正常', hcRefer: '复查', hcNone: '未检', hcDone: '已记录晨午检', hcFever: '异常',
+    hcMissing: '未检（超时）', hcAbsent: '已请假', hcNotIn: '未到', hcNotExpected: '今日无课', hcTemp: '体温 °C',
+    absentBtn: '请假', absenceDone: '已登记请假', reason_sick: '病假', reason_personal: '事假', reason_other: '其他',
+    counted: '计入师幼比', notCounted: '在园未计入：', onBreak: '休息中', otherWork: '其他工作', roleNotCounted: '岗位不计入',
+    certMissing: '缺{c}', certExpired: '{c}已于 {d} 过期', certificate: '证件无效', setOnDuty: '在岗', setBreak: '休息',
+    setOtherWork: '其他工作', presenceDone: '已更新在岗状态',
+    system: '系统状态', clockSynced: '时钟已同步', clockNotSynced: '时钟未同步（时间可能不准）', config: '配置',
+    configSince: '生效于', kept: '已从名册移除、尚未离园（离园前保留）', refused: '配置重新加载被拒绝（{n} 个问题），沿用原配置',
+    journalOk: '记录正常', journalFailing: '记录写入失败：{n} 条暂存于内存，尚未保存',
   },
   en: {
     connecting: 'connecting…', live: 'live', offline: 'disconnected, reconnecting…', alerts: 'Active alerts',
@@ -36,7 +45,7 @@ const TEXT = {
     empty: 'no children', open: 'open', closed: 'closed', held: 'held open', forced: 'forced', ago: ' ago',
     s: 's', m: 'min', h: 'h', raised: 'raised', resolved: 'resolved', acknowledged: 'acknowledged',
     tooMany: 'Too many attempts; try again in {n} s', wrong: 'Wrong staff id or PIN', ackDone: 'Alert acknowledged',
-    failed: 'Failed: ', months: ' mo', noData: 'no data yet', loggedIn: 'Logged in: ', wall: 'wall display',
+    failed: 'Failed: ', months: ' mo', noData: 'no data yet', loggedIn: 'Logged in: ', wall: 'wall display', ledger: 'Daily ledger (print)',
     legendStaff: 'Staff on duty (counted)', legendRequired: 'Staff the ratio requires', legendGap: 'Short of staff',
     axisStaff: 'staff', childrenNow: '{n} children',
     nap: 'Napping', napFrom: 'since {t}', lastCheck: 'Last check', noCheck: 'No check yet; napping for', nextCheck: 'next check',
@@ -49,7 +58,18 @@ const TEXT = {
     em_evacuation: 'Evacuation', em_lockdown: 'Lockdown', em_fire: 'Fire', em_drill: 'Drill', emergency: 'Emergency',
     rollCall: 'Roll call', missingOf: '{m} of {n} missing', allAccounted: 'Everyone accounted for', accounted: 'Here',
     endEmergency: 'End', startEmergency: 'Start', emStarted: 'Started', emEnded: 'Ended', rollDone: 'Accounted for',
-    rollLate: 'Roll call overdue', emSince: 'since {t}'
+    rollLate: 'Roll call overdue', emSince: 'since {t}',
+    health: 'Health checks · attendance', hcPass: 'Pass', hcRefer: 'Refer', hcNone: 'not checked', hcDone: 'Health check recorded',
+    hcFever: 'failed', hcMissing: 'check overdue', hcAbsent: 'reported absent', hcNotIn: 'not in', hcNotExpected: 'not expected today',
+    hcTemp: '°C', absentBtn: 'Absent', absenceDone: 'Absence recorded', reason_sick: 'Sick', reason_personal: 'Personal',
+    reason_other: 'Other',
+    counted: 'counted', notCounted: 'Present, not counted: ', onBreak: 'on a break', otherWork: 'at other work',
+    roleNotCounted: 'role not counted', certMissing: 'no {c}', certExpired: '{c} expired {d}', certificate: 'certificate',
+    setOnDuty: 'On duty', setBreak: 'Break', setOtherWork: 'Other work', presenceDone: 'Presence updated',
+    system: 'System', clockSynced: 'Clock synchronised', clockNotSynced: 'Clock not synchronised (times may be wrong)',
+    config: 'Configuration', configSince: 'in force since', kept: 'Removed from the roster, still checked in (kept until checked out)',
+    refused: 'Configuration reload refused ({n} problems); the running configuration stays',
+    journalOk: 'Journal written', journalFailing: 'Journal writes failing: {n} held in memory, not yet recorded',
   }
 };
 const TYPES = {
@@ -61,13 +81,34 @@ const TYPES = {
   temperature_low: ['室温过低', 'Room too cold'], humidity_high: ['湿度过高', 'Humidity too high'],
   humidity_low: ['湿度过低', 'Humidity too low'], sensor_stale: ['传感器无数据', 'Sensor silent'],
   sensor_fault: ['传感器故障', 'Sensor fault'], sleep_check_missed: ['午睡巡查超时', 'Sleep check missed'],
-  roll_call_incomplete: ['紧急点名未完成', 'Roll call incomplete'], drill_overdue: ['应急演练逾期', 'Drill overdue']
+  roll_call_incomplete: ['紧急点名未完成', 'Roll call incomplete'], drill_overdue: ['应急演练逾期', 'Drill overdue'],
+  health_check_missing: ['未做晨午检', 'Health check missing'], health_check_failed: ['晨午检异常', 'Health check failed'],
+  child_absent_unreported: ['幼儿未到且未请假', 'Child absent, not reported'],
+  staff_not_qualified: ['人员未持有效证件', 'Staff member not qualified'],
+  certificate_expiring: ['证件即将到期', 'Certificate expiring']
 };
+const CERTS = {
+  health: ['健康合格证', 'health certificate'], caregiver: ['保育员证', 'caregiver certificate'],
+  infant_care: ['育婴员证', 'infant-care certificate'], teacher: ['教师资格证', 'teaching certificate'],
+  nurse: ['护士执业证书', 'nurse licence'], doctor: ['医师执业证书', 'physician licence'], first_aid: ['急救员证', 'first-aid certificate']
+};
+const certName = (c) => (CERTS[c] ? CERTS[c][lang === 'en' ? 1 : 0] : c);
+function reasonText(r) {
+  switch (r.reason) {
+    case 'break': return t('onBreak');
+    case 'other_work': return t('otherWork');
+    case 'role': return t('roleNotCounted');
+    case 'certificate_missing': return t('certMissing').replace('{c}', certName(r.certificate));
+    case 'certificate_expired': return t('certExpired').replace('{c}', certName(r.certificate)).replace('{d}', r.expires);
+    default: return r.reason;
+  }
+}
 
 const wall = location.pathname === '/wall';
 let lang = localStorage.getItem('lang');
 let view = null, receivedAt = 0, me = null, names = null, pendingAck = null, pendingAction = null;
 let history = { transitions: [], ratios: [] };
+let health = null;
 
 const $ = (id) => document.getElementById(id);
 const t = (k) => (TEXT[lang || 'zh'][k] ?? k);
@@ -119,6 +160,7 @@ function renderStatic() {
   $('lang').textContent = lang === 'en' ? '中文' : 'English';
   $('login-btn').hidden = wall || !!me;
   $('logout-btn').hidden = wall || !me;
+  $('ledger-link').hidden = wall || !me;
   $('who').textContent = wall ? t('wall') : me ? t('loggedIn') + (me.name || me.staff) : '';
   document.body.classList.toggle('wall', wall);
 }
@@ -165,6 +207,27 @@ function localIso(iso) {
   return new Date(Date.parse(iso) + mins * 60000).toISOString();
 }
 
+function renderOperations() {
+  const list = $('operations');
+  if (!list) return;
+  list.replaceChildren();
+  const ops = view.operations || {};
+  const item = (cls, text) => list.append(el('li', cls, text));
+  item(ops.clock_synced ? 'ok clock' : 'warn clock', ops.clock_synced ? t('clockSynced') : t('clockNotSynced'));
+  if (ops.config) {
+    item('config', `${t('config')} ${ops.config.hash.slice(0, 12)} · ${t('configSince')} ${localIso(ops.config.since).slice(0, 16).replace('T', ' ')}`);
+    if (ops.config.kept.length) item('warn kept', `${t('kept')}: ${ops.config.kept.map(personName).join(', ')}`);
+  }
+  if (ops.refused) {
+    item('bad refused', t('refused').replace('{n}', ops.refused.count));
+    for (const p of (names && names.config_problems) || []) item('bad problem', p);
+  }
+  if (ops.journal) {
+    const ok = ops.journal.state === 'ok';
+    item(ok ? 'ok journal' : 'bad journal', ok ? t('journalOk') : t('journalFailing').replace('{n}', ops.journal.held));
+  }
+}
+
 function renderRooms() {
   const box = $('rooms');
   box.replaceChildren();
@@ -189,12 +252,43 @@ function renderRooms() {
     if (names && names.rooms[r.id]) {
       const ul = el('ul', 'names');
       const occ = names.rooms[r.id];
-      if (occ.staff.length) ul.append(el('li', null, occ.staff.map(personName).join('、')));
+      for (const id of occ.staff) ul.append(staffItem(id));
       if (occ.children.length) ul.append(el('li', null, occ.children.map(personName).join('、')));
       card.append(ul);
+    } else if (r.not_counted) {
+      // Counts only: who is not counted is for logged-in staff.
+      const n = r.not_counted;
+      const parts = [['onBreak', n.break], ['otherWork', n.other_work], ['certificate', n.certificate], ['roleNotCounted', n.role]]
+        .filter((p) => p[1] > 0).map((p) => `${t(p[0])} ${p[1]}`);
+      if (parts.length) {
+        const line = el('div', 'not-counted', t('notCounted') + parts.join(' · '));
+        line.dataset.notCounted = r.id;
+        card.append(line);
+      }
     }
     box.append(card);
   }
+}
+
+// One member of staff in a room card (logged-in staff only): counted, or why not, and
+// one tap to mark them on duty, on a break or at other work.
+function staffItem(id) {
+  const p = names.presence && names.presence[id];
+  const li = el('li', `person ${p && !p.counted ? 'not-counted' : 'counted'}`);
+  li.dataset.staff = id;
+  li.append(el('span', 'who', personName(id)));
+  if (p) li.append(el('span', 'why', p.counted ? t('counted') : p.not_counted.map(reasonText).join('，')));
+  if (p && me && !wall) {
+    for (const [st, label] of [['on_duty', 'setOnDuty'], ['break', 'setBreak'], ['other_work', 'setOtherWork']]) {
+      if (st === p.presence) continue;
+      const b = el('button', 'presence-btn', t(label));
+      b.type = 'button';
+      b.dataset.presence = st;
+      b.addEventListener('click', () => setPresence(id, st, b));
+      li.append(b);
+    }
+  }
+  return li;
 }
 
 // The nap card of a room: since when it naps, the time since its last check counting up,
@@ -236,6 +330,105 @@ function napCard(r) {
 }
 function napAge(span) {
   return `${t(span.dataset.label)} ${age(span.dataset.since)}`;
+}
+
+// 晨午检 · 出勤, for logged-in staff: each child's check today; a check in two taps (the
+// temperature on the number pad, then 正常 or 复查; with no thermometer, one tap), and an
+// absence with its reason for a child who is not in.
+function renderHealth() {
+  const section = $('health-section');
+  section.hidden = wall || !me || !health;
+  if (section.hidden) return;
+  const list = $('health');
+  // Rebuilt only when what it shows changed; a temperature being typed (and the focus)
+  // survives the rebuild.
+  const key = (lang || 'zh') + JSON.stringify(health);
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  const typing = {};
+  list.querySelectorAll('input.hc-temp').forEach((i) => { if (i.value) typing[i.dataset.child] = i.value; });
+  const focused = document.activeElement && document.activeElement.classList.contains('hc-temp')
+    ? document.activeElement.dataset.child : null;
+  list.replaceChildren();
+  for (const c of health.children) {
+    const li = el('li', c.failed ? 'failed' : '');
+    li.dataset.child = c.id;
+    li.append(el('span', 'hc-name', c.name || c.id));
+    let state;
+    if (c.failed) state = t('hcFever');
+    else if (c.checked_at) state = `✓ ${hhmm(c.checked_at)}`;
+    else if (c.absent_today) state = t('hcAbsent');
+    else if (c.missing) state = t('hcMissing');
+    else if (!c.checked_in) state = c.expected_today ? t('hcNotIn') : t('hcNotExpected');
+    else state = t('hcNone');
+    li.append(el('span', 'hc-state', state));
+    const temp = el('input', 'hc-temp');
+    temp.type = 'number'; temp.inputMode = 'decimal'; temp.step = '0.1'; temp.min = '34'; temp.max = '43';
+    temp.placeholder = t('hcTemp'); temp.dataset.child = c.id;
+    temp.setAttribute('aria-label', `${c.name || c.id} ${t('hcTemp')}`);
+    if (typing[c.id]) temp.value = typing[c.id];
+    const pass = el('button', 'hc-pass', t('hcPass'));
+    pass.type = 'button';
+    pass.addEventListener('click', () => healthCheck(c.id, temp.value, 'pass', pass));
+    const refer = el('button', 'hc-refer', t('hcRefer'));
+    refer.type = 'button';
+    refer.addEventListener('click', () => healthCheck(c.id, temp.value, 'refer', refer));
+    const controls = el('span', 'hc-controls');
+    controls.append(temp, pass, refer);
+    li.append(controls);
+    if (!c.checked_in && !c.absent_today) {
+      const reason = el('select', 'hc-reason');
+      for (const r of ['sick', 'personal', 'other']) {
+        const o = el('option', null, t('reason_' + r));
+        o.value = r;
+        reason.append(o);
+      }
+      const absent = el('button', 'hc-absent', t('absentBtn'));
+      absent.type = 'button';
+      absent.addEventListener('click', () => reportAbsence(c.id, reason.value, absent));
+      const away = el('span', 'hc-away');
+      away.append(reason, absent);
+      li.append(away);
+    }
+    list.append(li);
+    if (c.id === focused) temp.focus();
+  }
+}
+async function loadHealth() {
+  if (!me || wall) { health = null; return; }
+  const { res, data } = await api('/api/health');
+  health = res.ok ? data : null;
+}
+async function childAction(path, body, done, retry, button, child) {
+  if (!me) { pendingAction = retry; openLogin(); return false; }
+  if (button) button.disabled = true;
+  const { res, data } = await api(path, { method: 'POST', body: JSON.stringify(body) });
+  if (res.ok) {
+    toast(t(done));
+    // Recorded: the temperature typed for this child is done with.
+    document.querySelectorAll('input.hc-temp').forEach((i) => { if (i.dataset.child === child) i.value = ''; });
+    if (button) button.disabled = false;
+    await loadHealth();
+    renderHealth();
+    return true;
+  }
+  if (res.status === 401) {
+    me = null; names = null; health = null; pendingAction = retry; render(); openLogin();
+  } else {
+    toast(t('failed') + (data && data.error ? data.error : res.status));
+    if (button) button.disabled = false;
+  }
+  return false;
+}
+function healthCheck(child, celsius, result, button) {
+  const body = { result };
+  if (celsius !== '' && celsius !== undefined) body.celsius = Number(celsius);
+  return childAction(`/api/children/${encodeURIComponent(child)}/health-check`, body, 'hcDone',
+    () => healthCheck(child, celsius, result), button, child);
+}
+function reportAbsence(child, reason, button) {
+  return childAction(`/api/children/${encodeURIComponent(child)}/absence`, { reason }, 'absenceDone',
+    () => reportAbsence(child, reason), button, child);
 }
 
 function renderDoors() {
@@ -337,8 +530,10 @@ function render() {
   $('clock').textContent = view.clock ? view.clock.slice(0, 10) + ' ' + view.clock.slice(11, 19) : '';
   renderAlerts();
   renderEmergency();
+  renderOperations();
   renderRooms();
   renderDoors();
+  renderHealth();
   renderHistory();
 }
 
@@ -371,9 +566,11 @@ function connect() {
     if (!lang) lang = next.language || 'zh';
     const occupancyChanged = !view || JSON.stringify(view.rooms) !== JSON.stringify(next.rooms)
       || JSON.stringify(view.emergency) !== JSON.stringify(next.emergency);
+    const alertsChanged = !view || JSON.stringify(view.alerts) !== JSON.stringify(next.alerts);
     view = next;
     receivedAt = Date.now();
     if (me && occupancyChanged) await loadNames();
+    if (me && !wall && (occupancyChanged || alertsChanged)) await loadHealth();
     render();
   });
   es.addEventListener('transition', (e) => {
@@ -406,6 +603,7 @@ async function submitLogin(ev) {
       me = data;
       $('login').close();
       await loadNames();
+      await loadHealth();
       await loadHistory();
       render();
       if (pendingAck) { const id = pendingAck; pendingAck = null; await acknowledge(id); }
@@ -549,9 +747,13 @@ async function submitDispose(ev) {
     btn.disabled = false;
   }
 }
+function setPresence(staff, state, button) {
+  return roomAction(`/api/staff/${encodeURIComponent(staff)}/presence/${state}`, 'presenceDone',
+    () => setPresence(staff, state), button);
+}
 async function logout() {
   await api('/api/logout', { method: 'POST', body: '{}' });
-  me = null; names = null;
+  me = null; names = null; health = null;
   render();
 }
 
@@ -569,12 +771,14 @@ async function start() {
   $('dispose-cancel').addEventListener('click', () => { disposing = null; $('dispose').close(); });
   if (!wall) {
     const { res, data } = await api('/api/session');
-    if (res.ok) { me = data; await loadNames(); }
+    if (res.ok) { me = data; await loadNames(); await loadHealth(); }
   }
   renderStatic();
   connect();
   loadHistory();
   setInterval(loadHistory, 60000);
+  // Checks recorded elsewhere (another phone, a thermometer) change no room figures.
+  setInterval(async () => { if (me && !wall) { await loadHealth(); renderHealth(); } }, 20000);
   setInterval(() => {
     document.querySelectorAll('.alert .age').forEach((e) => { e.textContent = age(e.dataset.raised); });
     document.querySelectorAll('.nap-age').forEach((e) => { e.textContent = napAge(e); });
