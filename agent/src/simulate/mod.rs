@@ -65,6 +65,7 @@ mod emission;
 mod families;
 mod health;
 mod incidents;
+mod inputs;
 mod naps;
 mod people;
 mod plan;
@@ -190,5 +191,6 @@ fn plan(cfg: &Config, seed: u64, date: NaiveDate, health: bool) -> SimulatedDay 
     }
     // Last: the roll call is of whoever is on site, which the parts before decide.
     p.emit_drill();
+    p.emit_panic_tests();
     p.finish()
 }

@@ -391,8 +391,9 @@ fn digest(day: &SimulatedDay) -> (usize, u64) {
 /// The day without the parts planned after everything else: naps (nap and sleep-check
 /// events, badges at sleep-check readers, and the late check planted among them), people
 /// (`presence` events, and the attendance of staff lacking a required certificate with the
-/// incident planted for them), and the drill (emergencies and roll calls, badges at
-/// assembly readers, and the slow roll call planted among them).
+/// incident planted for them), the drill (emergencies and roll calls, badges at assembly
+/// readers, and the slow roll call planted among them), and the morning's panic test
+/// (`input` events).
 fn without_naps(cfg: &Config, day: &SimulatedDay) -> SimulatedDay {
     let date = day
         .events
@@ -422,7 +423,8 @@ fn without_naps(cfg: &Config, day: &SimulatedDay) -> SimulatedDay {
                 EventKind::Nap { .. }
                 | EventKind::SleepCheck { .. }
                 | EventKind::Emergency { .. }
-                | EventKind::RollCall { .. } => false,
+                | EventKind::RollCall { .. }
+                | EventKind::Input { .. } => false,
                 EventKind::Presence { .. } => false,
                 EventKind::Attendance { person, .. } => !unqualified(person),
                 EventKind::Badge { reader, .. } => !sleep_reader(reader),
@@ -513,7 +515,9 @@ fn health_checks_and_absences_move_nothing_but_the_two_children_who_stay_home() 
             .map(|r| r.id.as_str())
             .collect();
         let drill = |e: &Event| match &e.kind {
-            EventKind::Emergency { .. } | EventKind::RollCall { .. } => true,
+            EventKind::Emergency { .. } | EventKind::RollCall { .. } | EventKind::Input { .. } => {
+                true
+            }
             EventKind::Badge { reader, .. } => assembly.contains(reader.as_str()),
             _ => false,
         };
@@ -636,5 +640,35 @@ fn the_demo_day_has_one_break_on_duty_in_a_room_with_slack_and_an_unqualified_ca
             .iter()
             .find(|i| i.kind == IncidentKind::UnqualifiedStaff);
         assert_eq!(s13.map(|i| i.subject.as_str()), Some("s-13"), "seed {seed}");
+    }
+}
+
+#[test]
+fn the_demo_morning_tests_the_panic_button_once_after_opening_and_it_raises_nothing() {
+    let cfg = demo();
+    let day = plan_day(&cfg, 2019, demo_date(&cfg));
+    let presses: Vec<&Event> = day
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Input { .. }))
+        .collect();
+    assert_eq!(presses.len(), 2, "one press and its release: {presses:?}");
+    for e in &presses {
+        let EventKind::Input { input, test, .. } = &e.kind else {
+            unreachable!()
+        };
+        assert_eq!(input, "panic-office");
+        assert!(test, "a test press: {e:?}");
+    }
+    let open = cfg.facility.open.to_string();
+    let at = presses[0].ts.unwrap().time().format("%H:%M").to_string();
+    assert!(at > open, "after opening ({open}): {at}");
+    let raised = raised(&run(&cfg, &day.events));
+    for ty in [
+        AlertType::PanicButton,
+        AlertType::PanicUntested,
+        AlertType::FireAlarm,
+    ] {
+        assert!(!raised.contains_key(&ty), "{ty:?} raised: {raised:?}");
     }
 }

@@ -780,7 +780,8 @@ fn the_demo_day_summary_is_byte_for_byte_the_one_the_json_macro_made() {
     // `roll_call_incomplete` and `drill_overdue` (issue 15.3): their two zero counts and
     // `emergencies`; then the demo day gained its drill (issue 15.3): 54 more events
     // accepted, one `roll_call_incomplete` (a critical one), the drill with 12.4 minutes to
-    // a full roll call, nothing else.
+    // a full roll call, nothing else; and the morning's panic test (issue 15.6): two events
+    // and `panic.tests` 1.
     // And when the summary
     // gained `absences` and `health_checks` and the demo day its health checks and two
     // children who stay home (issue 12): those keys and the three new alert counts; 37
