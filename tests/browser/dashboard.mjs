@@ -124,6 +124,18 @@ try {
   await page.locator('.room[data-room="infant"] .names .person.not-counted[data-staff="s-01"]').waitFor({ timeout: 10000 });
   result.on_break = await page.locator('.room[data-room="infant"] .names .person[data-staff="s-01"]').textContent();
   if (!result.on_break.includes('休息中')) throw new Error(`staff row on a break: ${result.on_break}`);
+  // 紧急点名: a drill turns the page into the roll-call list; one tap accounts for a child.
+  await page.locator('#emergency .em-start[data-kind="drill"]').click();
+  await page.locator('#roll-count').waitFor({ timeout: 10000 });
+  const rollStart = await page.locator("#roll-count").textContent();
+  if (!rollStart.includes("未到 5")) throw new Error(`roll count at the start: ${rollStart}`);
+  const xiaoming = page.locator('#emergency .roll li[data-person="c-01"]');
+  await xiaoming.waitFor({ timeout: 10000 });
+  if (!(await xiaoming.textContent()).includes('小明')) throw new Error(`roll-call row: ${await xiaoming.textContent()}`);
+  await xiaoming.locator('button').click();
+  await page.waitForFunction(() => (document.getElementById('roll-count') || {}).textContent?.includes('未到 4'), null, { timeout: 10000 });
+  if (await page.locator('#emergency .roll li[data-person="c-01"]').count() !== 0) throw new Error('an accounted child is still listed');
+  result.roll_call = await page.locator('#roll-count').textContent();
   await page.locator('#timeline li.tr-acknowledged').first().waitFor({ timeout: 10000 });
   // The timeline's numbers fit in its margin up to 100 items (they were clipped past 9).
   const marker = await page.evaluate(() => {
@@ -161,6 +173,10 @@ try {
   await wall.locator('.alert[data-type="ratio_breach"]').waitFor({ timeout: 10000 });
   if (await wall.locator('button.ack-btn').count() !== 0) throw new Error('wall mode offers acknowledgement');
   if (await wall.locator('button.dispose-btn').count() !== 0) throw new Error('wall mode offers dispositions');
+  // The drill's roll call is on the wall as counts, with no names and no buttons.
+  await wall.locator('#roll-count').waitFor({ timeout: 10000 });
+  if (!(await wall.locator('#roll-count').textContent()).includes('4')) throw new Error('wall roll count');
+  if (await wall.locator('#emergency button').count() !== 0) throw new Error('wall mode offers roll-call buttons');
   if ((await wall.content()).includes('调配')) throw new Error('wall mode shows a disposition note');
   if (await wall.locator('#health-section:visible').count() !== 0) throw new Error('wall mode shows health checks');
   if (await wall.locator('#login-btn:visible').count() !== 0) throw new Error('wall mode offers login');
