@@ -71,7 +71,8 @@ impl Planner<'_> {
             };
             self.push(at, kind);
         }
-        let last = self.rng.gen_range(0..children.len());
+        // As u64, not usize: the day must be the same on a 32-bit board.
+        let last = self.rng.gen_range(0..children.len() as u64) as usize;
         for (i, id) in children.iter().enumerate() {
             if i != last {
                 let at = start + self.rng.gen_range(60..=within - 60);
