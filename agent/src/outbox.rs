@@ -556,18 +556,12 @@ pub fn urgent_after(
     after: u64,
     limit: usize,
 ) -> rusqlite::Result<Vec<PendingMessage>> {
-    let mut stmt = conn.prepare_cached(
+    pending_after(
+        conn,
         "SELECT seq, kind, payload FROM outbox WHERE urgent = 1 AND seq > ?1 ORDER BY seq LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![after as i64, limit as i64], |r| {
-        let kind: String = r.get(1)?;
-        Ok(PendingMessage {
-            seq: r.get::<_, i64>(0)?.max(0) as u64,
-            kind: Kind::parse(&kind).unwrap_or(Kind::Alert),
-            payload: r.get(2)?,
-        })
-    })?;
-    rows.collect()
+        after,
+        limit,
+    )
 }
 
 /// Up to `limit` durable messages with `seq > after`, in `seq` order.
@@ -576,9 +570,22 @@ pub fn durable_after(
     after: u64,
     limit: usize,
 ) -> rusqlite::Result<Vec<PendingMessage>> {
-    let mut stmt = conn.prepare_cached(
+    pending_after(
+        conn,
         "SELECT seq, kind, payload FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-    )?;
+        after,
+        limit,
+    )
+}
+
+/// The rows of `sql` (seq, kind, payload; parameters `after` and `limit`) as messages.
+fn pending_after(
+    conn: &Connection,
+    sql: &str,
+    after: u64,
+    limit: usize,
+) -> rusqlite::Result<Vec<PendingMessage>> {
+    let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(params![after as i64, limit as i64], |r| {
         let kind: String = r.get(1)?;
         Ok(PendingMessage {
