@@ -118,45 +118,57 @@ impl Nursery {
 
     /// Polls `/api/view` until an open alert of `kind` shows; returns its id.
     pub fn wait_for_alert(&self, kind: &str, limit: Duration) -> String {
-        let end = std::time::Instant::now() + limit;
-        loop {
-            let v = self.request("GET", "/api/view", &[], None).json();
-            if let Some(a) = v["alerts"]
-                .as_array()
-                .and_then(|a| a.iter().find(|a| a["type"] == kind))
-            {
-                return a["alert_id"].as_str().unwrap().to_string();
-            }
-            assert!(
-                std::time::Instant::now() < end,
-                "no {kind} alert within {limit:?}; view: {v}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_alert(self.port, kind, limit)
     }
 
     /// Logs `staff` in; returns (cookie header value, CSRF token).
     pub fn login(&self, staff: &str, pin: &str) -> (String, String) {
-        let body = serde_json::json!({ "staff": staff, "pin": pin }).to_string();
-        let r = self.request(
-            "POST",
-            "/api/login",
-            &[("Content-Type", "application/json")],
-            Some(body.as_bytes()),
-        );
-        assert_eq!(r.status, 200, "login: {}", r.body);
-        let cookie = r.header("set-cookie").expect("a session cookie");
-        // No script may read the session, and no other site's page may send it.
-        for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
-            assert!(
-                cookie.split("; ").any(|a| a == attribute),
-                "{attribute} missing from the session cookie: {cookie}"
-            );
-        }
-        let pair = cookie.split(';').next().unwrap().to_string();
-        let csrf = r.json()["csrf"].as_str().unwrap().to_string();
-        (pair, csrf)
+        login(self.port, staff, pin)
     }
+}
+
+/// Polls the page on `port`'s `/api/view` until an open alert of `kind` shows; returns
+/// its id.
+pub fn wait_for_alert(port: u16, kind: &str, limit: Duration) -> String {
+    let end = std::time::Instant::now() + limit;
+    loop {
+        let v = request(port, "GET", "/api/view", &[], None).json();
+        if let Some(a) = v["alerts"]
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["type"] == kind))
+        {
+            return a["alert_id"].as_str().unwrap().to_string();
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "no {kind} alert within {limit:?}; view: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Logs `staff` in on the page on `port`; returns (cookie header value, CSRF token).
+pub fn login(port: u16, staff: &str, pin: &str) -> (String, String) {
+    let body = serde_json::json!({ "staff": staff, "pin": pin }).to_string();
+    let r = request(
+        port,
+        "POST",
+        "/api/login",
+        &[("Content-Type", "application/json")],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 200, "login: {}", r.body);
+    let cookie = r.header("set-cookie").expect("a session cookie");
+    // No script may read the session, and no other site's page may send it.
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(
+            cookie.split("; ").any(|a| a == attribute),
+            "{attribute} missing from the session cookie: {cookie}"
+        );
+    }
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let csrf = r.json()["csrf"].as_str().unwrap().to_string();
+    (pair, csrf)
 }
 
 #[derive(Debug)]

@@ -337,9 +337,12 @@ fn a_restart_on_a_full_disk_runs_degraded_instead_of_exiting_and_catches_up() {
     });
     assert!(a.terminate(Duration::from_secs(10)).success());
 
-    // Stopped cleanly (the WAL folded back and removed), then the disk fills up.
+    // Stopped cleanly (the WAL folded back and removed), then the disk fills up, and a
+    // line comes while the agent is down: the degraded start takes it in (held), and the
+    // feed must read on after it, not take it a second time.
     let ballast = mnt.join("ballast");
     fill(&ballast);
+    append(&events, &mut input, [ev::check_in(now_ts(), "s-02")]);
     let mut a = Agent::start(&config, &["--events", events.to_str().unwrap()]);
     let line = a.wait_for_line("staff page: http://", Duration::from_secs(20));
     let port: u16 = line
@@ -517,4 +520,134 @@ async fn a_full_disk_is_said_upstream_and_what_happened_meanwhile_follows_in_seq
     );
     let rc = block_in_place(|| a.terminate(Duration::from_secs(10)));
     assert!(rc.success());
+}
+
+/// The journal's health as the staff page shows it (`operations.journal`).
+fn page_journal(port: u16) -> Value {
+    request(port, "GET", "/api/view", &[], None).json()["operations"]["journal"].clone()
+}
+
+#[test]
+fn a_first_start_on_a_full_disk_runs_degraded_and_a_stop_keeps_what_the_page_recorded_for_the_next_start(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    let _fs = match Tmpfs::mount(&mnt, "4m") {
+        Ok(fs) => fs,
+        Err(e) => {
+            eprintln!(
+                "SKIPPED: a_first_start_on_a_full_disk: cannot mount a tmpfs ({e}); run as root"
+            );
+            println!("SKIPPED: cannot mount a tmpfs ({e})");
+            return;
+        }
+    };
+    // The board's SD is full before the agent ever ran; what a stop holds goes to RAM
+    // (here a directory beside the test, as the unit's RuntimeDirectory would be).
+    let ballast = mnt.join("ballast");
+    fill(&ballast);
+    let spill = dir.path().join("run");
+    let config = page::roster(dir.path())
+        .storage(&mnt.join("state"))
+        .set("storage", "spill_dir", spill.to_str().unwrap())
+        .facility_set("locale", "en")
+        .write(dir.path());
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, "").unwrap();
+    let mut input = Vec::new();
+    let mut a = Agent::start(&config, &["--events", events.to_str().unwrap()]);
+    let line = a.wait_for_line("staff page: http://", Duration::from_secs(20));
+    let port: u16 = line
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        page_journal(port)["state"],
+        "failing",
+        "{}",
+        page_journal(port)
+    );
+
+    // One caregiver, four babies: a ratio breach, on the console and the page.
+    let mut lines = vec![ev::check_in(now_ts(), "s-01")];
+    lines.extend((1..=4).map(|c| ev::check_in(now_ts(), &format!("c-0{c}"))));
+    append(&events, &mut input, lines);
+    a.wait_for_line("raised [CRITICAL] staff ratio", Duration::from_secs(10));
+    let id = page::wait_for_alert(port, "ratio_breach", Duration::from_secs(5));
+    // A caregiver acknowledges it on the page: only this agent's memory knows that.
+    let (cookie, csrf) = page::login(port, "s-01", nursery_testkit::PIN);
+    let r = request(
+        port,
+        "POST",
+        &format!("/api/alerts/{id}/ack"),
+        &[
+            ("Content-Type", "application/json"),
+            ("Cookie", &cookie),
+            ("X-CSRF-Token", &csrf),
+        ],
+        Some(b"{}"),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(page_journal(port)["state"], "failing");
+
+    // Stopped (a restart by systemd, an upgrade) while the disk is still full.
+    let pid = a.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let said = a.wait_for_line(
+        "journal: stopping while writes fail",
+        Duration::from_secs(10),
+    );
+    assert!(
+        said.contains("held events: 6 kept in") && said.contains(" 0 lost"),
+        "{said}"
+    );
+    assert!(a.terminate(Duration::from_secs(10)).success());
+    let kept = std::fs::read_to_string(spill.join("held.jsonl")).unwrap();
+    let kept: Vec<Value> = lines_of(&kept);
+    assert_eq!(kept.len(), 6, "{kept:?}");
+    assert_eq!(kept[5]["type"], "acknowledge", "{kept:?}");
+
+    // Space returns; the next start journals all of it, each event with its own ts.
+    std::fs::remove_file(&ballast).unwrap();
+    let mut a = Agent::start(&config, &["--events", events.to_str().unwrap()]);
+    a.wait_for_line(
+        "6 events held at the last stop are journalled",
+        Duration::from_secs(20),
+    );
+    assert!(
+        !spill.join("held.jsonl").exists(),
+        "the held file is deleted once journalled"
+    );
+    assert!(a.terminate(Duration::from_secs(10)).success());
+    let (st, exported, err) = agent::run(&["export", "--config", config.to_str().unwrap()]);
+    assert!(st.success(), "{err}");
+    let journalled: Vec<Value> = lines_of(&exported)
+        .into_iter()
+        .filter(|e| e["type"] != "agent_started")
+        .collect();
+    let mut expected: Vec<Value> = input
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    expected.push(kept[5].clone());
+    assert_eq!(
+        journalled, expected,
+        "each event once, in the order it came, with its own ts"
+    );
+    let (st, transitions, err) = agent::run(&[
+        "export",
+        "--transitions",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(st.success(), "{err}");
+    let acked: Vec<Value> = lines_of(&transitions)
+        .into_iter()
+        .filter(|t| t["type"] == "ratio_breach" && t["state"] == "acknowledged")
+        .collect();
+    assert_eq!(acked.len(), 1, "{transitions}");
+    assert_eq!(acked[0]["details"]["by"], "s-01");
 }

@@ -132,6 +132,11 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigErrors> {
     let mut cfg = load::parse_and_validate(text, origin)?;
     cfg.storage.dir = resolve_storage_dir(&cfg.storage.dir, origin);
+    cfg.storage.spill_dir = cfg
+        .storage
+        .spill_dir
+        .as_deref()
+        .map(|p| resolve_storage_dir(p, origin));
     // Secrets and certificates are files beside the configuration, like the storage.
     if let Some(tls) = cfg.mqtt.tls.as_mut() {
         tls.ca_file = resolve_storage_dir(&tls.ca_file, origin);

@@ -723,7 +723,18 @@ pub struct Storage {
     /// alerts never.
     #[serde(deserialize_with = "de_bytes")]
     pub max_bytes: u64,
+    /// Where a stop while the journal cannot be written leaves what the agent held in
+    /// memory (`held.jsonl`), for the next start to take in: a directory on another file
+    /// system than `dir` (the unit's `RuntimeDirectory`, in RAM). Unset: systemd's
+    /// `$RUNTIME_DIRECTORY` when the agent runs under it, else nowhere (a stop then says
+    /// how much it could not keep). Relative to the configuration file.
+    #[serde(default)]
+    pub spill_dir: Option<PathBuf>,
 }
+
+/// The file name of what a stop while the journal fails leaves behind (see
+/// [`Storage::spill_path`]).
+pub const SPILL_FILE: &str = "held.jsonl";
 
 impl Default for Storage {
     fn default() -> Self {
@@ -732,6 +743,7 @@ impl Default for Storage {
             keep_days: 400,
             archive_dir: PathBuf::from("archive"),
             max_bytes: 2 << 30,
+            spill_dir: None,
         }
     }
 }
@@ -740,6 +752,22 @@ impl Storage {
     /// The archive directory, `archive_dir` taken relative to `dir`.
     pub fn archive_path(&self) -> PathBuf {
         self.dir.join(&self.archive_dir)
+    }
+
+    /// The file a stop while the journal fails leaves what was held in: under
+    /// `spill_dir`, else under systemd's `$RUNTIME_DIRECTORY`; `None` when neither is set.
+    pub fn spill_path(&self) -> Option<PathBuf> {
+        let dir = self.spill_dir.clone().or_else(|| {
+            std::env::var_os("RUNTIME_DIRECTORY")
+                // systemd may list several, separated by colons: the first is ours.
+                .and_then(|v| {
+                    v.to_str()
+                        .and_then(|s| s.split(':').next())
+                        .map(PathBuf::from)
+                })
+                .filter(|p| !p.as_os_str().is_empty())
+        })?;
+        Some(dir.join(SPILL_FILE))
     }
 }
 

@@ -116,9 +116,30 @@ pub fn drive(
                 }
             }
             if core.holding() {
-                tracing::error!(
-                    held = core.held(),
-                    "stopping while the journal cannot be written: what is held is lost"
+                let s = core.spill_held();
+                let path = s.path.as_ref().map(|p| p.display().to_string());
+                let path = path.as_deref().unwrap_or("(nowhere)");
+                if s.lost > 0 {
+                    tracing::error!(
+                        held = core.held(),
+                        kept = s.kept,
+                        lost = s.lost,
+                        error = s.error.as_deref().unwrap_or_default(),
+                        "stopping while the journal cannot be written: some held inputs are lost"
+                    );
+                } else {
+                    tracing::warn!(
+                        held = core.held(),
+                        kept = s.kept,
+                        path,
+                        "stopping while the journal cannot be written: held events are kept for the next start"
+                    );
+                }
+                println!(
+                    "journal: stopping while writes fail; held events: {} kept in {path}, {} lost{}",
+                    s.kept,
+                    s.lost,
+                    s.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
                 );
             }
             let s = core.stats();

@@ -125,6 +125,7 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<(), RunError> {
         opened,
         clock,
         simulation,
+        events_resume,
     } = started;
     for t in &opened.transitions {
         println!("{}", console.line(t));
@@ -142,7 +143,7 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<(), RunError> {
     };
     parts::staff_page(&runtime, &wiring);
     parts::reload(&runtime, &wiring, opts.config_path.clone(), hangup);
-    let _feeds = parts::feeds(&wiring, &core, &opts, simulation, clock)?;
+    let _feeds = parts::feeds(&wiring, &opts, events_resume, simulation, clock)?;
     let wake = Arc::new(tokio::sync::Notify::new());
     let uplink_task = parts::uplink(&runtime, &wiring, &mut core, wake.clone())?;
     let alarm_task = parts::alarm(&runtime, &wiring)?;

@@ -10,7 +10,7 @@ use chrono::Utc;
 use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 
-use super::core::{Core, CoreError};
+use super::core::Core;
 use super::feed::{self, SimulationStart};
 use super::{RunError, RunOptions};
 use crate::clock::Clock;
@@ -56,21 +56,17 @@ pub fn staff_page(runtime: &Runtime, w: &Wiring) {
     }
 }
 
-/// The feeds: `--events PATH` (resumed where the journal left off) and the simulated
+/// The feeds: `--events PATH` (resumed at `resume`, after what the start took in) and the simulated
 /// nursery, each on its own thread.
 pub fn feeds(
     w: &Wiring,
-    core: &Core,
     opts: &RunOptions,
+    resume: Option<String>,
     simulation: Option<(Simulation, SimulationStart)>,
     clock: Clock,
 ) -> Result<Vec<JoinHandle<()>>, RunError> {
     let mut feeds = Vec::new();
     if let Some(path) = opts.events.clone() {
-        let resume = core
-            .journal()
-            .meta(&feed::events_key(&path))
-            .map_err(CoreError::from)?;
         let (tx, cancel) = (w.tx.clone(), w.cancel.clone());
         feeds.push(start_thread("events", move || {
             feed::follow_events(path, resume, tx, cancel)

@@ -6,28 +6,47 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, TimeZone, Utc};
 
-use super::core::{Core, Opened};
+use super::core::{spill, Core, Opened};
 use super::feed::{self, SimulationStart};
 use super::{RunError, RunOptions, LOCK_FILE};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::input::Input;
 
 /// Creates the storage directory and takes its lock: one agent per journal. The lock is
-/// held while the file is open.
-pub fn lock(dir: &Path) -> Result<File, RunError> {
-    std::fs::create_dir_all(dir).map_err(|source| RunError::Storage {
-        path: dir.to_path_buf(),
+/// held while the file is open. When the storage cannot take even the lock file (a full
+/// disk, an SD card the kernel made read-only), the agent runs without it, degraded, rather
+/// than exit into a restart loop with no alarm: `None`, and an error logged.
+pub fn lock(dir: &Path) -> Result<Option<File>, RunError> {
+    let storage = |path: &Path, source: std::io::Error| RunError::Storage {
+        path: path.to_path_buf(),
         source,
-    })?;
+    };
     let lock_path = dir.join(LOCK_FILE);
-    let lock = File::create(&lock_path).map_err(|source| RunError::Storage {
-        path: lock_path.clone(),
-        source,
-    })?;
+    let created = std::fs::create_dir_all(dir)
+        .map_err(|e| storage(dir, e))
+        .and_then(|()| File::create(&lock_path).map_err(|e| storage(&lock_path, e)));
+    let lock = match created {
+        Ok(lock) => lock,
+        Err(RunError::Storage { path, source }) if full_or_read_only(&source) => {
+            tracing::error!(path = %path.display(), error = %source, "the storage cannot take the lock file: running without it (start one agent only on this storage)");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
     if lock.try_lock().is_err() {
         return Err(RunError::Locked(dir.to_path_buf()));
     }
-    Ok(lock)
+    Ok(Some(lock))
+}
+
+/// A file system that is full, over quota or read-only: what the journal survives.
+fn full_or_read_only(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::StorageFull | K::QuotaExceeded | K::ReadOnlyFilesystem
+    )
 }
 
 /// The core opened, with the clock the daemon runs on and, under simulation, where the
@@ -36,6 +55,9 @@ pub struct Started {
     pub opened: Opened,
     pub clock: Clock,
     pub simulation: Option<(crate::config::Simulation, SimulationStart)>,
+    /// Where the `--events` feed reads on from: after the last line the start took in
+    /// (the journal's position, unless the journal could not take that start in).
+    pub events_resume: Option<String>,
 }
 
 /// Opens the core, deciding the clock from what the journal remembers.
@@ -52,12 +74,39 @@ pub fn open_core(cfg: &Config, opts: &RunOptions) -> Result<Started, RunError> {
             origin
         }
     };
-    let backlog = |journal: &crate::journal::Journal| match &opts.events {
-        Some(path) => {
-            let resume = journal.meta(&feed::events_key(path)).ok().flatten();
-            feed::backlog(path, resume.as_deref(), super::MAX_BATCH)
+    // What a stop while the journal failed left behind comes first: it happened before
+    // anything the events file gained since, which is read on from where the held lines
+    // end.
+    let spill = cfg.storage.spill_path();
+    let (held, held_to) = spill.as_deref().map(spill::read).unwrap_or_default();
+    let spilled = held.len();
+    // Where the events feed goes on from: after the last line this start takes in.
+    let mut events_resume = None;
+    let backlog = |journal: &crate::journal::Journal| {
+        let mut inputs = held;
+        if let Some(path) = &opts.events {
+            let held_to = held_to.filter(|at| at.events == *path);
+            let resume = match held_to {
+                Some(at) => Some(at.position),
+                None => journal.meta(&feed::events_key(path)).ok().flatten(),
+            };
+            inputs.extend(feed::backlog(path, resume.as_deref(), super::MAX_BATCH));
+            let key = feed::events_key(path);
+            events_resume = inputs
+                .iter()
+                .rev()
+                .find_map(|i| match i {
+                    Input::Line {
+                        resume: Some(r), ..
+                    }
+                    | Input::BadLine {
+                        resume: Some(r), ..
+                    } if r.key == key => Some(r.value.clone()),
+                    _ => None,
+                })
+                .or(resume);
         }
-        None => Vec::new(),
+        inputs
     };
     // The file as it is now, to compare with the one in force at the last run.
     let file = (!opts.config_path.as_os_str().is_empty())
@@ -67,12 +116,24 @@ pub fn open_core(cfg: &Config, opts: &RunOptions) -> Result<Started, RunError> {
         Some(file) => Core::open_with_file(file, now, backlog)?,
         None => Core::open_with_backlog(cfg, now, backlog)?,
     };
+    if let Some(path) = spill.as_deref().filter(|_| spilled > 0) {
+        if opened.core.holding() {
+            tracing::warn!(path = %path.display(), events = spilled, "held events from the last stop are held again: the journal still cannot be written");
+        } else {
+            println!(
+                "journal: {spilled} events held at the last stop are journalled (from {})",
+                path.display()
+            );
+            spill::taken(path);
+        }
+    }
     let clock = sim_plan.map_or(Clock::Wall, |(c, _)| c);
     let simulation = simulation.zip(sim_plan.map(|(_, start)| start));
     Ok(Started {
         opened,
         clock,
         simulation,
+        events_resume,
     })
 }
 

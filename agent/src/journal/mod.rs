@@ -265,6 +265,9 @@ pub struct Journal {
     main_written: Arc<AtomicBool>,
     /// How long routine writes may wait ([`GROUP_WINDOW`]).
     window: chrono::Duration,
+    /// An empty journal in memory standing in for one that could not be created (see
+    /// [`Journal::into_stand_in`]).
+    stand_in: bool,
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -408,7 +411,26 @@ impl Journal {
             last_snapshot: RefCell::default(),
             main_written: Arc::default(),
             window: GROUP_WINDOW,
+            stand_in: false,
         }
+    }
+
+    /// Makes this [`Journal::scratch`] (with whatever tables the caller added, the
+    /// outbox's) stand in for the journal in `dir` when that cannot even be created (a
+    /// first start on a full disk): every write to it fails as on a read-only journal, so
+    /// the core starts holding at once and runs degraded, as it does on a journal it can
+    /// only read, and opens the real one when it can.
+    pub fn into_stand_in(mut self, dir: &Path) -> Result<Journal, JournalError> {
+        let path = dir.join(DB_FILE);
+        self.conn
+            .pragma_update(None, "query_only", true)
+            .map_err(|source| JournalError::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
+        self.path = path;
+        self.stand_in = true;
+        Ok(self)
     }
 
     /// A journal in memory, with the same tables (the outbox's are the caller's to add),
@@ -461,11 +483,14 @@ impl Journal {
         Ok(Journal::on(conn, path, WriteMode::Legacy))
     }
 
-    /// Whether this is a journal opened by [`Journal::open_read_only`].
+    /// Whether this is a journal opened by [`Journal::open_read_only`], or a
+    /// [`Journal::into_stand_in`].
     pub fn is_read_only(&self) -> bool {
-        self.conn
-            .is_readonly(rusqlite::DatabaseName::Main)
-            .unwrap_or(false)
+        self.stand_in
+            || self
+                .conn
+                .is_readonly(rusqlite::DatabaseName::Main)
+                .unwrap_or(false)
     }
 
     pub fn path(&self) -> &Path {

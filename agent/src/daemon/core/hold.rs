@@ -367,6 +367,47 @@ impl Core {
         Ok(true)
     }
 
+    /// The agent stops while the journal still cannot be written: writes what only a
+    /// spill can bring back to the spill file (see [`super::spill`]) and says what became
+    /// of everything held.
+    pub fn spill_held(&self) -> super::spill::Spilled {
+        use super::spill::{self, Keep, Spilled};
+        let mut out = Spilled {
+            path: self.cfg.storage.spill_path(),
+            ..Spilled::default()
+        };
+        let Some(hold) = self.hold.as_ref() else {
+            return out;
+        };
+        let mut lines = Vec::new();
+        let mut at = None;
+        for input in hold.batches.iter().flat_map(|b| &b.inputs) {
+            match spill::keep(input) {
+                Keep::Line(l, read_to) => {
+                    lines.push(l);
+                    at = read_to.or(at);
+                }
+                Keep::Reread => out.reread += 1,
+                Keep::Afresh => out.afresh += 1,
+                Keep::Lost => out.lost += 1,
+            }
+        }
+        match &out.path {
+            Some(path) => match spill::write_all(path, &lines, at.as_ref()) {
+                Ok(()) => out.kept = lines.len(),
+                Err(e) => {
+                    out.error = Some(format!("{}: {e}", path.display()));
+                    out.lost += lines.len();
+                }
+            },
+            None => {
+                out.error = Some("no [storage] spill_dir and no $RUNTIME_DIRECTORY".into());
+                out.lost += lines.len();
+            }
+        }
+        out
+    }
+
     /// As [`Core::retry_journal`], at once (the agent is stopping).
     pub fn retry_journal_now(&mut self) -> Result<bool, CoreError> {
         if let Some(h) = self.hold.as_mut() {

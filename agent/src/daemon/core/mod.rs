@@ -30,6 +30,7 @@ mod outbound;
 mod pressure;
 mod record;
 mod reload;
+pub mod spill;
 mod storage;
 mod summaries;
 
@@ -204,7 +205,20 @@ fn open_journal(cfg: &Config) -> Result<Journal, CoreError> {
         Ok(j) => Ok(j),
         Err(e) if e.is_storage() => {
             tracing::error!(error = %e, "journal cannot be opened for writing; reading it, and holding what cannot be written");
-            Ok(Journal::open_read_only(&cfg.storage.dir)?)
+            let dir = &cfg.storage.dir;
+            let stand_in = || {
+                tracing::error!(dir = %dir.display(), "no journal could be created: starting on an empty one in memory until the storage takes one");
+                let j = Journal::scratch()?;
+                outbox::migrate(j.connection())?;
+                Ok::<_, CoreError>(j.into_stand_in(dir)?)
+            };
+            match Journal::open_read_only(dir) {
+                // Created, but nothing was ever committed to it (the first start).
+                Ok(j) if j.schema_version()? == 0 => Ok(stand_in()?),
+                Ok(j) => Ok(j),
+                Err(JournalError::Missing { .. }) => Ok(stand_in()?),
+                Err(e) => Err(e.into()),
+            }
         }
         Err(e) => Err(e),
     }
