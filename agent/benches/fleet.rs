@@ -146,6 +146,17 @@ struct AgentProc {
     db: PathBuf,
 }
 
+/// A bench that panics (a wait that times out) must not leave 200 agents running: each is
+/// killed when its `AgentProc` goes, unless it was already reaped.
+impl Drop for AgentProc {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn facility_id(i: usize) -> String {
     format!("310115-{:04}", 1000 + i)
 }
