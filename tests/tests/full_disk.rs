@@ -651,3 +651,83 @@ fn a_first_start_on_a_full_disk_runs_degraded_and_a_stop_keeps_what_the_page_rec
     assert_eq!(acked.len(), 1, "{transitions}");
     assert_eq!(acked[0]["details"]["by"], "s-01");
 }
+
+#[test]
+fn held_events_a_start_cannot_journal_are_held_again_and_written_once_when_space_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    let _fs = match Tmpfs::mount(&mnt, "4m") {
+        Ok(fs) => fs,
+        Err(e) => {
+            eprintln!("SKIPPED: held_events_a_start_cannot_journal: cannot mount a tmpfs ({e}); run as root");
+            println!("SKIPPED: cannot mount a tmpfs ({e})");
+            return;
+        }
+    };
+    let ballast = mnt.join("ballast");
+    fill(&ballast);
+    let spill = dir.path().join("run");
+    let config = page::roster(dir.path())
+        .storage(&mnt.join("state"))
+        .set("storage", "spill_dir", spill.to_str().unwrap())
+        .facility_set("locale", "en")
+        .write(dir.path());
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, "").unwrap();
+    let mut input = Vec::new();
+    let start = || {
+        let mut a = Agent::start(&config, &["--events", events.to_str().unwrap()]);
+        let line = a.wait_for_line("staff page: http://", Duration::from_secs(20));
+        let port: u16 = line
+            .trim_end_matches('/')
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        (a, port)
+    };
+    let (mut a, _) = start();
+    std::thread::sleep(Duration::from_millis(1100));
+    append(&events, &mut input, [ev::door_open(now_ts(), "entrance")]);
+    a.wait_for_line("raised [CRITICAL] door forced", Duration::from_secs(10));
+    assert!(a.terminate(Duration::from_secs(10)).success());
+    assert!(spill.join("held.jsonl").exists());
+
+    // Started again on the still-full disk: the door is still forced open on the page,
+    // from the held events alone.
+    let (mut a, port) = start();
+    a.wait_for_line(
+        "1 events held at the last stop are held again",
+        Duration::from_secs(10),
+    );
+    page::wait_for_alert(port, "door_forced", Duration::from_secs(5));
+    append(&events, &mut input, [ev::door_closed(now_ts(), "entrance")]);
+    a.wait_for_line("resolved [CRITICAL] door forced", Duration::from_secs(10));
+
+    // Space returns while it runs: everything is written, and the file goes with it.
+    std::fs::remove_file(&ballast).unwrap();
+    wait_for("journal ok again", Duration::from_secs(15), || {
+        page_journal(port)["state"] == "ok"
+    });
+    assert!(
+        !spill.join("held.jsonl").exists(),
+        "the held file is deleted once what it held is written"
+    );
+    assert!(a.terminate(Duration::from_secs(10)).success());
+    assert!(
+        !spill.join("held.jsonl").exists(),
+        "nothing held at the stop"
+    );
+    let (st, exported, err) = agent::run(&["export", "--config", config.to_str().unwrap()]);
+    assert!(st.success(), "{err}");
+    let journalled: Vec<Value> = lines_of(&exported)
+        .into_iter()
+        .filter(|e| e["type"] != "agent_started")
+        .collect();
+    let fed: Vec<Value> = input
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(journalled, fed, "each event once, with its own ts");
+}

@@ -112,13 +112,17 @@ pub fn open_core(cfg: &Config, opts: &RunOptions) -> Result<Started, RunError> {
     let file = (!opts.config_path.as_os_str().is_empty())
         .then(|| super::core::in_force::ConfigFile::read(cfg, &opts.config_path))
         .flatten();
-    let opened = match file {
+    let mut opened = match file {
         Some(file) => Core::open_with_file(file, now, backlog)?,
         None => Core::open_with_backlog(cfg, now, backlog)?,
     };
     if let Some(path) = spill.as_deref().filter(|_| spilled > 0) {
         if opened.core.holding() {
             tracing::warn!(path = %path.display(), events = spilled, "held events from the last stop are held again: the journal still cannot be written");
+            println!(
+                "journal: {spilled} events held at the last stop are held again (writes still fail)"
+            );
+            opened.core.spill_held_again(path);
         } else {
             println!(
                 "journal: {spilled} events held at the last stop are journalled (from {})",

@@ -363,6 +363,10 @@ impl Core {
             "journal: writable again after {} s; everything held is written",
             held_for.num_seconds()
         );
+        if let Some(path) = self.spill_pending.take() {
+            // What the last stop left behind was held again by this start: written now.
+            super::spill::taken(&path);
+        }
         self.publish_health();
         Ok(true)
     }
@@ -406,6 +410,11 @@ impl Core {
             }
         }
         out
+    }
+
+    /// This start took in the spill file at `path` but holds it: delete it once written.
+    pub fn spill_held_again(&mut self, path: &std::path::Path) {
+        self.spill_pending = Some(path.to_path_buf());
     }
 
     /// As [`Core::retry_journal`], at once (the agent is stopping).

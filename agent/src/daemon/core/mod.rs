@@ -180,6 +180,9 @@ pub struct Core {
     in_force: Option<in_force::InForce>,
     /// The last reload, when it was refused: when, and every problem.
     refused: Option<(Dt, Vec<String>)>,
+    /// The spill file of the last stop, when this start took it in but could not journal
+    /// it: deleted once the held batches are written (see [`spill`]).
+    spill_pending: Option<std::path::PathBuf>,
 }
 
 /// What opening the core found and did.
@@ -314,6 +317,7 @@ impl Core {
             person_ids: reload::person_ids(cfg),
             in_force,
             refused: None,
+            spill_pending: None,
         };
         let clock = core.engine.clock();
         // The file changed while the agent was down: applied at the journal's clock, as
