@@ -119,28 +119,33 @@ pub fn drive(
                 let s = core.spill_held();
                 let path = s.path.as_ref().map(|p| p.display().to_string());
                 let path = path.as_deref().unwrap_or("(nowhere)");
+                let why = s
+                    .error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default();
+                let said = if s.lost > 0 {
+                    format!(
+                        "{} held events kept in {path}, {} lost{why}",
+                        s.kept, s.lost
+                    )
+                } else if s.kept > 0 {
+                    format!("{} held events kept in {path} for the next start", s.kept)
+                } else {
+                    "nothing held needs keeping".to_string()
+                };
                 if s.lost > 0 {
                     tracing::error!(
                         held = core.held(),
-                        kept = s.kept,
-                        lost = s.lost,
-                        error = s.error.as_deref().unwrap_or_default(),
-                        "stopping while the journal cannot be written: some held inputs are lost"
+                        "stopping while the journal cannot be written: {said}"
                     );
                 } else {
                     tracing::warn!(
                         held = core.held(),
-                        kept = s.kept,
-                        path,
-                        "stopping while the journal cannot be written: held events are kept for the next start"
+                        "stopping while the journal cannot be written: {said}"
                     );
                 }
-                println!(
-                    "journal: stopping while writes fail; held events: {} kept in {path}, {} lost{}",
-                    s.kept,
-                    s.lost,
-                    s.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
-                );
+                println!("journal: stopping while writes fail; {said}");
             }
             let s = core.stats();
             tracing::info!(

@@ -159,6 +159,8 @@ pub enum JournalError {
     },
     #[error("no journal at {path} (the agent has not run with this storage directory yet)")]
     Missing { path: PathBuf },
+    #[error("journal {path} is empty: the agent has not been able to write it yet (is the storage full? see `journal` in `nursery-agent status`)")]
+    Empty { path: PathBuf },
     #[error("journal database {path} has schema version {found}, newer than this agent knows ({known}); refusing to touch it")]
     TooNew {
         path: PathBuf,

@@ -41,7 +41,22 @@ impl JournalReader {
             let uri = format!("file:{}?immutable=1", path.display());
             let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
             let conn = Connection::open_with_flags(uri, flags).map_err(|_| sqlite(e))?;
-            return Ok(JournalReader { conn, path });
+            return JournalReader::written(conn, path);
+        }
+        JournalReader::written(conn, path)
+    }
+
+    /// The reader, unless nothing was ever committed to the file (a first start on a full
+    /// disk creates it and cannot write its tables).
+    fn written(conn: Connection, path: PathBuf) -> Result<JournalReader, JournalError> {
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(|source| JournalError::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
+        if tables == 0 {
+            return Err(JournalError::Empty { path });
         }
         Ok(JournalReader { conn, path })
     }

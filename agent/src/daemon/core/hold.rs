@@ -397,6 +397,7 @@ impl Core {
             }
         }
         match &out.path {
+            Some(path) if lines.is_empty() => spill::taken(path),
             Some(path) => match spill::write_all(path, &lines, at.as_ref()) {
                 Ok(()) => out.kept = lines.len(),
                 Err(e) => {
@@ -404,6 +405,7 @@ impl Core {
                     out.lost += lines.len();
                 }
             },
+            None if lines.is_empty() => {}
             None => {
                 out.error = Some("no [storage] spill_dir and no $RUNTIME_DIRECTORY".into());
                 out.lost += lines.len();
