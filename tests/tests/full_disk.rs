@@ -570,6 +570,12 @@ fn a_first_start_on_a_full_disk_runs_degraded_and_a_stop_keeps_what_the_page_rec
         "{}",
         page_journal(port)
     );
+    // `status` from the installer's laptop says why there is nothing to show.
+    let s = agent::status(&config);
+    assert!(
+        s["error"].as_str().is_some_and(|e| e.contains("is empty")),
+        "{s}"
+    );
 
     // One caregiver, four babies: a ratio breach, on the console and the page.
     let mut lines = vec![ev::check_in(now_ts(), "s-01")];
