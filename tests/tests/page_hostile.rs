@@ -318,7 +318,7 @@ fn five_hundred_anonymous_streams_do_not_starve_a_logged_in_tablet() {
         let (status, text) = read_head(&mut tablet).await;
         assert_eq!(status, 200, "the logged-in tablet's stream: {text:?}");
         let mut buf = [0u8; 4096];
-        let k = tokio::time::timeout(Duration::from_secs(10), tablet.read(&mut buf))
+        let k = tokio::time::timeout(Duration::from_secs(30), tablet.read(&mut buf))
             .await
             .expect("the first view in time")
             .unwrap();
