@@ -6,6 +6,7 @@
 //! - [`broker`]: a real broker (Mosquitto, NATS's MQTT gateway or RabbitMQ's MQTT plugin) on
 //!   free loopback ports, a subscriber that records, and `per_broker!` to run a scenario on
 //!   each.
+//! - [`day`]: event lines of the duty tests' day, `replay` of them, an events file.
 //! - [`page`]: a one-room nursery fed through `--events`, and a small HTTP/SSE client for
 //!   the staff page.
 //!
@@ -13,4 +14,5 @@
 
 pub mod agent;
 pub mod broker;
+pub mod day;
 pub mod page;

@@ -3,28 +3,13 @@
 //! raising `roll_call_incomplete` on the wall clock, resolving it on a badge at the assembly
 //! reader, with the journal able to reproduce it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nursery_agent_tests::agent::{demo_config, run, status, workspace, Agent};
+use nursery_agent_tests::day::{append, line, replay};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn replay(config: &Path, log: &Path) -> (i32, String, String) {
-    let (st, out, err) = run(&[
-        "replay",
-        "--config",
-        config.to_str().unwrap(),
-        "--events",
-        log.to_str().unwrap(),
-    ]);
-    (st.code().unwrap_or(-1), out, err)
-}
-
-fn line(ts: &str, body: &str) -> String {
-    format!("{{\"ts\":\"2026-03-02T{ts}+08:00\",{body}}}\n")
-}
 
 fn of_type(out: &str, ty: &str) -> Vec<serde_json::Value> {
     out.lines()
@@ -111,15 +96,6 @@ fn emergency_config(dir: &Path, within: &str) -> PathBuf {
     doc["rules"]["roll_call_within"] = toml_edit::value(within);
     std::fs::write(&config, doc.to_string()).unwrap();
     config
-}
-
-fn append(path: &Path, text: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .unwrap();
-    f.write_all(text.as_bytes()).unwrap();
 }
 
 #[test]

@@ -3,29 +3,14 @@
 //! never comes, and the daemon raising `health_check_missing` and `health_check_failed` on
 //! the wall clock, with the journal able to reproduce them.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nursery_agent_tests::agent::{demo_config, run, status, workspace, Agent};
+use nursery_agent_tests::day::{append, line, replay};
 use serde_json::Value;
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn replay(config: &Path, log: &Path) -> (i32, String, String) {
-    let (st, out, err) = run(&[
-        "replay",
-        "--config",
-        config.to_str().unwrap(),
-        "--events",
-        log.to_str().unwrap(),
-    ]);
-    (st.code().unwrap_or(-1), out, err)
-}
-
-fn line(ts: &str, body: &str) -> String {
-    format!("{{\"ts\":\"2026-03-02T{ts}+08:00\",{body}}}\n")
-}
 
 fn attend(ts: &str, person: &str) -> String {
     line(
@@ -169,15 +154,6 @@ fn without_the_new_rules_a_version_1_configuration_raises_no_missing_check_or_ab
     assert_eq!(code, 0, "{err}");
     assert!(!out.contains("health_check"), "{out}");
     assert!(!out.contains("child_absent_unreported"), "{out}");
-}
-
-fn append(path: &Path, text: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .unwrap();
-    f.write_all(text.as_bytes()).unwrap();
 }
 
 #[test]

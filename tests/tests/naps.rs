@@ -2,28 +2,13 @@
 //! `replay` of a nap log, and the daemon raising `sleep_check_missed` on the wall clock,
 //! on its console, resolving it on a check, with the journal able to reproduce it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nursery_agent_tests::agent::{demo_config, run, status, workspace, Agent};
+use nursery_agent_tests::day::{append, line, replay};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn replay(config: &Path, log: &Path) -> (i32, String, String) {
-    let (st, out, err) = run(&[
-        "replay",
-        "--config",
-        config.to_str().unwrap(),
-        "--events",
-        log.to_str().unwrap(),
-    ]);
-    (st.code().unwrap_or(-1), out, err)
-}
-
-fn line(ts: &str, body: &str) -> String {
-    format!("{{\"ts\":\"2026-03-02T{ts}+08:00\",{body}}}\n")
-}
 
 #[test]
 fn replay_of_a_nap_with_one_late_check_raises_and_resolves_sleep_check_missed_at_the_exact_moments()
@@ -115,15 +100,6 @@ fn nap_config(dir: &Path, interval: &str) -> PathBuf {
     doc["rules"]["sleep_check_interval"] = toml_edit::value(interval);
     std::fs::write(&config, doc.to_string()).unwrap();
     config
-}
-
-fn append(path: &Path, text: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .unwrap();
-    f.write_all(text.as_bytes()).unwrap();
 }
 
 #[test]
