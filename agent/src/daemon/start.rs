@@ -29,8 +29,14 @@ pub fn lock(dir: &Path) -> Result<Option<File>, RunError> {
     let lock = match created {
         Ok(lock) => lock,
         Err(RunError::Storage { path, source }) if full_or_read_only(&source) => {
-            tracing::error!(path = %path.display(), error = %source, "the storage cannot take the lock file: running without it (start one agent only on this storage)");
-            return Ok(None);
+            // A read-only file system still lets an existing lock file be locked.
+            match File::open(&lock_path) {
+                Ok(lock) => lock,
+                Err(_) => {
+                    tracing::error!(path = %path.display(), error = %source, "the storage cannot take the lock file: running without it (start one agent only on this storage)");
+                    return Ok(None);
+                }
+            }
         }
         Err(e) => return Err(e),
     };

@@ -232,7 +232,7 @@ pub async fn run(
 ) -> Result<(), UplinkError> {
     let conn = loop {
         let path = db_path.clone();
-        let opened = tokio::task::spawn_blocking(move || Store::open(&path))
+        let opened = tokio::task::spawn_blocking(move || Store::open_created(&path))
             .await
             .map_err(UplinkError::OpenAborted)?;
         match opened {

@@ -153,6 +153,36 @@ pub(super) fn storage_error(e: &OutboxError) -> bool {
 }
 
 impl Store {
+    /// As [`Store::open`], once the core has created the journal's tables at `path`: until then (a
+    /// first start on a full disk, the core on a journal in memory) a storage error, so the
+    /// link waits. Creating the file itself would give the journal SQLite's defaults for
+    /// good (4 KiB pages, no incremental vacuum) instead of the core's settings.
+    pub(super) fn open_created(path: &std::path::Path) -> Result<Connection, OutboxError> {
+        let not_yet = || {
+            OutboxError::Sql(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(format!(
+                    "{}: the journal is not created yet",
+                    path.display()
+                )),
+            ))
+        };
+        if !path.is_file() {
+            return Err(not_yet());
+        }
+        let probe = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let tables: i64 =
+            probe.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+        if tables == 0 {
+            return Err(not_yet());
+        }
+        drop(probe);
+        Store::open(path)
+    }
+
     pub(super) fn open(path: &std::path::Path) -> Result<Connection, OutboxError> {
         let conn = Connection::open(path)?;
         // The core writes concurrently; wait for its transactions rather than fail.

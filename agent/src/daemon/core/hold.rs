@@ -224,9 +224,12 @@ impl Core {
         std::mem::swap(&mut self.journal, &mut hold.scratch);
         let (max_inputs, max_batches) = hold.max;
         // Once one batch is not held, none after it is: what is held stays a prefix.
+        // The start batch is held whatever its size: it carries what the last stop kept
+        // (see `spill`), which nothing else could bring back.
+        let first_start = start && hold.batches.is_empty();
         let room = hold.overflowed == 0
-            && hold.inputs + copy.len() <= max_inputs
-            && hold.batches.len() < max_batches;
+            && (first_start
+                || (hold.inputs + copy.len() <= max_inputs && hold.batches.len() < max_batches));
         if room {
             hold.inputs += copy.len();
             hold.batches.push_back(Held {
@@ -302,6 +305,13 @@ impl Core {
                     written += 1;
                     hold.inputs -= n;
                     self.after_written();
+                    if b.start {
+                        // The start batch held what the last stop kept: journalled now, so
+                        // a crash from here on must not take it in again.
+                        if let Some(path) = self.spill_pending.take() {
+                            super::spill::taken(&path);
+                        }
+                    }
                 }
                 Err(e) if e.is_storage() => {
                     self.revert(books)?;
@@ -385,31 +395,48 @@ impl Core {
         };
         let mut lines = Vec::new();
         let mut at = None;
-        for input in hold.batches.iter().flat_map(|b| &b.inputs) {
-            match spill::keep(input) {
-                Keep::Line(l, read_to) => {
-                    lines.push(l);
-                    at = read_to.or(at);
+        // Lines of the events file: read again from the journal's position if the file
+        // cannot be written.
+        let mut from_file = 0;
+        for b in &hold.batches {
+            let now = self.engine.local(b.now);
+            for input in &b.inputs {
+                match spill::keep(input, now) {
+                    Keep::Line(l, read_to) => {
+                        lines.push(l);
+                        from_file += usize::from(read_to.is_some());
+                        at = read_to.or(at);
+                    }
+                    Keep::Reread => out.reread += 1,
+                    Keep::Afresh => out.afresh += 1,
+                    Keep::Lost => out.lost += 1,
                 }
-                Keep::Reread => out.reread += 1,
-                Keep::Afresh => out.afresh += 1,
-                Keep::Lost => out.lost += 1,
             }
         }
-        match &out.path {
-            Some(path) if lines.is_empty() => spill::taken(path),
-            Some(path) => match spill::write_all(path, &lines, at.as_ref()) {
-                Ok(()) => out.kept = lines.len(),
-                Err(e) => {
-                    out.error = Some(format!("{}: {e}", path.display()));
-                    out.lost += lines.len();
+        let simulated = self.cfg.simulation.as_ref().is_some_and(|s| s.enabled);
+        let failed = |out: &mut Spilled, why: String| {
+            out.error = Some(why);
+            out.lost += lines.len() - from_file;
+            out.reread += from_file;
+        };
+        match out.path.clone() {
+            _ if lines.is_empty() => {
+                if let Some(path) = &out.path {
+                    spill::taken(path);
                 }
-            },
-            None if lines.is_empty() => {}
-            None => {
-                out.error = Some("no [storage] spill_dir and no $RUNTIME_DIRECTORY".into());
-                out.lost += lines.len();
             }
+            _ if simulated => failed(
+                &mut out,
+                "the simulated nursery resumes its day; its held page events are not kept".into(),
+            ),
+            Some(path) => match spill::write_all(&path, &lines, at.as_ref()) {
+                Ok(()) => out.kept = lines.len(),
+                Err(e) => failed(&mut out, format!("{}: {e}", path.display())),
+            },
+            None => failed(
+                &mut out,
+                "no [storage] spill_dir and no $RUNTIME_DIRECTORY".into(),
+            ),
         }
         out
     }

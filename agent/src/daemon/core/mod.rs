@@ -216,8 +216,17 @@ fn open_journal(cfg: &Config) -> Result<Journal, CoreError> {
                 Ok::<_, CoreError>(j.into_stand_in(dir)?)
             };
             match Journal::open_read_only(dir) {
-                // Created, but nothing was ever committed to it (the first start).
-                Ok(j) if j.schema_version()? == 0 => Ok(stand_in()?),
+                // Created, but nothing was ever committed to it (the first start): an
+                // empty file and no write-ahead log. (A young journal whose history is
+                // still all in its WAL also reads as version 0 read-only; it is not
+                // empty, and an empty stand-in would replay over it.)
+                Ok(j) if j.schema_version()? == 0 => {
+                    if never_written(j.path()) {
+                        Ok(stand_in()?)
+                    } else {
+                        Err(e)
+                    }
+                }
                 Ok(j) => Ok(j),
                 Err(JournalError::Missing { .. }) => Ok(stand_in()?),
                 Err(e) => Err(e.into()),
@@ -225,6 +234,15 @@ fn open_journal(cfg: &Config) -> Result<Journal, CoreError> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// Whether the database file at `db` holds nothing and has no write-ahead log with
+/// anything in it.
+fn never_written(db: &std::path::Path) -> bool {
+    let len = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let mut wal = db.as_os_str().to_os_string();
+    wal.push("-wal");
+    len(db) == 0 && len(std::path::Path::new(&wal)) == 0
 }
 
 impl Core {

@@ -6,19 +6,22 @@
 //! the stop writes the held events, in the order they came, as event lines to `held.jsonl`
 //! under `[storage] spill_dir` (by default systemd's `RuntimeDirectory`, in RAM, so on
 //! another file system than the full one): the hardware's door edges and badges, the staff
-//! page's acknowledgements, dispositions and checks, the lines of `--events`. How far the
-//! events file was read goes beside it (`held.position`), so the next start reads on from
-//! there and takes each line once. The simulated day is not written: its progress resumes
-//! as after any stop.
+//! page's acknowledgements, dispositions and checks, the lines of `--events` (a line that
+//! came without `ts` is written with the time it was judged at). The file's first line says
+//! how far the events file was read, so the next start reads on from there and takes each
+//! line once; one file, renamed into place whole, so lines and position never disagree.
+//! Under simulation nothing is written (the simulated day resumes as after any stop, and
+//! its page events would be out of its clock), and the stop says so.
 //!
 //! The next start takes the file in first, before the events file's backlog and the start
-//! marker, each line with its own `ts`, and deletes it once that start is journalled. If the
-//! journal still cannot be written, the file stays and the next stop writes it again with
-//! everything then held.
+//! marker, each line with its own `ts`, and deletes it once that start batch is journalled:
+//! at once, or, when the journal still cannot be written, as soon as the held start batch
+//! is. A stop before that writes the file again with everything then held.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
 use crate::input::{Input, Resume};
@@ -59,7 +62,8 @@ pub struct Position {
     pub position: String,
 }
 
-pub(super) fn keep(input: &Input) -> Keep {
+/// What to do with `input`, held from a batch judged at `now` (the facility's offset).
+pub(super) fn keep(input: &Input, now: DateTime<FixedOffset>) -> Keep {
     match input {
         Input::Hardware(e) | Input::Local { event: e, .. } => Keep::Line(e.to_json_line(), None),
         Input::Line { text, resume } => {
@@ -70,7 +74,7 @@ pub(super) fn keep(input: &Input) -> Keep {
                 }),
                 _ => None,
             });
-            Keep::Line(text.clone(), at)
+            Keep::Line(stamped(text, now), at)
         }
         Input::Simulated { .. } => Keep::Reread,
         Input::Time(_) | Input::Storage(_) | Input::ClockJump(_) | Input::Reload(_) => Keep::Afresh,
@@ -78,31 +82,50 @@ pub(super) fn keep(input: &Input) -> Keep {
     }
 }
 
-/// The file beside `path` that says how far the events file was read.
-fn position_path(path: &Path) -> PathBuf {
-    path.with_extension("position")
+/// `text` with `ts` set to `now` when it is a JSON object without one (live, the core
+/// stamped it on arrival; the next start must not stamp it with its own time). Anything
+/// else as it is: the start rejects what is not an event, as live.
+fn stamped(text: &str, now: DateTime<FixedOffset>) -> String {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(text) else {
+        return text.to_string();
+    };
+    if fields.contains_key("ts") {
+        return text.to_string();
+    }
+    // Put in front, leaving the rest of the line as it came.
+    let ts = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
+    let rest = text.trim_start()[1..].trim_start();
+    if rest.starts_with('}') {
+        format!("{{\"ts\":\"{ts}\"}}")
+    } else {
+        format!("{{\"ts\":\"{ts}\",{rest}")
+    }
 }
 
-/// Writes the held `lines` to `path`, then `at` beside it (or removes a stale one). In
-/// that order: if the agent dies in between, the next start reads the new lines and the
-/// events file on from the old position, so some lines come twice rather than not at all.
+/// The file's first line: how far the events file had been read (`null`: no line of it is
+/// held).
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    held_by: String,
+    events_read_to: Option<Position>,
+}
+
+const HELD_BY: &str = "nursery-agent";
+
+/// Writes the held `lines` to `path` after a header with `at`, whole.
 pub(super) fn write_all(
     path: &Path,
     lines: &[String],
     at: Option<&Position>,
 ) -> std::io::Result<()> {
-    write(path, lines)?;
-    let pos = position_path(path);
-    match at {
-        Some(at) => {
-            let text = serde_json::to_string(at).expect("a position serializes");
-            write(&pos, std::slice::from_ref(&text))
-        }
-        None => match std::fs::remove_file(&pos) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        },
-    }
+    let header = Header {
+        held_by: HELD_BY.into(),
+        events_read_to: at.cloned(),
+    };
+    let mut all = Vec::with_capacity(lines.len() + 1);
+    all.push(serde_json::to_string(&header).expect("a header serializes"));
+    all.extend(lines.iter().cloned());
+    write(path, &all)
 }
 
 /// Writes `lines` to `path` whole: to a temporary file beside it, synced, then renamed over
@@ -114,14 +137,20 @@ pub(super) fn write(path: &Path, lines: &[String]) -> std::io::Result<()> {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".tmp");
     let tmp = path.with_file_name(name);
-    let mut f = std::fs::File::create(&tmp)?;
-    for l in lines {
-        f.write_all(l.as_bytes())?;
-        f.write_all(b"\n")?;
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        for l in lines {
+            f.write_all(l.as_bytes())?;
+            f.write_all(b"\n")?;
+        }
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
+    written
 }
 
 /// What a previous stop left in `path`: its lines, as inputs for the start to take in (none
@@ -131,12 +160,19 @@ pub fn read(path: &Path) -> (Vec<Input>, Option<Position>) {
     let Ok(bytes) = std::fs::read(path) else {
         return (Vec::new(), None);
     };
-    let at: Option<Position> = std::fs::read_to_string(position_path(path))
-        .ok()
-        .and_then(|t| serde_json::from_str(t.trim()).ok());
-    let mut inputs: Vec<Input> = String::from_utf8_lossy(&bytes)
-        .lines()
-        .filter(|l| !l.trim().is_empty())
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty()).peekable();
+    let header = lines
+        .peek()
+        .and_then(|l| serde_json::from_str::<Header>(l).ok())
+        .filter(|h| h.held_by == HELD_BY);
+    if header.is_some() {
+        lines.next();
+    } else {
+        tracing::warn!(path = %path.display(), "held events' file without its header: the events file is read on from the journal's position");
+    }
+    let at = header.and_then(|h| h.events_read_to);
+    let mut inputs: Vec<Input> = lines
         .map(|l| Input::Line {
             text: l.to_string(),
             resume: None,
@@ -151,9 +187,9 @@ pub fn read(path: &Path) -> (Vec<Input>, Option<Position>) {
     (inputs, at)
 }
 
-/// Deletes the file (and its position) once what it held is journalled.
+/// Deletes the file once what it held is journalled.
 pub fn taken(path: &Path) {
-    for p in [path.to_path_buf(), position_path(path)] {
+    for p in [path.to_path_buf()] {
         match std::fs::remove_file(&p) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -186,17 +222,21 @@ mod tests {
     #[test]
     fn hardware_page_and_events_file_inputs_are_kept_and_the_clock_s_ticks_are_not() {
         let badge = Event::parse(BADGE).unwrap();
+        let now = DateTime::parse_from_rfc3339("2026-03-02T08:00:05+08:00").unwrap();
         assert!(
-            matches!(keep(&Input::Hardware(badge.clone())), Keep::Line(l, None) if l == badge.to_json_line())
+            matches!(keep(&Input::Hardware(badge.clone()), now), Keep::Line(l, None) if l == badge.to_json_line())
         );
         assert!(matches!(
-            keep(&Input::Local {
-                event: badge,
-                reply: None
-            }),
+            keep(
+                &Input::Local {
+                    event: badge,
+                    reply: None
+                },
+                now
+            ),
             Keep::Line(_, None)
         ));
-        match keep(&file_line(CHECK_IN, "1:2:300")) {
+        match keep(&file_line(CHECK_IN, "1:2:300"), now) {
             Keep::Line(l, Some(at)) => {
                 assert_eq!(l, CHECK_IN);
                 assert_eq!(at.events, Path::new("/srv/events.jsonl"));
@@ -205,9 +245,29 @@ mod tests {
             _ => panic!("a line of the events file is kept with its position"),
         }
         assert!(matches!(
-            keep(&Input::Time(chrono::Utc::now())),
+            keep(&Input::Time(chrono::Utc::now()), now),
             Keep::Afresh
         ));
+    }
+
+    #[test]
+    fn a_held_line_without_ts_is_kept_with_the_time_it_was_judged_at() {
+        let now = DateTime::parse_from_rfc3339("2026-03-02T08:00:05+08:00").unwrap();
+        let line = r#"{"type":"door","door":"front","state":"open"}"#;
+        let Keep::Line(kept, _) = keep(&file_line(line, "1:2:300"), now) else {
+            panic!("kept");
+        };
+        let v: serde_json::Value = serde_json::from_str(&kept).unwrap();
+        assert_eq!(v["ts"], "2026-03-02T08:00:05.000+08:00");
+        assert_eq!(v["door"], "front");
+        assert!(
+            kept.starts_with(r#"{"ts":"#),
+            "ts first, as the agent writes lines: {kept}"
+        );
+        let Keep::Line(kept, _) = keep(&file_line(CHECK_IN, "1:2:300"), now) else {
+            panic!("kept");
+        };
+        assert_eq!(kept, CHECK_IN, "a line with its own ts is kept as it came");
     }
 
     #[test]
@@ -232,9 +292,10 @@ mod tests {
             .collect();
         assert_eq!(texts, [(CHECK_IN, None), (BADGE, Some("1:2:300"))]);
 
-        // Written again without a position: the stale one goes.
+        // Written again without a position: none is read.
         write_all(&path, &[BADGE.into()], None).unwrap();
         assert_eq!(read(&path).1, None);
+        assert_eq!(read(&path).0.len(), 1);
         taken(&path);
         assert!(!path.exists());
         assert_eq!(read(&path).0.len(), 0, "nothing left for another start");
