@@ -54,22 +54,23 @@ fn main() {
         }
         let mut d = day::Driver::open(&cfg, start);
         d.core.journal_mut().set_mode(mode).expect("write mode");
-        // Experiments (the lever table in the README): SD_CKPT=N sets wal_autocheckpoint,
-        // SD_SQL runs statements on the journal before the day.
+        // Experiments (the lever table in the README): SD_WINDOW=M the routine group's
+        // window in minutes, SD_CKPT=N wal_autocheckpoint (both connections), SD_PAGE=B the
+        // page size of the new file, SD_SQL statements run on the journal before the day.
         if let Ok(m) = std::env::var("SD_WINDOW") {
             let m: i64 = m.parse().expect("SD_WINDOW (minutes)");
             d.core
                 .journal_mut()
                 .set_group_window(chrono::Duration::minutes(m));
         }
+        if mode == WriteMode::Legacy {
+            d.uplink_checkpoint(1000);
+        }
         let c = d.core.journal().connection();
         if let Ok(n) = std::env::var("SD_CKPT") {
-            c.pragma_update(
-                None,
-                "wal_autocheckpoint",
-                n.parse::<u32>().expect("SD_CKPT"),
-            )
-            .unwrap();
+            let n = n.parse::<u32>().expect("SD_CKPT");
+            c.pragma_update(None, "wal_autocheckpoint", n).unwrap();
+            d.uplink_checkpoint(n);
         }
         if let Ok(sql) = std::env::var("SD_SQL") {
             c.execute_batch(&sql).expect("SD_SQL");

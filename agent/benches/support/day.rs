@@ -202,6 +202,14 @@ impl Driver {
             .unwrap();
         uplink.pragma_update(None, "journal_mode", "WAL").unwrap();
         uplink.pragma_update(None, "synchronous", "FULL").unwrap();
+        // As the uplink's store sets it.
+        uplink
+            .pragma_update(
+                None,
+                "wal_autocheckpoint",
+                nursery_agent::journal::WAL_AUTOCHECKPOINT_PAGES,
+            )
+            .unwrap();
         let mut wal = db.as_os_str().to_owned();
         wal.push("-wal");
         Driver {
@@ -301,6 +309,13 @@ impl Driver {
         if let Some(t) = &mut self.pages {
             t.scan(&self.wal);
         }
+    }
+
+    /// Sets the emulated uplink's `wal_autocheckpoint` (main's uplink kept SQLite's 1000).
+    pub fn uplink_checkpoint(&self, pages: u32) {
+        self.uplink
+            .pragma_update(None, "wal_autocheckpoint", pages)
+            .unwrap();
     }
 
     /// The uplink's connection to the storage (for `dbstat`).
