@@ -19,20 +19,24 @@
 //! - **Routine batches wait in memory.** A batch that holds nothing but sensor readings,
 //!   the snapshot, meta positions and telemetry is not written at once: it joins a group
 //!   that is committed with the next batch that matters, or once it is
-//!   [`GROUP_WINDOW`] old (rules' time), or when anyone reads the journal. A crash loses at
+//!   [`GROUP_WINDOW`] (20 min) old (rules' time), or when anyone reads the journal. A crash loses at
 //!   most that window of readings and telemetry — consistently: the snapshot, the input
 //!   file positions and the events go together, so a file input is read again from there.
 //! - **A significant commit writes only what must go with it**: its events, the input
 //!   positions and the snapshot; the runs liveness and staged telemetry wait for the group.
-//! - **The snapshot is written only when it changed**, deflated (`snapshot.packed`), so it
-//!   fits one page instead of a leaf plus an overflow page re-allocated on every write.
+//! - **The snapshot is written only when it changed**, deflated (`snapshot.packed`) and
+//!   padded to whole pages, so its record keeps its size and SQLite overwrites it in
+//!   place, writing only the pages whose bytes changed (a record of a new size had its
+//!   overflow pages freed and allocated again at every commit).
+//! - New event rows leave the `ts` text empty (`ts_ms` and the line carry the time).
 //! - [`PAGE_SIZE`] 512 for new files: each commit rewrites the tail page of every table
 //!   and index it touches, so smaller pages mean fewer bytes per commit.
-//! - `wal_autocheckpoint` = [`WAL_AUTOCHECKPOINT_PAGES`] and `journal_size_limit` =
-//!   [`WAL_SIZE_LIMIT`]: the WAL is folded back into the database every ~4 MiB of
-//!   frames, and truncated back to 1 MiB after, so it neither grows nor stays large.
-//! - `auto_vacuum = INCREMENTAL` (new files): pages freed by retention go back to the file
-//!   system in small steps ([`retention`]).
+//! - `wal_autocheckpoint` = [`WAL_AUTOCHECKPOINT_PAGES`] (on the uplink's connection too)
+//!   and `journal_size_limit` = [`WAL_SIZE_LIMIT`]: the WAL is folded back into the
+//!   database every ~2 MB of frames, and its file reused in place.
+//! - `auto_vacuum = INCREMENTAL` (new files): pages freed by retention are reused by the
+//!   next days' rows, and go back to the file system when more than two days' worth is
+//!   free ([`retention`]).
 //!
 //! [`WriteMode::Legacy`] keeps the old behaviour (every batch `FULL`, snapshot every time)
 //! for the SD budget benchmark's baseline.
@@ -68,7 +72,7 @@ pub const DB_FILE: &str = "nursery-agent.db";
 /// hours a door or attendance commit comes every minute or so and takes the group with
 /// it; at night this is how often readings, telemetry and the snapshot reach the card.
 /// What a crash can lose is this much of readings and telemetry (never an alert, a door
-/// or an attendance): sd_budget, with the settings below, 11.9 MB/day at 5 min, 10.6 at
+/// or an attendance): sd_budget, with the settings below, 12.6 MB/day at 5 min, 10.6 at
 /// 10, 10.0 at 15, 9.8 at 20. A restart does not judge sensors stale on the lost span:
 /// the rules measure staleness from the start (`stale_base`).
 pub const GROUP_WINDOW: chrono::Duration = chrono::Duration::minutes(20);
@@ -78,14 +82,14 @@ pub const GROUP_MAX_EVENTS: usize = 4096;
 /// ~2.1 MB (the old 4 KiB-page journal's 1000 frames made ~4.1 MB). Each checkpoint copies
 /// every page changed since the last one into the database file, so the hot pages (the
 /// snapshot, the tails of the events and their index, the header) are written there once
-/// per checkpoint: fewer checkpoints, fewer such writes (sd_budget: 10.2 MB/day at 1000
+/// per checkpoint: fewer checkpoints, fewer such writes (sd_budget: 10.7 MB/day at 1000
 /// frames, 10.0 at 2000, 9.8 at 4000). The uplink's connection uses the same (its
 /// acknowledgements would otherwise checkpoint at SQLite's default 1000).
 pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 4000;
 /// Page size of new journals (SQLite's default is 4096): a commit rewrites the last page of
-/// each table and index it touches, so small pages cost the card less (sd_budget, the
-/// other settings as now: 9.8 MB/day at 512, 17.3 at 1024 and 24.2 at 2048 with the old
-/// 5-minute group and 1000-frame checkpoints, against 13.9 at 512).
+/// each table and index it touches, so small pages cost the card less (sd_budget with a
+/// 5-minute group and 1000-frame checkpoints: 14.7 MB/day at 512, 17.3 at 1024, 24.2 at
+/// 2048).
 pub const PAGE_SIZE: u32 = 512;
 /// Bytes the WAL file is truncated to after a checkpoint: above its working size (see
 /// [`WAL_AUTOCHECKPOINT_PAGES`]), so the file is reused in place rather than cut and grown
