@@ -43,24 +43,34 @@ fn main() {
             let c = rusqlite::Connection::open(db).expect("legacy file");
             c.pragma_update(None, "journal_mode", "WAL").unwrap();
         }
+        if let Ok(size) = std::env::var("SD_PAGE") {
+            // Experiments: another page size (fixed once the file is in WAL mode).
+            let db = dir.path().join(nursery_agent::journal::DB_FILE);
+            let c = rusqlite::Connection::open(db).expect("journal file");
+            c.pragma_update(None, "page_size", size.parse::<u32>().expect("SD_PAGE"))
+                .unwrap();
+            c.pragma_update(None, "auto_vacuum", "INCREMENTAL").unwrap();
+            c.pragma_update(None, "journal_mode", "WAL").unwrap();
+        }
         let mut d = day::Driver::open(&cfg, start);
         d.core.journal_mut().set_mode(mode).expect("write mode");
-        // Experiments (the lever table in the README): SD_CKPT=N sets wal_autocheckpoint,
-        // SD_SQL runs statements on the journal before the day.
+        // Experiments (the lever table in the README): SD_WINDOW=M the routine group's
+        // window in minutes, SD_CKPT=N wal_autocheckpoint (both connections), SD_PAGE=B the
+        // page size of the new file, SD_SQL statements run on the journal before the day.
         if let Ok(m) = std::env::var("SD_WINDOW") {
             let m: i64 = m.parse().expect("SD_WINDOW (minutes)");
             d.core
                 .journal_mut()
                 .set_group_window(chrono::Duration::minutes(m));
         }
+        if mode == WriteMode::Legacy {
+            d.uplink_checkpoint(1000);
+        }
         let c = d.core.journal().connection();
         if let Ok(n) = std::env::var("SD_CKPT") {
-            c.pragma_update(
-                None,
-                "wal_autocheckpoint",
-                n.parse::<u32>().expect("SD_CKPT"),
-            )
-            .unwrap();
+            let n = n.parse::<u32>().expect("SD_CKPT");
+            c.pragma_update(None, "wal_autocheckpoint", n).unwrap();
+            d.uplink_checkpoint(n);
         }
         if let Ok(sql) = std::env::var("SD_SQL") {
             c.execute_batch(&sql).expect("SD_SQL");
@@ -87,6 +97,11 @@ fn main() {
             journalled,
             t.elapsed().as_secs_f64(),
         );
+        println!(
+            "        of which: in commits {} (checkpoints, alert syncs), uplink acks {}, \
+             writeback: database {}, WAL {}",
+            f.in_commits, f.in_acks, f.writeback_db, f.writeback_wal
+        );
         if let Some(t) = &d.pages {
             t.report(d.uplink());
         }
@@ -94,6 +109,16 @@ fn main() {
             journalled as u64 >= f.transitions,
             "every transition shown is in the journal"
         );
+        drop(d);
+        keep(dir);
     }
     println!("target: ≤ 10 MB/day");
+}
+
+/// `SD_KEEP=1` leaves the last mode's directory behind, to look into the journal.
+fn keep(dir: tempfile::TempDir) {
+    if std::env::var_os("SD_KEEP").is_some() {
+        println!("kept {}", dir.path().display());
+        std::mem::forget(dir);
+    }
 }

@@ -74,14 +74,34 @@ fn main() {
             day2_rss = rss;
         }
         peak_storage = peak_storage.max(reading.used);
+        if let Some(mut t) = d.pages.take() {
+            // SD_PAGES=1: where the day's WAL frames went.
+            let total: u64 = t.frames.values().sum();
+            let top: Vec<String> = t
+                .by_table(d.uplink())
+                .into_iter()
+                .take(7)
+                .map(|(name, n)| format!("{name} {n}"))
+                .collect();
+            println!(
+                "  WAL frames: {total}, {} commits: {}",
+                t.commits,
+                top.join(", ")
+            );
+            t.frames.clear();
+            t.commits = 0;
+            d.pages = Some(t);
+        }
         println!(
-            "day {:>3} {date}: rss {rss:>6} KiB, storage {:>10} bytes ({:?}), written {:>10} bytes, \
-             {} events, archived days {archived}{}",
+            "day {:>3} {date}: rss {rss:>6} KiB, storage {:>10} bytes ({:?}), written {:>10} bytes \
+             (retention {:>8}), {} events, archived days {archived}, free pages kept {}{}",
             n + 1,
             reading.used,
             reading.level,
             day_written,
+            day_written - f.written,
             f.events,
+            kept.reserve_pages,
             if relieved.archives_deleted.is_empty() && relieved.telemetry_dropped == 0 {
                 String::new()
             } else {

@@ -149,6 +149,42 @@ fn pruning_gives_the_pages_back_so_the_file_shrinks() {
     );
 }
 
+#[test]
+fn a_pruned_days_pages_are_kept_for_the_next_day_so_the_file_does_not_grow_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "");
+    let tz = cfg.facility.timezone;
+    let archive = cfg.storage.archive_path();
+    let mut j = Journal::open(&cfg.storage.dir).unwrap();
+    let pages = |j: &Journal| -> i64 {
+        j.connection()
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap()
+    };
+    for d in ["2026-03-02", "2026-03-03"] {
+        journal_day(&mut j, &day_lines(d, 3000), date(d), true);
+    }
+    let done = j.retain(tz, date("2026-03-03"), 1, &archive).unwrap();
+    assert_eq!(done.archived, vec![date("2026-03-02")]);
+    assert_eq!(
+        done.freed_pages, 0,
+        "one day's worth free is kept: {done:?}"
+    );
+    assert!(done.reserve_pages > 0, "{done:?}");
+    let before = pages(&j);
+    journal_day(
+        &mut j,
+        &day_lines("2026-03-04", 3000),
+        date("2026-03-04"),
+        true,
+    );
+    let after = pages(&j);
+    assert!(
+        after * 20 <= before * 21,
+        "the next day went into the free pages: {before} pages before, {after} after"
+    );
+}
+
 fn transition(at: &str) -> Transition {
     let ts: DateTime<chrono::FixedOffset> = at.parse().unwrap();
     Transition {

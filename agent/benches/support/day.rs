@@ -77,6 +77,13 @@ pub struct DayFigures {
     pub transitions: u64,
     pub written: u64,
     pub wal_peak: u64,
+    /// Of `written`: during the core's commits (checkpoints, alert syncs), the emulated
+    /// uplink's acknowledgements (`synchronous = FULL`), and the emulated writeback of
+    /// the database file and of the WAL.
+    pub in_commits: u64,
+    pub in_acks: u64,
+    pub writeback_db: u64,
+    pub writeback_wal: u64,
 }
 
 /// The core, the emulated uplink, and the rules' clock between days.
@@ -95,6 +102,8 @@ pub struct Driver {
     wal: PathBuf,
     /// WAL frames per page, when `SD_PAGES` asks where the bytes go.
     pub pages: Option<WalTally>,
+    /// Bytes written so far by each step (see [`DayFigures`]): commits, acks, db, wal.
+    split: [u64; 4],
 }
 
 /// WAL frames written, per page number: read from the WAL file after every commit, so
@@ -104,6 +113,8 @@ pub struct WalTally {
     salt: [u8; 8],
     offset: u64,
     pub frames: std::collections::BTreeMap<u32, u64>,
+    /// Commits (a commit's last frame carries the database size).
+    pub commits: u64,
 }
 
 impl WalTally {
@@ -132,6 +143,9 @@ impl WalTally {
             }
             let pgno = u32::from_be_bytes(frame[0..4].try_into().unwrap());
             *self.frames.entry(pgno).or_default() += 1;
+            if frame[4..8] != [0; 4] {
+                self.commits += 1;
+            }
             self.offset += 24 + page;
         }
     }
@@ -167,7 +181,10 @@ impl WalTally {
     /// Prints the tally.
     pub fn report(&self, db: &Connection) {
         let total: u64 = self.frames.values().sum();
-        println!("  WAL frames by table: {total} in all");
+        println!(
+            "  WAL frames by table: {total} in all, {} commits",
+            self.commits
+        );
         for (name, n) in self.by_table(db) {
             println!("    {name:<28} {n:>8} frames");
         }
@@ -185,6 +202,14 @@ impl Driver {
             .unwrap();
         uplink.pragma_update(None, "journal_mode", "WAL").unwrap();
         uplink.pragma_update(None, "synchronous", "FULL").unwrap();
+        // As the uplink's store sets it.
+        uplink
+            .pragma_update(
+                None,
+                "wal_autocheckpoint",
+                nursery_agent::journal::WAL_AUTOCHECKPOINT_PAGES,
+            )
+            .unwrap();
         let mut wal = db.as_os_str().to_owned();
         wal.push("-wal");
         Driver {
@@ -199,6 +224,7 @@ impl Driver {
             db,
             wal: PathBuf::from(wal),
             pages: std::env::var_os("SD_PAGES").map(|_| WalTally::default()),
+            split: [0; 4],
         }
     }
 
@@ -208,6 +234,7 @@ impl Driver {
         let tz = self.cfg.facility.timezone;
         let (_, end) = nursery_agent::localtime::day_bounds(tz, date);
         let before = write_bytes();
+        let split = self.split;
         let mut f = DayFigures::default();
         let mut held: Vec<Input> = Vec::new();
         let mut held_at = self.clock;
@@ -232,6 +259,10 @@ impl Driver {
         self.settle_until(end, &mut f);
         self.writeback();
         f.written = write_bytes() - before;
+        f.in_commits = self.split[0] - split[0];
+        f.in_acks = self.split[1] - split[1];
+        f.writeback_db = self.split[2] - split[2];
+        f.writeback_wal = self.split[3] - split[3];
         f
     }
 
@@ -249,17 +280,21 @@ impl Driver {
         settle: Option<DateTime<Utc>>,
         f: &mut DayFigures,
     ) {
+        let w = write_bytes();
         let ts = match settle {
             Some(s) => self.core.ingest_and_settle(inputs, now, s),
             None => self.core.ingest(inputs, now),
         }
         .expect("the simulated day goes through the core");
+        self.split[0] += write_bytes() - w;
         f.batches += 1;
         f.transitions += ts.len() as u64;
         self.clock = self.clock.max(now);
         self.tally();
         if self.core.take_enqueued() {
+            let w = write_bytes();
             self.ack();
+            self.split[1] += write_bytes() - w;
             self.tally();
         }
         f.wal_peak = f
@@ -274,6 +309,13 @@ impl Driver {
         if let Some(t) = &mut self.pages {
             t.scan(&self.wal);
         }
+    }
+
+    /// Sets the emulated uplink's `wal_autocheckpoint` (main's uplink kept SQLite's 1000).
+    pub fn uplink_checkpoint(&self, pages: u32) {
+        self.uplink
+            .pragma_update(None, "wal_autocheckpoint", pages)
+            .unwrap();
     }
 
     /// The uplink's connection to the storage (for `dbstat`).
@@ -302,10 +344,12 @@ impl Driver {
 
     /// The kernel's flusher: dirty pages of the storage files go to the card.
     pub fn writeback(&mut self) {
-        for p in [&self.db, &self.wal] {
+        for (i, p) in [&self.db, &self.wal].into_iter().enumerate() {
+            let w = write_bytes();
             if let Ok(file) = std::fs::File::open(p) {
                 let _ = file.sync_data();
             }
+            self.split[2 + i] += write_bytes() - w;
         }
         self.synced = self.clock;
     }

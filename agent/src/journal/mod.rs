@@ -19,20 +19,24 @@
 //! - **Routine batches wait in memory.** A batch that holds nothing but sensor readings,
 //!   the snapshot, meta positions and telemetry is not written at once: it joins a group
 //!   that is committed with the next batch that matters, or once it is
-//!   [`GROUP_WINDOW`] old (rules' time), or when anyone reads the journal. A crash loses at
+//!   [`GROUP_WINDOW`] (20 min) old (rules' time), or when anyone reads the journal. A crash loses at
 //!   most that window of readings and telemetry — consistently: the snapshot, the input
 //!   file positions and the events go together, so a file input is read again from there.
 //! - **A significant commit writes only what must go with it**: its events, the input
 //!   positions and the snapshot; the runs liveness and staged telemetry wait for the group.
-//! - **The snapshot is written only when it changed**, deflated (`snapshot.packed`), so it
-//!   fits one page instead of a leaf plus an overflow page re-allocated on every write.
+//! - **The snapshot is written only when it changed**, deflated (`snapshot.packed`) and
+//!   padded to whole pages, so its record keeps its size and SQLite overwrites it in
+//!   place, writing only the pages whose bytes changed (a record of a new size had its
+//!   overflow pages freed and allocated again at every commit).
+//! - New event rows leave the `ts` text empty (`ts_ms` and the line carry the time).
 //! - [`PAGE_SIZE`] 512 for new files: each commit rewrites the tail page of every table
 //!   and index it touches, so smaller pages mean fewer bytes per commit.
-//! - `wal_autocheckpoint` = [`WAL_AUTOCHECKPOINT_PAGES`] and `journal_size_limit` =
-//!   [`WAL_SIZE_LIMIT`]: the WAL is folded back into the database every ~4 MiB of
-//!   frames, and truncated back to 1 MiB after, so it neither grows nor stays large.
-//! - `auto_vacuum = INCREMENTAL` (new files): pages freed by retention go back to the file
-//!   system in small steps ([`retention`]).
+//! - `wal_autocheckpoint` = [`WAL_AUTOCHECKPOINT_PAGES`] (on the uplink's connection too)
+//!   and `journal_size_limit` = [`WAL_SIZE_LIMIT`]: the WAL is folded back into the
+//!   database every ~2 MB of frames, and its file reused in place.
+//! - `auto_vacuum = INCREMENTAL` (new files): pages freed by retention are reused by the
+//!   next days' rows, and go back to the file system when more than two days' worth is
+//!   free ([`retention`]).
 //!
 //! [`WriteMode::Legacy`] keeps the old behaviour (every batch `FULL`, snapshot every time)
 //! for the SD budget benchmark's baseline.
@@ -64,21 +68,40 @@ pub use read::JournalReader;
 /// File name of the database inside `storage.dir`.
 pub const DB_FILE: &str = "nursery-agent.db";
 
-/// Longest a group of routine batches waits in memory, in the rules' time.
-pub const GROUP_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
+/// Longest a group of routine batches waits in memory, in the rules' time. During opening
+/// hours a door or attendance commit comes every minute or so and takes the group with
+/// it; at night this is how often readings, telemetry and the snapshot reach the card.
+/// What a crash can lose is this much of readings and telemetry (never an alert, a door
+/// or an attendance): sd_budget, with the settings below, 12.6 MB/day at 5 min, 10.6 at
+/// 10, 10.0 at 15, 9.8 at 20. A restart does not judge sensors stale on the lost span:
+/// the rules measure staleness from the start (`stale_base`).
+pub const GROUP_WINDOW: chrono::Duration = chrono::Duration::minutes(20);
 /// Most events a group holds before it is written anyway.
 pub const GROUP_MAX_EVENTS: usize = 4096;
-/// WAL frames (pages) after which SQLite checkpoints by itself (its default, ~4 MiB).
-pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 1000;
+/// WAL frames (pages) after which SQLite checkpoints by itself: 4000 of 512 bytes, a WAL of
+/// ~2.1 MB (the old 4 KiB-page journal's 1000 frames made ~4.1 MB). Each checkpoint copies
+/// every page changed since the last one into the database file, so the hot pages (the
+/// snapshot, the tails of the events and their index, the header) are written there once
+/// per checkpoint: fewer checkpoints, fewer such writes (sd_budget: 10.7 MB/day at 1000
+/// frames, 10.0 at 2000, 9.8 at 4000). The uplink's connection uses the same (its
+/// acknowledgements would otherwise checkpoint at SQLite's default 1000).
+pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 4000;
 /// Page size of new journals (SQLite's default is 4096): a commit rewrites the last page of
-/// each table and index it touches, so small pages cost the card less (sd_budget: 14.9 MB/day
-/// at 1024, 12.6 at 512).
+/// each table and index it touches, so small pages cost the card less (sd_budget with a
+/// 5-minute group and 1000-frame checkpoints: 14.7 MB/day at 512, 17.3 at 1024, 24.2 at
+/// 2048).
 pub const PAGE_SIZE: u32 = 512;
-/// Bytes the WAL file is truncated to after a checkpoint.
-pub const WAL_SIZE_LIMIT: i64 = 1 << 20;
+/// Bytes the WAL file is truncated to after a checkpoint: above its working size (see
+/// [`WAL_AUTOCHECKPOINT_PAGES`]), so the file is reused in place rather than cut and grown
+/// again (new blocks allocated every time); it only trims what a large transaction (a
+/// retention pass, a `VACUUM`) left.
+pub const WAL_SIZE_LIMIT: i64 = 3 << 20;
 
 /// Schema migrations for the journal's own tables, applied in order; `PRAGMA user_version`
 /// records how many have run. Never edit one that has shipped: append a new one.
+///
+/// `events.ts` is written empty by [`WriteMode::Budget`]: `ts_ms` holds the rules' time
+/// and the line its own `ts`; nothing reads the text.
 const MIGRATIONS: &[&str] = &[
     // 1: events, transitions, the engine snapshot and a small key/value table.
     "CREATE TABLE events (
@@ -277,12 +300,22 @@ fn ms(t: DateTime<Utc>) -> i64 {
 }
 
 /// Writes the snapshot row: with `packed`, as deflated JSON in `packed` (the demo
-/// nursery's ~2 KB of JSON fit one 1 KiB page, where the text took a leaf and an overflow
-/// page that SQLite frees and allocates again on every update: five pages written, with
-/// the header, the pointer map and the free list); else as text in `state` (legacy).
+/// nursery's ~5 KB of JSON deflate to ~1.3 KB); else as text in `state` (legacy).
+///
+/// The packed blob is padded with zeros to a stable length ([`padded_len`]): a row whose
+/// record keeps its size is overwritten in place by SQLite, each page written only if its
+/// bytes changed, where a row of a new size has its overflow pages freed and allocated
+/// again on every write (the free-list trunk, the pointer map and the header written
+/// with them: six pages a commit instead of three; sd_budget's SD_PAGES tally). The
+/// inflater stops at the end of the deflate stream, so the zeros are never read.
 fn write_snapshot(c: &Connection, taken: i64, state: &str, packed: bool) -> rusqlite::Result<()> {
     let (text, blob) = match packed {
-        true => ("", Some(pack(state))),
+        true => {
+            let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            let mut blob = pack(state);
+            blob.resize(padded_len(blob.len(), page.max(512) as usize), 0);
+            ("", Some(blob))
+        }
         false => (state, None),
     };
     c.prepare_cached(
@@ -292,6 +325,27 @@ fn write_snapshot(c: &Connection, taken: i64, state: &str, packed: bool) -> rusq
     )?
     .execute(params![taken, text, blob])?;
     Ok(())
+}
+
+/// Bytes of the snapshot row's record besides the blob: the header (the rowid alias is
+/// stored as NULL, `taken_ms` a 6-byte integer, `state` empty, the blob's length a
+/// 2-byte varint) and `taken_ms`.
+const SNAPSHOT_RECORD: usize = 12;
+
+/// The length a packed snapshot of `len` bytes is stored at: as long as it can be with
+/// the same number of pages (its leaf's share and whole overflow pages, on `page`-byte
+/// pages), so the record keeps its size until the state outgrows a page, and the pages
+/// it has are used to the last byte.
+fn padded_len(len: usize, page: usize) -> usize {
+    // SQLite: a table leaf keeps up to page - 35 bytes of a payload in the cell; an
+    // overflow page holds page - 4.
+    let (local, overflow) = (page - 35, page - 4);
+    let payload = len + SNAPSHOT_RECORD;
+    let pages = match payload.checked_sub(local) {
+        None | Some(0) => 0,
+        Some(more) => more.div_ceil(overflow),
+    };
+    local + pages * overflow - SNAPSHOT_RECORD
 }
 
 fn pack(state: &str) -> Vec<u8> {
@@ -788,7 +842,14 @@ impl Batch<'_> {
     /// re-serialization. `line` must describe `ev`.
     pub fn event_line(&self, ev: &Event, line: &str) -> Result<(), JournalError> {
         let ts = ev.ts.expect("journalled events carry their ts");
-        let row = (ts.to_rfc3339(), ms(ts.to_utc()), line.to_owned());
+        // The `ts` text column is left empty (legacy mode aside): nothing reads it, the
+        // line carries its own `ts` and `ts_ms` the rules' time; 26 bytes less a row is a
+        // quarter fewer pages for the events (and their index and pointer-map writes).
+        let text = match self.mode {
+            WriteMode::Legacy => ts.to_rfc3339(),
+            WriteMode::Budget => String::new(),
+        };
+        let row = (text, ms(ts.to_utc()), line.to_owned());
         if self.deferrable() && matches!(ev.kind, EventKind::Reading { .. }) {
             self.own.borrow_mut().events.push(row);
             return Ok(());
@@ -1035,7 +1096,7 @@ mod tests {
     }
 
     #[test]
-    fn the_snapshot_is_stored_deflated_in_one_page_and_read_back_as_it_was() {
+    fn the_snapshot_is_stored_deflated_and_read_back_as_it_was() {
         let dir = tempfile::tempdir().unwrap();
         let mut j = Journal::open(dir.path()).unwrap();
         let cfg: crate::config::Config =
@@ -1053,13 +1114,63 @@ mod tests {
             })
             .unwrap();
         assert_eq!(text, "");
-        let json = snap.to_json().len();
-        assert!(packed.len() < json, "{} >= {json}", packed.len());
+        let deflated = pack(&snap.to_json()).len();
+        assert!(deflated < snap.to_json().len());
+        assert_eq!(packed.len(), padded_len(deflated, PAGE_SIZE as usize));
         drop(j);
         let j = Journal::open(dir.path()).unwrap();
         assert_eq!(j.snapshot().unwrap().unwrap().to_json(), snap.to_json());
         let r = JournalReader::open(dir.path(), std::time::Duration::from_secs(1)).unwrap();
         assert_eq!(r.snapshot().unwrap().unwrap().to_json(), snap.to_json());
+    }
+
+    #[test]
+    fn a_padded_snapshot_fills_whole_pages_and_keeps_its_length_while_it_fits() {
+        // 512-byte pages: 477 bytes in the leaf, 508 per overflow page.
+        assert_eq!(padded_len(100, 512), 477 - SNAPSHOT_RECORD);
+        assert_eq!(padded_len(1271, 512), 477 + 2 * 508 - SNAPSHOT_RECORD);
+        assert_eq!(padded_len(1300, 512), padded_len(1271, 512));
+        assert_eq!(padded_len(1482, 512), 477 + 3 * 508 - SNAPSHOT_RECORD);
+        for len in [1, 465, 466, 973, 974, 5000] {
+            assert!(padded_len(len, 512) >= len, "{len}");
+        }
+    }
+
+    #[test]
+    fn a_snapshot_that_changes_is_rewritten_at_the_same_stored_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path()).unwrap();
+        let cfg: crate::config::Config =
+            toml::from_str(&nursery_testkit::Roster::sunflower().toml()).unwrap();
+        let mut engine = crate::rules::Engine::new(&cfg).unwrap();
+        let stored = |j: &Journal| -> i64 {
+            j.conn
+                .query_row("SELECT length(packed) FROM snapshot", [], |r| r.get(0))
+                .unwrap()
+        };
+        let at: DateTime<Utc> = "2026-03-02T01:00:00Z".parse().unwrap();
+        let b = j.batch().unwrap();
+        b.snapshot(at, &engine.snapshot()).unwrap();
+        b.durable();
+        b.commit().unwrap();
+        let first = stored(&j);
+        let ev = Event::parse(
+            r#"{"ts":"2026-03-02T09:01:00+08:00","type":"door","door":"entrance","state":"open"}"#,
+        )
+        .unwrap();
+        engine.on_event(&ev).unwrap();
+        let b = j.batch().unwrap();
+        b.snapshot(at + chrono::Duration::minutes(1), &engine.snapshot())
+            .unwrap();
+        b.durable();
+        b.commit().unwrap();
+        assert_eq!(stored(&j), first);
+        drop(j);
+        let j = Journal::open(dir.path()).unwrap();
+        assert_eq!(
+            j.snapshot().unwrap().unwrap().to_json(),
+            engine.snapshot().to_json()
+        );
     }
 
     #[test]

@@ -190,6 +190,14 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // A command result's seq must not be reused after a power cut.
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // Checkpoint as seldom as the core's connection does (the SD budget, see
+        // `journal::WAL_AUTOCHECKPOINT_PAGES`): with SQLite's default, the acknowledgements
+        // would checkpoint every 1000 frames.
+        conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            crate::journal::WAL_AUTOCHECKPOINT_PAGES,
+        )?;
         outbox::migrate(&conn)?;
         // One row: what the link has to say to `status` (read by another process).
         let link = conn.execute_batch(
