@@ -72,6 +72,8 @@ pub struct Publisher {
     transitions: broadcast::Sender<Transition>,
     version: u64,
     operations: crate::operations::Operations,
+    /// The daemon's own open alerts (storage), shown with the rules' ones.
+    daemon_alerts: Vec<OpenAlert>,
 }
 
 /// The reading side: cheap to clone, one per consumer.
@@ -94,6 +96,7 @@ pub fn channel(engine: &mut Engine) -> (Publisher, Live) {
             transitions: transitions.clone(),
             version: 0,
             operations: Default::default(),
+            daemon_alerts: Vec::new(),
         },
         Live {
             view: view_rx,
@@ -109,11 +112,21 @@ impl Publisher {
         self.operations = operations;
     }
 
+    /// The daemon's own open alerts the next views list with the rules' ones (the
+    /// storage's `storage_pressure`: staff must see that the SD is full on the page too).
+    pub fn set_daemon_alerts(&mut self, alerts: Vec<OpenAlert>) {
+        self.daemon_alerts = alerts;
+    }
+
     /// Publishes the engine's state and the batch's transitions (already committed).
     pub fn publish(&mut self, engine: &mut Engine, transitions: &[Transition]) {
         self.version += 1;
         let mut view = LiveView::of(engine, self.version);
         view.operations = self.operations.clone();
+        if !self.daemon_alerts.is_empty() {
+            view.alerts.extend(self.daemon_alerts.iter().cloned());
+            view.alerts.sort_by_key(|a| (a.severity, a.raised));
+        }
         self.view.send_replace(Arc::new(view));
         for t in transitions {
             // No receiver is not an error: nobody is looking.

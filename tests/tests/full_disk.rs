@@ -570,6 +570,8 @@ fn a_first_start_on_a_full_disk_runs_degraded_and_a_stop_keeps_what_the_page_rec
         "{}",
         page_journal(port)
     );
+    // Staff see on the page too that the storage is full, not only on the console.
+    page::wait_for_alert(port, "storage_pressure", Duration::from_secs(15));
     // `status` from the installer's laptop says why there is nothing to show.
     let s = agent::status(&config);
     assert!(

@@ -214,6 +214,7 @@ fn commit(
     }
     (outlets.after_commit)(core);
     outlets.publisher.set_operations(core.operations());
+    outlets.publisher.set_daemon_alerts(core.daemon_alerts());
     outlets.publisher.publish(core.engine_mut(), &transitions);
     core.answer_replies();
     Ok(())

@@ -133,6 +133,7 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<(), RunError> {
     let mut core = opened.core;
     let (mut publisher, live) = live::channel(core.engine_mut());
     publisher.set_operations(core.operations());
+    publisher.set_daemon_alerts(core.daemon_alerts());
     publisher.publish(core.engine_mut(), &[]);
     let (tx, rx) = mpsc::sync_channel::<Input>(CHANNEL_CAPACITY);
     let wiring = parts::Wiring {

@@ -292,3 +292,21 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     res
 }
+
+#[cfg(test)]
+mod tests {
+    use super::APP_JS;
+    use crate::alert::AlertType;
+
+    #[test]
+    fn the_page_names_every_alert_type_in_both_languages() {
+        for ty in AlertType::ALL {
+            let key = format!("{}: ['", ty.as_str());
+            assert!(
+                APP_JS.contains(&key),
+                "app.js's TYPES has no label for {}: the page would show the raw type",
+                ty.as_str()
+            );
+        }
+    }
+}

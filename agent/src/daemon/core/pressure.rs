@@ -181,3 +181,37 @@ fn disk_transition(
         details: details.clone(),
     }
 }
+
+impl super::Core {
+    /// The daemon's own open alerts (`storage_pressure` of the outbox and of the storage),
+    /// which the rules' engine does not hold, for the staff page's list of open alerts.
+    pub fn daemon_alerts(&self) -> Vec<crate::rules::OpenAlert> {
+        let alert = |id: &str, severity, subject: &str, raised| crate::rules::OpenAlert {
+            alert_id: id.to_string(),
+            alert_type: AlertType::StoragePressure,
+            severity,
+            subject: subject.to_string(),
+            raised,
+            acknowledged: None,
+            disposed: None,
+        };
+        let mut out = Vec::new();
+        if let Some((id, since)) = &self.pressure {
+            out.push(alert(
+                id,
+                AlertType::StoragePressure.severity(),
+                "outbox",
+                *since,
+            ));
+        }
+        if let Some(d) = &self.disk {
+            let severity = if d.critical {
+                crate::alert::Severity::Critical
+            } else {
+                crate::alert::Severity::Warning
+            };
+            out.push(alert(&d.id, severity, DISK_SUBJECT, d.since));
+        }
+        out
+    }
+}

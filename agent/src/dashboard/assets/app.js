@@ -85,7 +85,10 @@ const TYPES = {
   health_check_missing: ['未做晨午检', 'Health check missing'], health_check_failed: ['晨午检异常', 'Health check failed'],
   child_absent_unreported: ['幼儿未到且未请假', 'Child absent, not reported'],
   staff_not_qualified: ['人员未持有效证件', 'Staff member not qualified'],
-  certificate_expiring: ['证件即将到期', 'Certificate expiring']
+  certificate_expiring: ['证件即将到期', 'Certificate expiring'],
+  panic_button: ['一键报警', 'Panic button pressed'], fire_alarm: ['火警', 'Fire alarm'],
+  panic_untested: ['一键报警未测试', 'Panic button untested'],
+  storage_pressure: ['本地存储将满', 'Local storage nearly full']
 };
 const CERTS = {
   health: ['健康合格证', 'health certificate'], caregiver: ['保育员证', 'caregiver certificate'],
