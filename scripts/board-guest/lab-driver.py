@@ -487,37 +487,81 @@ def agent_state():
     return " ".join(out.split())
 
 
-def fill(board, reader, rng):
-    st = os.statvfs(STATE_DIR)
-    say("sd free before", st.f_bavail * st.f_frsize, "of", st.f_blocks * st.f_frsize)
-    forced(board, rng, hold=1.0)
-    time.sleep(2)
-    filler = f"{STATE_DIR}/lab-filler"
-    written = 0
-    with open(filler, "wb", buffering=0) as f:  # ENOSPC at the write, not at close
-        block = b"\0" * (256 * 1024)
-        while True:
-            try:
-                f.write(block)
+def sql(query):
+    """One value from the agent's journal (read beside the running agent; WAL)."""
+    # As the service user: a file sqlite creates beside the journal stays the agent's.
+    r = sh("runuser", "-u", "nursery-agent", "--", "sqlite3", "-readonly",
+           f"{STATE_DIR}/nursery-agent.db", query)
+    return r.stdout.strip() if r.returncode == 0 else f"error: {r.stderr.strip()}"
 
-                written += len(block)
+
+def agent_status():
+    """`nursery-agent status`'s journal and the storage alert, as one line of JSON."""
+    r = sh("runuser", "-u", "nursery-agent", "--", "nursery-agent", "status",
+           "--config", "/etc/nursery-agent/config.toml")
+    try:
+        v = json.loads(r.stdout)
+    except ValueError:
+        return json.dumps({"error": (r.stderr or r.stdout).strip()[:300]})
+    storage = [a for a in v.get("open_alerts", []) if a.get("type") == "storage_pressure"]
+    return json.dumps({"journal": v.get("journal"), "storage_pressure": storage})
+
+
+def fill_to(f, leave):
+    """Writes zeros to `f` until the SD has at most `leave` bytes free (0: the last
+    block); returns the bytes written."""
+    written = 0
+    for size in (256 * 1024, 4096, 1024):
+        while True:
+            st = os.statvfs(STATE_DIR)
+            if leave and st.f_bavail * st.f_frsize <= leave:
+                return written
+            try:
+                f.write(b"\0" * size)
+                written += size
             except OSError:
                 break
-        # The last partial blocks, then the file's own tail.
-        for size in (4096, 1024):
-            while True:
-                try:
-                    f.write(b"\0" * size)
+    return written
 
-                    written += size
-                except OSError:
-                    break
+
+def free_bytes():
+    st = os.statvfs(STATE_DIR)
+    return st.f_bavail * st.f_frsize
+
+
+def fill(board, reader, rng):
+    """The SD filling up, as a card does when the platform is away for long: the broker
+    unreachable (telemetry waits in the outbox), then the SD down to a few MiB (telemetry
+    dropped first, counted), then to its last block (alerts still raised, shown and held;
+    storage_pressure critical; the journal failing), then space back: the agent catches
+    up by itself."""
+    say("sd free before", free_bytes(), "of", os.statvfs(STATE_DIR).f_blocks * os.statvfs(STATE_DIR).f_frsize)
+    forced(board, rng, hold=1.0)
+    uplink(True)
+    say("uplink blocked")
+    # Telemetry is per room every minute: wait for some to be waiting.
+    end = time.monotonic() + 150
+    while time.monotonic() < end and sql("SELECT count(*) FROM outbox_telemetry") in ("", "0"):
+        time.sleep(5)
+    say("telemetry waiting:", sql("SELECT count(*) FROM outbox_telemetry"),
+        "dropped so far:", sql("SELECT telemetry_dropped FROM outbox_state"))
+    filler = f"{STATE_DIR}/lab-filler"
+    with open(filler, "wb", buffering=0) as f:  # ENOSPC at the write, not at close
+        # Low, not full: under the level where telemetry is shed, above where archives go.
+        written = fill_to(f, 5 << 20)
+        os.fsync(f.fileno())
+        say("sd low: filler", written, "bytes; free", free_bytes())
+        forced(board, rng, hold=1.0)
+        time.sleep(12)  # the storage is read every 5 s
+        say("telemetry after low:", sql("SELECT count(*) FROM outbox_telemetry"),
+            "waiting; dropped:", sql("SELECT telemetry_dropped FROM outbox_state"))
+        say("status while low:", agent_status())
+        written += fill_to(f, 0)
         try:
             os.fsync(f.fileno())
         except OSError:
             pass
-    st = os.statvfs(STATE_DIR)
-    say("sd full: filler", written, "bytes; free", st.f_bavail * st.f_frsize)
+    say("sd full: filler", written, "bytes; free", free_bytes())
     say("agent while full (before traffic):", agent_state())
     for i in range(3):
         say("full round", i)
@@ -525,17 +569,25 @@ def fill(board, reader, rng):
         time.sleep(0.5)
         unknown(reader, rng)
         time.sleep(1.5)
-    time.sleep(5)
+    time.sleep(8)
     say("agent while full:", agent_state())
+    say("status while full:", agent_status())
     os.remove(filler)
     sh("sync")
-    say("sd freed")
-    time.sleep(12)
+    say("sd freed; free", free_bytes())
+    time.sleep(15)
     say("agent after space returned:", agent_state())
+    say("status after space returned:", agent_status())
+    uplink(False)
+    say("uplink restored")
     forced(board, rng, hold=1.0)
     unknown(reader, rng)
-    time.sleep(5)
+    time.sleep(12)
     say("agent at the end:", agent_state())
+    say("status at the end:", agent_status())
+    say("telemetry at the end:", sql("SELECT count(*) FROM outbox_telemetry"),
+        "waiting; dropped:", sql("SELECT telemetry_dropped FROM outbox_state"),
+        "; alerts waiting:", sql("SELECT count(*) FROM outbox"))
     say("fill done")
 
 
