@@ -55,7 +55,7 @@ def say(*words):
 
 def check(name, ok, detail=""):
     say("CHECK", "ok" if ok else "FAIL", f"{name}: {detail}")
-    return ok
+    return bool(ok)
 
 
 def sh(*cmd):
@@ -187,7 +187,9 @@ def uplink(blocked):
     torn down with `ss -K`), or lets it through again."""
     if blocked:
         sh("ip", "route", "add", "prohibit", f"{BROKER}/32")
-        sh("ss", "-K", "dst", BROKER)
+        killed = sh("ss", "-K", "-t", "dst", BROKER)
+        say("uplink connections torn down:", " ".join(killed.stdout.split()[5:]) or "none",
+            killed.stderr.strip())
     else:
         sh("ip", "route", "del", "prohibit", f"{BROKER}/32")
 
