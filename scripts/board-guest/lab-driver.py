@@ -541,12 +541,11 @@ def fill(board, reader, rng):
     forced(board, rng, hold=1.0)
     uplink(True)
     say("uplink blocked")
-    # Telemetry is per room every minute: wait for some to be waiting.
-    end = time.monotonic() + 150
-    while time.monotonic() < end and sql("SELECT count(*) FROM outbox_telemetry") in ("", "0"):
-        time.sleep(5)
+    # Telemetry is per room every minute; it waits in memory with the journal's routine
+    # group (up to 5 minutes) before it reaches the card, so the file shows none yet.
+    time.sleep(125)
     say("telemetry waiting:", sql("SELECT count(*) FROM outbox_telemetry"),
-        "dropped so far:", sql("SELECT telemetry_dropped FROM outbox_state"))
+        "on the SD; dropped so far:", sql("SELECT telemetry_dropped FROM outbox_state"))
     filler = f"{STATE_DIR}/lab-filler"
     with open(filler, "wb", buffering=0) as f:  # ENOSPC at the write, not at close
         # Low, not full: under the level where telemetry is shed, above where archives go.
@@ -574,6 +573,9 @@ def fill(board, reader, rng):
     time.sleep(8)
     say("agent while full:", agent_state())
     say("status while full:", agent_status())
+    # What staff see: the live view (the wall's, no login), not the journal.
+    say("page while full:", json.dumps(
+        [[a.get("type"), a.get("subject"), a.get("severity")] for a in Page().alerts() or []]))
     os.remove(filler)
     sh("sync")
     say("sd freed; free", free_bytes())
