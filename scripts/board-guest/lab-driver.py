@@ -10,10 +10,13 @@ Runs inside the qemu guest as root, started by lab-driver.service before the age
 3. copies the lab's configuration (qemu fw_cfg `opt/lab/config`) to
    /etc/nursery-agent/config.toml, tells systemd it is ready (the agent starts after it);
 4. plays the mode named on the kernel command line (`lab.mode=`):
-   - `check`: a fixed scenario, with checks printed as `LAB CHECK ok|FAIL name: detail`;
+   - `check`: a fixed scenario (doors, badges, then the panic button: a test press armed
+     on the staff page, a real press behind a backlog with the broker cut off), with
+     checks printed as `LAB CHECK ok|FAIL name: detail`;
    - `traffic`: door and badge traffic at random, forever (the power cuts);
    - `quiet`: nothing (the outbox drains);
-   - `fill`: traffic, then the SD card filled to the last block, then freed again.
+   - `fill`: the broker cut off, the SD card filled to 5 MiB free (telemetry dropped),
+     then to the last block while alerts are raised, then freed and the broker back.
 
 Everything it does is printed on the serial console as a line starting with `LAB `, which
 the host reads. The staff page (127.0.0.1:8080 in the guest) is used as staff would: to
