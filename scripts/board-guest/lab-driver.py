@@ -4,20 +4,28 @@
 Runs inside the qemu guest as root, started by lab-driver.service before the agent:
 
 1. creates the board's GPIO lines on gpio-sim (configfs): the entrance's door contact and
-   exit button (inputs) and the buzzer and light (outputs), on one chip the agent opens
-   through the GPIO character device, as on a Pi;
+   exit button and the office's panic button (inputs) and the buzzer and light (outputs),
+   on one chip the agent opens through the GPIO character device, as on a Pi;
 2. creates a keyboard-wedge card reader on uinput (evdev), which the agent grabs;
 3. copies the lab's configuration (qemu fw_cfg `opt/lab/config`) to
    /etc/nursery-agent/config.toml, tells systemd it is ready (the agent starts after it);
 4. plays the mode named on the kernel command line (`lab.mode=`):
-   - `check`: a fixed scenario, with checks printed as `LAB CHECK ok|FAIL name: detail`;
+   - `check`: a fixed scenario (doors, badges, then the panic button: a test press armed
+     on the staff page, a real press behind a backlog with the broker cut off), with
+     checks printed as `LAB CHECK ok|FAIL name: detail`;
    - `traffic`: door and badge traffic at random, forever (the power cuts);
    - `quiet`: nothing (the outbox drains);
-   - `fill`: traffic, then the SD card filled to the last block, then freed again.
+   - `fill`: the broker cut off, the SD card filled to 5 MiB free (telemetry dropped),
+     then to the last block while alerts are raised, then freed and the broker back.
 
 Everything it does is printed on the serial console as a line starting with `LAB `, which
-the host reads. The agent has no panic input yet: only doors, badges and outputs here.
+the host reads. The staff page (127.0.0.1:8080 in the guest) is used as staff would: to
+arm a test press of the panic button, to acknowledge the panic alarm and record what was
+done about it.
 """
+
+import http.client
+import json
 
 import os
 import random
@@ -31,9 +39,13 @@ from evdev import UInput, ecodes
 
 GPIO_SIM = "/sys/kernel/config/gpio-sim/lab"
 # Offsets on the simulated chip; the lab's config.toml uses the same numbers.
-LINES = {0: "door-contact", 1: "exit-button", 2: "buzzer", 3: "light", 4: "spare-4",
+LINES = {0: "door-contact", 1: "exit-button", 2: "buzzer", 3: "light", 4: "panic-button",
          5: "spare-5", 6: "spare-6", 7: "spare-7"}
-DOOR, EXIT, BUZZER, LIGHT = 0, 1, 2, 3
+DOOR, EXIT, BUZZER, LIGHT, PANIC = 0, 1, 2, 3, 4
+PANIC_INPUT = "panic-office"
+BROKER = "10.0.2.2"
+PAGE = ("127.0.0.1", 8080)
+PAGE_STAFF, PAGE_PIN = "s-01", "1234"
 READER_NAME = "lab card reader"
 STATE_DIR = "/var/lib/nursery-agent"
 STAFF_CARDS = ["10001", "10002", "10003"]
@@ -46,7 +58,7 @@ def say(*words):
 
 def check(name, ok, detail=""):
     say("CHECK", "ok" if ok else "FAIL", f"{name}: {detail}")
-    return ok
+    return bool(ok)
 
 
 def sh(*cmd):
@@ -92,10 +104,12 @@ class Board:
         self.chip = read(f"{GPIO_SIM}/bank0/chip_name")
         self.dev = read(f"{GPIO_SIM}/dev_name")
         self.sysfs = f"/sys/devices/platform/{self.dev}/{self.chip}"
-        # The door is a normally-closed contact (high = closed) and the exit button is
-        # pulled up (low = pressed): the agent's own pull-up leaves both at rest.
+        # The door is a normally-closed contact (high = closed); the exit button and the
+        # panic button are pulled up (low = pressed): the agent's own pull-up leaves them
+        # at rest.
         self.set(DOOR, 1)
         self.set(EXIT, 1)
+        self.set(PANIC, 1)
 
     def set(self, line, level):
         write(f"{self.sysfs}/sim_gpio{line}/pull", "pull-up" if level else "pull-down")
@@ -128,6 +142,59 @@ class Reader:
         self.ui.write(ecodes.EV_KEY, code, 0)
         self.ui.syn()
         time.sleep(0.004)
+
+
+class Page:
+    """The staff page in the guest, as a logged-in member of staff uses it."""
+
+    def __init__(self):
+        self.cookie = self.csrf = None
+
+    def request(self, method, path, body=None):
+        con = http.client.HTTPConnection(*PAGE, timeout=60)
+        headers = {"Content-Type": "application/json"}
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+            headers["X-CSRF-Token"] = self.csrf
+        try:
+            con.request(method, path, body=None if body is None else json.dumps(body),
+                        headers=headers)
+            r = con.getresponse()
+            text = r.read().decode(errors="replace")
+            cookie = r.getheader("Set-Cookie")
+        except OSError as e:
+            return 0, {"error": str(e)}, None
+        finally:
+            con.close()
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = {"error": text[:200]}
+        return r.status, value, cookie
+
+    def login(self):
+        status, value, cookie = self.request(
+            "POST", "/api/login", {"staff": PAGE_STAFF, "pin": PAGE_PIN})
+        if status == 200 and cookie:
+            self.cookie = cookie.split(";")[0]
+            self.csrf = value.get("csrf")
+        return status, value
+
+    def alerts(self):
+        status, value, _ = self.request("GET", "/api/view")
+        return value.get("alerts", []) if status == 200 else None
+
+
+def uplink(blocked):
+    """Cuts the guest off from the broker (a prohibit route, and the open MQTT connection
+    torn down with `ss -K`), or lets it through again."""
+    if blocked:
+        sh("ip", "route", "add", "prohibit", f"{BROKER}/32")
+        killed = sh("ss", "-K", "-t", "dst", BROKER)
+        say("uplink connections torn down:", " ".join(killed.stdout.split()[5:]) or "none",
+            killed.stderr.strip())
+    else:
+        sh("ip", "route", "del", "prohibit", f"{BROKER}/32")
 
 
 def fw_cfg(name):
@@ -238,6 +305,20 @@ def traffic(board, reader, rng):
 # ---------------------------------------------------------------------------------------
 # The fixed scenario with its checks.
 
+def edges(board, seconds, line=BUZZER):
+    """The moments (s) an output changed level within `seconds` (sampled every 5 ms)."""
+    times, last = [], board.get(line)
+    t0 = time.monotonic()
+    end = t0 + seconds
+    while time.monotonic() < end:
+        v = board.get(line)
+        if v != last:
+            times.append(time.monotonic() - t0)
+            last = v
+        time.sleep(0.005)
+    return times
+
+
 def buzzer_toggles(board, seconds, line=BUZZER):
     """How often an output changed level within `seconds` (sampled every 20 ms)."""
     changes, last = 0, board.get(line)
@@ -257,8 +338,8 @@ def scenario(board, reader, rng):
     ok &= check("agent runs as its system user", user == "nursery-agent", f"pid {pid}, user {user!r}")
     info = sh("gpioinfo", board.chip).stdout
     held_lines = [l for l in info.splitlines() if '"nursery-agent"' in l]
-    ok &= check("agent holds the door, exit, buzzer and light lines through the GPIO character device",
-                len(held_lines) == 4, f"{board.chip}: " + "; ".join(" ".join(l.split()) for l in held_lines))
+    ok &= check("agent holds the door, exit, panic, buzzer and light lines through the GPIO character device",
+                len(held_lines) == 5, f"{board.chip}: " + "; ".join(" ".join(l.split()) for l in held_lines))
     try:
         dev = evdev.InputDevice(reader.ui.device.path)
         try:
@@ -288,7 +369,8 @@ def scenario(board, reader, rng):
     # A staff badge opens the door: no alert.
     say("scenario: staff badge and entry")
     entry(board, reader, rng)
-    time.sleep(1)
+    # Past the badge's door_grant_window (2 s in the lab): an opening sooner is granted.
+    time.sleep(3)
     # Forced door: critical; the buzzer sounds while it is open.
     say("scenario: forced door")
     board.set(DOOR, 0)
@@ -316,9 +398,90 @@ def scenario(board, reader, rng):
     reader.badge("55501")
     say("do badge unknown")
     time.sleep(3)
+    ok &= panic_scenario(board, reader, rng)
     restarts = sh("systemctl", "show", "-p", "NRestarts", "--value", "nursery-agent").stdout.strip()
     ok &= check("agent never restarted", restarts == "0", f"NRestarts={restarts}")
     say("scenario done", "ok" if ok else "with failures")
+
+
+def press(board, hold=0.5):
+    board.set(PANIC, 0)
+    time.sleep(hold)
+    board.set(PANIC, 1)
+
+
+def panic_scenario(board, reader, rng):
+    """The office's panic button: a test press armed on the staff page raises nothing; a
+    real press behind a backlog (the broker unreachable) raises panic_button, sounds the
+    critical pattern, and goes upstream first once the broker is back; staff acknowledge
+    it (silence) and record what was done (resolved)."""
+    ok = True
+    page = Page()
+    t0 = time.monotonic()
+    status, value = page.login()
+    ok &= check("staff page login (argon2id PIN)", status == 200 and page.csrf,
+                f"HTTP {status} in {time.monotonic() - t0:.1f} s {value if status != 200 else ''}")
+    say("scenario: panic button test press, armed on the staff page")
+    status, value, _ = page.request("POST", f"/api/inputs/{PANIC_INPUT}/test", {})
+    ok &= check("the staff page arms a test press of the wired panic button", status == 200,
+                f"HTTP {status} {json.dumps(value)}")
+    say("do panic press (test)")
+    press(board)
+    time.sleep(2.0)
+    quiet = buzzer_toggles(board, 1.0)
+    open_ = page.alerts() or []
+    ok &= check("a test press raises nothing and the buzzer stays silent",
+                quiet == 0 and not any(a.get("type") == "panic_button" for a in open_),
+                f"{quiet} buzzer changes, open: {[a.get('type') for a in open_]}")
+
+    say("scenario: broker unreachable, a backlog of alerts")
+    uplink(True)
+    say("uplink blocked")
+    for card in UNKNOWN_CARDS[1:]:
+        say("do badge unknown")
+        reader.badge(card)
+        time.sleep(0.8)
+    time.sleep(1.0)
+    say("scenario: panic button pressed")
+    say("do panic press")
+    board.set(PANIC, 0)
+    time.sleep(0.3)
+    times = edges(board, 3.0)
+    light = buzzer_toggles(board, 1.0, LIGHT)
+    board.set(PANIC, 1)
+    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    median = gaps[len(gaps) // 2] if gaps else 0
+    ok &= check("the buzzer sounds the critical pattern for the panic button (100 ms on, 100 ms off)",
+                len(times) >= 10 and 0.06 <= median <= 0.16,
+                f"{len(times)} edges in 3 s, median {median * 1000:.0f} ms apart")
+    ok &= check("the light flashes for the panic button", light > 0, f"{light} level changes in 1 s")
+    alerts = page.alerts() or []
+    panic = [a for a in alerts if a.get("type") == "panic_button"]
+    ok &= check("panic_button open on the staff page", len(panic) == 1,
+                json.dumps(panic[:1], ensure_ascii=False)[:300])
+    time.sleep(2.0)
+    uplink(False)
+    say("uplink restored")
+    time.sleep(10)  # reconnect_max 5 s; the urgent alert first, then the backlog
+    if panic:
+        aid = panic[0]["alert_id"]
+        status, value, _ = page.request("POST", f"/api/alerts/{aid}/ack", {})
+        ok &= check("staff acknowledge the panic alarm on the page", status == 200,
+                    f"HTTP {status} {json.dumps(value)[:200]}")
+        time.sleep(1.0)
+        after = buzzer_toggles(board, 1.5)
+        ok &= check("the buzzer stops once the panic alarm is acknowledged",
+                    after == 0 and board.get(BUZZER) == 0, f"{after} changes, level {board.get(BUZZER)}")
+        status, value, _ = page.request("POST", f"/api/alerts/{aid}/disposition",
+                                        {"action": "handled_on_site", "note": "lab: test of the board"})
+        ok &= check("a disposition on the page resolves panic_button", status == 200,
+                    f"HTTP {status} {json.dumps(value)[:200]}")
+        time.sleep(2.0)
+        still = [a for a in page.alerts() or [] if a.get("type") == "panic_button"]
+        ok &= check("panic_button no longer open after its disposition", not still,
+                    json.dumps(still[:1])[:200])
+    say("panic alert", panic[0]["alert_id"] if panic else "none")
+    return ok
 
 
 # ---------------------------------------------------------------------------------------
@@ -330,37 +493,80 @@ def agent_state():
     return " ".join(out.split())
 
 
-def fill(board, reader, rng):
-    st = os.statvfs(STATE_DIR)
-    say("sd free before", st.f_bavail * st.f_frsize, "of", st.f_blocks * st.f_frsize)
-    forced(board, rng, hold=1.0)
-    time.sleep(2)
-    filler = f"{STATE_DIR}/lab-filler"
-    written = 0
-    with open(filler, "wb", buffering=0) as f:  # ENOSPC at the write, not at close
-        block = b"\0" * (256 * 1024)
-        while True:
-            try:
-                f.write(block)
+def sql(query):
+    """One value from the agent's journal (read beside the running agent; WAL)."""
+    # As the service user: a file sqlite creates beside the journal stays the agent's.
+    r = sh("runuser", "-u", "nursery-agent", "--", "sqlite3", "-readonly",
+           f"{STATE_DIR}/nursery-agent.db", query)
+    return r.stdout.strip() if r.returncode == 0 else f"error: {r.stderr.strip()}"
 
-                written += len(block)
+
+def agent_status():
+    """`nursery-agent status`'s journal and the storage alert, as one line of JSON."""
+    r = sh("runuser", "-u", "nursery-agent", "--", "nursery-agent", "status",
+           "--config", "/etc/nursery-agent/config.toml")
+    try:
+        v = json.loads(r.stdout)
+    except ValueError:
+        return json.dumps({"error": (r.stderr or r.stdout).strip()[:300]})
+    storage = [a for a in v.get("open_alerts", []) if a.get("type") == "storage_pressure"]
+    return json.dumps({"journal": v.get("journal"), "storage_pressure": storage})
+
+
+def fill_to(f, leave):
+    """Writes zeros to `f` until the SD has at most `leave` bytes free (0: the last
+    block); returns the bytes written."""
+    written = 0
+    for size in (256 * 1024, 4096, 1024):
+        while True:
+            st = os.statvfs(STATE_DIR)
+            if leave and st.f_bavail * st.f_frsize <= leave:
+                return written
+            try:
+                f.write(b"\0" * size)
+                written += size
             except OSError:
                 break
-        # The last partial blocks, then the file's own tail.
-        for size in (4096, 1024):
-            while True:
-                try:
-                    f.write(b"\0" * size)
+    return written
 
-                    written += size
-                except OSError:
-                    break
+
+def free_bytes():
+    st = os.statvfs(STATE_DIR)
+    return st.f_bavail * st.f_frsize
+
+
+def fill(board, reader, rng):
+    """The SD filling up, as a card does when the platform is away for long: the broker
+    unreachable (telemetry waits in the outbox), then the SD down to a few MiB (telemetry
+    dropped first, counted), then to its last block (alerts still raised, shown and held;
+    storage_pressure critical; the journal failing), then space back: the agent catches
+    up by itself."""
+    say("sd free before", free_bytes(), "of", os.statvfs(STATE_DIR).f_blocks * os.statvfs(STATE_DIR).f_frsize)
+    forced(board, rng, hold=1.0)
+    uplink(True)
+    say("uplink blocked")
+    # Telemetry is per room every minute; it waits in memory with the journal's routine
+    # group (up to 5 minutes) before it reaches the card, so the file shows none yet.
+    time.sleep(125)
+    say("telemetry waiting:", sql("SELECT count(*) FROM outbox_telemetry"),
+        "on the SD; dropped so far:", sql("SELECT telemetry_dropped FROM outbox_state"))
+    filler = f"{STATE_DIR}/lab-filler"
+    with open(filler, "wb", buffering=0) as f:  # ENOSPC at the write, not at close
+        # Low, not full: under the level where telemetry is shed, above where archives go.
+        written = fill_to(f, 5 << 20)
+        os.fsync(f.fileno())
+        say("sd low: filler", written, "bytes; free", free_bytes())
+        forced(board, rng, hold=1.0)
+        time.sleep(12)  # the storage is read every 5 s
+        say("telemetry after low:", sql("SELECT count(*) FROM outbox_telemetry"),
+            "waiting; dropped:", sql("SELECT telemetry_dropped FROM outbox_state"))
+        say("status while low:", agent_status())
+        written += fill_to(f, 0)
         try:
             os.fsync(f.fileno())
         except OSError:
             pass
-    st = os.statvfs(STATE_DIR)
-    say("sd full: filler", written, "bytes; free", st.f_bavail * st.f_frsize)
+    say("sd full: filler", written, "bytes; free", free_bytes())
     say("agent while full (before traffic):", agent_state())
     for i in range(3):
         say("full round", i)
@@ -368,17 +574,28 @@ def fill(board, reader, rng):
         time.sleep(0.5)
         unknown(reader, rng)
         time.sleep(1.5)
-    time.sleep(5)
+    time.sleep(8)
     say("agent while full:", agent_state())
+    say("status while full:", agent_status())
+    # What staff see: the live view (the wall's, no login), not the journal.
+    say("page while full:", json.dumps(
+        [[a.get("type"), a.get("subject"), a.get("severity")] for a in Page().alerts() or []]))
     os.remove(filler)
     sh("sync")
-    say("sd freed")
-    time.sleep(12)
+    say("sd freed; free", free_bytes())
+    time.sleep(15)
     say("agent after space returned:", agent_state())
+    say("status after space returned:", agent_status())
+    uplink(False)
+    say("uplink restored")
     forced(board, rng, hold=1.0)
     unknown(reader, rng)
-    time.sleep(5)
+    time.sleep(12)
     say("agent at the end:", agent_state())
+    say("status at the end:", agent_status())
+    say("telemetry at the end:", sql("SELECT count(*) FROM outbox_telemetry"),
+        "waiting; dropped:", sql("SELECT telemetry_dropped FROM outbox_state"),
+        "; alerts waiting:", sql("SELECT count(*) FROM outbox"))
     say("fill done")
 
 
