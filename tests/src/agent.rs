@@ -111,6 +111,16 @@ impl Agent {
         );
     }
 
+    /// Waits (up to `limit`) for the line announcing the staff page; its port.
+    pub fn page_port(&mut self, limit: Duration) -> u16 {
+        let line = self.wait_for_line("staff page: http://", limit);
+        line.trim_end_matches('/')
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"))
+    }
+
     pub fn kill9(mut self) {
         self.child.kill().unwrap(); // SIGKILL
         self.child.wait().unwrap();

@@ -72,13 +72,7 @@ impl Nursery {
         let events = dir.path().join("events.jsonl");
         std::fs::write(&events, "").unwrap();
         let mut agent = Agent::start(&config, &["--events", events.to_str().unwrap()]);
-        let line = agent.wait_for_line("staff page: http://", Duration::from_secs(20));
-        let port = line
-            .trim_end_matches('/')
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        let port = agent.page_port(Duration::from_secs(20));
         Nursery {
             agent,
             events,

@@ -35,6 +35,21 @@ impl Tmpfs {
     }
 }
 
+impl Tmpfs {
+    /// A 4 MiB tmpfs at `dir`, or `None` after saying the test `name` is SKIPPED (mounting
+    /// needs root).
+    fn mount_or_skip(dir: &Path, name: &str) -> Option<Tmpfs> {
+        match Tmpfs::mount(dir, "4m") {
+            Ok(fs) => Some(fs),
+            Err(e) => {
+                eprintln!("SKIPPED: {name}: cannot mount a tmpfs ({e}); run as root");
+                println!("SKIPPED: cannot mount a tmpfs ({e})");
+                None
+            }
+        }
+    }
+}
+
 impl Drop for Tmpfs {
     fn drop(&mut self) {
         let ok = Command::new("umount")
@@ -118,13 +133,8 @@ fn rule_transitions(text: &str) -> Vec<String> {
 fn a_full_disk_does_not_stop_the_agent_and_the_journal_catches_up_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("mnt");
-    let _fs = match Tmpfs::mount(&mnt, "4m") {
-        Ok(fs) => fs,
-        Err(e) => {
-            eprintln!("SKIPPED: a_full_disk_does_not_stop_the_agent: cannot mount a tmpfs ({e}); run as root");
-            println!("SKIPPED: cannot mount a tmpfs ({e})");
-            return;
-        }
+    let Some(_fs) = Tmpfs::mount_or_skip(&mnt, "a_full_disk_does_not_stop_the_agent") else {
+        return;
     };
     let config = page::roster(dir.path())
         .storage(&mnt.join("state"))
@@ -134,14 +144,7 @@ fn a_full_disk_does_not_stop_the_agent_and_the_journal_catches_up_unchanged() {
     let events = dir.path().join("events.jsonl");
     std::fs::write(&events, "").unwrap();
     let mut a = Agent::start(&config, &["--events", events.to_str().unwrap()]);
-    let line = a.wait_for_line("staff page: http://", Duration::from_secs(20));
-    let port: u16 = line
-        .trim_end_matches('/')
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let port = a.page_port(Duration::from_secs(20));
     let mut input = Vec::new();
 
     // Before: a ratio breach (one caregiver, four babies, no grace).
@@ -311,13 +314,8 @@ fn a_full_disk_does_not_stop_the_agent_and_the_journal_catches_up_unchanged() {
 fn a_restart_on_a_full_disk_runs_degraded_instead_of_exiting_and_catches_up() {
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("mnt");
-    let _fs = match Tmpfs::mount(&mnt, "4m") {
-        Ok(fs) => fs,
-        Err(e) => {
-            eprintln!("SKIPPED: a_restart_on_a_full_disk: cannot mount a tmpfs ({e}); run as root");
-            println!("SKIPPED: cannot mount a tmpfs ({e})");
-            return;
-        }
+    let Some(_fs) = Tmpfs::mount_or_skip(&mnt, "a_restart_on_a_full_disk") else {
+        return;
     };
     let config = page::roster(dir.path())
         .storage(&mnt.join("state"))
@@ -344,14 +342,7 @@ fn a_restart_on_a_full_disk_runs_degraded_instead_of_exiting_and_catches_up() {
     fill(&ballast);
     append(&events, &mut input, [ev::check_in(now_ts(), "s-02")]);
     let mut a = Agent::start(&config, &["--events", events.to_str().unwrap()]);
-    let line = a.wait_for_line("staff page: http://", Duration::from_secs(20));
-    let port: u16 = line
-        .trim_end_matches('/')
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let port = a.page_port(Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(1100));
     append(&events, &mut input, [ev::door_open(now_ts(), "entrance")]);
     a.wait_for_line("door forced", Duration::from_secs(10));
@@ -409,15 +400,8 @@ async fn a_full_disk_is_said_upstream_and_what_happened_meanwhile_follows_in_seq
     use tokio::task::block_in_place;
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("mnt");
-    let _fs = match Tmpfs::mount(&mnt, "4m") {
-        Ok(fs) => fs,
-        Err(e) => {
-            eprintln!(
-                "SKIPPED: a_full_disk_is_said_upstream: cannot mount a tmpfs ({e}); run as root"
-            );
-            println!("SKIPPED: cannot mount a tmpfs ({e})");
-            return;
-        }
+    let Some(_fs) = Tmpfs::mount_or_skip(&mnt, "a_full_disk_is_said_upstream") else {
+        return;
     };
     let broker = Broker::start();
     let platform = Collector::start(broker.port, "childcare/v1/#").await;
@@ -532,15 +516,8 @@ fn a_first_start_on_a_full_disk_runs_degraded_and_a_stop_keeps_what_the_page_rec
 ) {
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("mnt");
-    let _fs = match Tmpfs::mount(&mnt, "4m") {
-        Ok(fs) => fs,
-        Err(e) => {
-            eprintln!(
-                "SKIPPED: a_first_start_on_a_full_disk: cannot mount a tmpfs ({e}); run as root"
-            );
-            println!("SKIPPED: cannot mount a tmpfs ({e})");
-            return;
-        }
+    let Some(_fs) = Tmpfs::mount_or_skip(&mnt, "a_first_start_on_a_full_disk") else {
+        return;
     };
     // The board's SD is full before the agent ever ran; what a stop holds goes to RAM
     // (here a directory beside the test, as the unit's RuntimeDirectory would be).
@@ -556,14 +533,7 @@ fn a_first_start_on_a_full_disk_runs_degraded_and_a_stop_keeps_what_the_page_rec
     std::fs::write(&events, "").unwrap();
     let mut input = Vec::new();
     let mut a = Agent::start(&config, &["--events", events.to_str().unwrap()]);
-    let line = a.wait_for_line("staff page: http://", Duration::from_secs(20));
-    let port: u16 = line
-        .trim_end_matches('/')
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let port = a.page_port(Duration::from_secs(20));
     assert_eq!(
         page_journal(port)["state"],
         "failing",
@@ -680,13 +650,8 @@ fn a_first_start_on_a_full_disk_runs_degraded_and_a_stop_keeps_what_the_page_rec
 fn held_events_a_start_cannot_journal_are_held_again_and_written_once_when_space_returns() {
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("mnt");
-    let _fs = match Tmpfs::mount(&mnt, "4m") {
-        Ok(fs) => fs,
-        Err(e) => {
-            eprintln!("SKIPPED: held_events_a_start_cannot_journal: cannot mount a tmpfs ({e}); run as root");
-            println!("SKIPPED: cannot mount a tmpfs ({e})");
-            return;
-        }
+    let Some(_fs) = Tmpfs::mount_or_skip(&mnt, "held_events_a_start_cannot_journal") else {
+        return;
     };
     let ballast = mnt.join("ballast");
     fill(&ballast);
@@ -701,14 +666,7 @@ fn held_events_a_start_cannot_journal_are_held_again_and_written_once_when_space
     let mut input = Vec::new();
     let start = || {
         let mut a = Agent::start(&config, &["--events", events.to_str().unwrap()]);
-        let line = a.wait_for_line("staff page: http://", Duration::from_secs(20));
-        let port: u16 = line
-            .trim_end_matches('/')
-            .rsplit(':')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let port = a.page_port(Duration::from_secs(20));
         (a, port)
     };
     let (mut a, _) = start();

@@ -56,14 +56,7 @@ fn the_page_shows_the_clock_sync_the_configuration_in_force_a_refused_reload_and
         &["--events", events.to_str().unwrap()],
         &[("NURSERY_TIMESYNC_FLAG", &flag)],
     );
-    let line = agent.wait_for_line("staff page: http://", LIMIT);
-    let port: u16 = line
-        .trim_end_matches('/')
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let port = agent.page_port(LIMIT);
 
     let page = request(port, "GET", "/", &[], None);
     assert!(page.body.contains("id=\"operations\""), "{}", page.body);

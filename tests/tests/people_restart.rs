@@ -15,13 +15,7 @@ const LIMIT: Duration = Duration::from_secs(30);
 
 fn start(config: &Path, events: &Path) -> (Agent, u16) {
     let mut agent = Agent::start(config, &["--events", events.to_str().unwrap()]);
-    let line = agent.wait_for_line("staff page: http://", LIMIT);
-    let port = line
-        .trim_end_matches('/')
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    let port = agent.page_port(LIMIT);
     (agent, port)
 }
 
