@@ -189,13 +189,11 @@ pub fn read(path: &Path) -> (Vec<Input>, Option<Position>) {
 
 /// Deletes the file once what it held is journalled.
 pub fn taken(path: &Path) {
-    for p in [path.to_path_buf()] {
-        match std::fs::remove_file(&p) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                tracing::error!(path = %p.display(), error = %e, "cannot delete the held events' file: they would be taken in again at the next start")
-            }
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::error!(path = %path.display(), error = %e, "cannot delete the held events' file: they would be taken in again at the next start")
         }
     }
 }
