@@ -2,7 +2,7 @@
 //! SQLite; each older day goes to `storage.archive_dir` as one gzip-compressed event log
 //! (`events-YYYY-MM-DD.jsonl.gz`, the lines exactly as journalled, which `replay` and
 //! `export` read directly and `zcat` too), and then leaves SQLite with its transitions,
-//! rejected lines and runs.
+//! rejected lines and runs: its events table is dropped whole (see [`super::days`]).
 //!
 //! What is never pruned: the outbox (whatever is unsent stays until acknowledged: this
 //! module does not touch its tables), and a day whose daily summary is not in the outbox
@@ -233,12 +233,9 @@ impl Journal {
             source,
         };
         let tx = self.conn.transaction().map_err(werr)?;
-        let events = tx
-            .execute(
-                "DELETE FROM events WHERE ts_ms >= ?1 AND ts_ms < ?2",
-                params![start, end],
-            )
-            .map_err(werr)?;
+        // A day table whose rows are all the day's is dropped, not emptied: its pages go
+        // to the free list without being written (see `days`).
+        let events = super::days::remove_span(&tx, start, end).map_err(werr)?;
         tx.execute("DELETE FROM transitions WHERE ts_ms < ?1", [end])
             .and_then(|_| tx.execute("DELETE FROM rejected WHERE seen_ms < ?1", [end]))
             .and_then(|_| tx.execute("DELETE FROM runs WHERE alive_ms < ?1", [end]))

@@ -275,7 +275,8 @@ impl Core {
         hold.next_try = Instant::now() + RETRY_EVERY;
         if hold.reopen {
             match Journal::open(&self.cfg.storage.dir).map_err(CoreError::from) {
-                Ok(j) => {
+                Ok(mut j) => {
+                    j.set_timezone(self.cfg.facility.timezone);
                     self.journal = j;
                     crate::outbox::migrate(self.journal.connection())?;
                     hold.reopen = false;

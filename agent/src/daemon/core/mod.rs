@@ -289,7 +289,8 @@ impl Core {
         now: impl FnOnce(&Journal, Option<Dt>) -> Dt,
         backlog: impl FnOnce(&Journal) -> Vec<Input>,
     ) -> Result<Opened, CoreError> {
-        let journal = open_journal(file_cfg)?;
+        let mut journal = open_journal(file_cfg)?;
+        journal.set_timezone(file_cfg.facility.timezone);
         let snapshot = journal.snapshot()?;
         let pressure = pressure::restore(journal.meta(&pressure::PRESSURE_KEY)?);
         let disk = pressure::restore_disk(journal.meta(&pressure::DISK_KEY)?);
