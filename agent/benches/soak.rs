@@ -54,6 +54,7 @@ fn main() {
         let date = first + Duration::days(n as i64);
         let f = d.day(date);
         let before = day::write_bytes();
+        let frames_before = d.tally_now();
         let today = date.succ_opt().expect("a next day");
         let kept = d
             .core
@@ -66,6 +67,7 @@ fn main() {
             .relieve(d.core.journal_mut(), now)
             .expect("storage budget");
         d.writeback();
+        let retention_frames = d.tally_now() - frames_before;
         let day_written = f.written + (day::write_bytes() - before);
         written += day_written;
         let rss = day::rss_kib();
@@ -83,9 +85,22 @@ fn main() {
                 .take(7)
                 .map(|(name, n)| format!("{name} {n}"))
                 .collect();
+            // The checkpoints write each page once into the database file, whose page
+            // cache (and card) works in 4 KiB pages: scattered pages cost a 4 KiB each.
+            let page_size = d
+                .uplink()
+                .query_row("PRAGMA page_size", [], |r| r.get::<_, u64>(0))
+                .unwrap_or(4096);
+            let os_pages: std::collections::BTreeSet<u64> = t
+                .frames
+                .keys()
+                .map(|&p| (u64::from(p) - 1) * page_size / 4096)
+                .collect();
             println!(
-                "  WAL frames: {total}, {} commits: {}",
+                "  WAL frames: {total} ({retention_frames} by retention), {} commits, {} pages in {} 4 KiB file pages: {}",
                 t.commits,
+                t.frames.len(),
+                os_pages.len(),
                 top.join(", ")
             );
             t.frames.clear();
@@ -94,11 +109,16 @@ fn main() {
         }
         println!(
             "day {:>3} {date}: rss {rss:>6} KiB, storage {:>10} bytes ({:?}), written {:>10} bytes \
-             (retention {:>8}), {} events, archived days {archived}, free pages kept {}{}",
+             (commits {}, acks {}, db writeback {}, wal writeback {}, retention {:>8}), {} events, \
+             archived days {archived}, free pages kept {}{}",
             n + 1,
             reading.used,
             reading.level,
             day_written,
+            f.in_commits,
+            f.in_acks,
+            f.writeback_db,
+            f.writeback_wal,
             day_written - f.written,
             f.events,
             kept.reserve_pages,

@@ -162,6 +162,16 @@ impl WalTally {
             .expect("dbstat");
         for row in rows {
             let (name, page) = row.expect("dbstat row");
+            // The day tables and their indexes count as one `events` and `events_ts`.
+            let name = match name.strip_suffix("_ts") {
+                Some(t) if nursery_agent::journal::days::table_day(t).is_some() => {
+                    "events_ts".to_owned()
+                }
+                _ if nursery_agent::journal::days::table_day(&name).is_some() => {
+                    "events".to_owned()
+                }
+                _ => name,
+            };
             owner.insert(page, name);
         }
         let mut out = std::collections::BTreeMap::<String, u64>::new();
@@ -303,6 +313,12 @@ impl Driver {
         if self.clock - self.synced >= self.writeback_every {
             self.writeback();
         }
+    }
+
+    /// Counts the WAL frames written so far (with `SD_PAGES`): the total after.
+    pub fn tally_now(&mut self) -> u64 {
+        self.tally();
+        self.pages.as_ref().map_or(0, |t| t.frames.values().sum())
     }
 
     fn tally(&mut self) {
