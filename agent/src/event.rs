@@ -93,12 +93,16 @@ pub enum EventKind {
         person: String,
     },
     /// Contract section 9 (晨午检): a child's health check, with the temperature taken if
-    /// any; `refer` means the child needs a closer look.
+    /// any; `refer` means the child needs a closer look. `by` (the project's own, additive
+    /// and optional) is the staff id of who checked: the staff page sets it, a thermometer
+    /// feeding lines may not; the daily ledger shows it.
     HealthCheck {
         person: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         celsius: Option<f64>,
         result: HealthResult,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
     },
     /// Contract section 9 (因病缺勤登记): a child will be (or was) away on the local `date`,
     /// reported before or on the day.
@@ -376,6 +380,7 @@ mod tests {
             r#"{"ts":"2026-03-02T10:05:00+08:00","type":"disposition","alert_id":"A1","by":"s-01","action":"parent_notified","note":"called mum"}"#,
             r#"{"ts":"2026-03-02T08:00:00+08:00","type":"health_check","person":"c-01","celsius":36.6,"result":"pass"}"#,
             r#"{"ts":"2026-03-02T08:00:00+08:00","type":"health_check","person":"c-01","result":"refer"}"#,
+            r#"{"ts":"2026-03-02T08:00:00+08:00","type":"health_check","person":"c-01","result":"pass","by":"s-01"}"#,
             r#"{"ts":"2026-03-02T07:00:00+08:00","type":"absence","person":"c-02","date":"2026-03-02","reason":"sick"}"#,
             r#"{"ts":"2026-03-02T10:10:00+08:00","type":"presence","person":"s-03","state":"break"}"#,
             r#"{"ts":"2026-03-02T10:25:00+08:00","type":"presence","person":"s-03","state":"on_duty"}"#,

@@ -31,13 +31,27 @@ fn check(ts: &str, person: &str, celsius: &str, result: &str) -> String {
 /// The example configuration with health checks due within `within` and an arrival
 /// deadline of 09:30.
 fn health_config(dir: &Path) -> PathBuf {
+    health_config_edited(dir, "health.toml", |_| {})
+}
+
+/// [`health_config`] with `edit` applied too, written as `dir/name`.
+fn health_config_edited(
+    dir: &Path,
+    name: &str,
+    edit: impl FnOnce(&mut toml_edit::DocumentMut),
+) -> PathBuf {
     let text = std::fs::read_to_string(workspace().join("config/example.toml")).unwrap();
     let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
     doc["rules"]["health_check_within"] = toml_edit::value("30m");
     doc["rules"]["arrival_deadline"] = toml_edit::value("09:30");
-    let path = dir.join("health.toml");
+    edit(&mut doc);
+    let path = dir.join(name);
     std::fs::write(&path, doc.to_string()).unwrap();
     path
+}
+
+fn days(names: &[&str]) -> toml_edit::Item {
+    toml_edit::value(names.iter().copied().collect::<toml_edit::Array>())
 }
 
 fn of_type<'a>(ts: &'a [Value], ty: &str) -> Vec<(&'a str, &'a str, &'a str)> {
@@ -133,6 +147,54 @@ fn replay_of_a_morning_flags_a_fever_a_late_check_and_an_unreported_child_and_re
             ("resolved", "c-04", "2026-03-02T10:00:00+08:00")
         ],
         "{out}"
+    );
+}
+
+#[test]
+fn a_child_expected_on_tuesdays_only_is_not_flagged_on_a_monday_and_a_closed_monday_flags_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let tuesdays = health_config_edited(dir.path(), "tuesdays.toml", |doc| {
+        let children = doc["children"].as_array_of_tables_mut().unwrap();
+        let c06 = children
+            .iter_mut()
+            .find(|c| c["id"].as_str() == Some("c-06"))
+            .unwrap();
+        c06["days"] = days(&["tue"]);
+    });
+    let closed_monday = health_config_edited(dir.path(), "closed.toml", |doc| {
+        doc["facility"]["days"] = days(&["tue", "wed", "thu", "fri"]);
+    });
+    // Monday 2026-03-02: only c-01 comes; the log runs on past the 09:30 deadline.
+    let log = dir.path().join("monday.jsonl");
+    let text = [
+        attend("07:40:00", "s-01"),
+        attend("07:50:00", "c-01"),
+        check("07:52:00", "c-01", "36.6", "pass"),
+        check("10:00:00", "c-01", "36.5", "pass"),
+    ]
+    .concat();
+    std::fs::write(&log, text).unwrap();
+    let flagged = |config: &Path| -> Vec<String> {
+        let (code, out, err) = replay(config, &log);
+        assert_eq!(code, 0, "{err}");
+        out.lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|t| t["type"] == "child_absent_unreported")
+            .map(|t| {
+                assert_eq!(t["ts"], "2026-03-02T09:30:00+08:00", "{t}");
+                t["subject"].as_str().unwrap().to_string()
+            })
+            .collect()
+    };
+    assert_eq!(
+        flagged(&tuesdays),
+        ["c-02", "c-03", "c-04", "c-05"],
+        "c-06 is not expected on a Monday"
+    );
+    assert_eq!(
+        flagged(&closed_monday),
+        Vec::<String>::new(),
+        "the nursery does not open on Mondays"
     );
 }
 

@@ -176,3 +176,34 @@ fn the_ledger_page_is_for_logged_in_staff_only_and_is_the_printable_page() {
         .contains("style-src 'self'"));
     assert!(index.body.contains("id=\"ledger-link\""));
 }
+
+#[test]
+fn a_health_check_recorded_on_the_staff_page_names_who_checked_in_the_ledger() {
+    let n = Nursery::start();
+    let date = morning(&n);
+    let (cookie, csrf) = n.login("s-01", PIN);
+    let auth = [
+        ("Content-Type", "application/json"),
+        ("Cookie", cookie.as_str()),
+        ("X-CSRF-Token", csrf.as_str()),
+    ];
+    let r = n.request(
+        "POST",
+        "/api/children/c-02/health-check",
+        &auth,
+        Some(br#"{"celsius":36.6,"result":"pass"}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let (code, bytes, err) = report(&n, &date, "csv");
+    assert_eq!(code, 0, "{err}");
+    let csv = String::from_utf8(bytes).unwrap();
+    let row = csv
+        .split("\r\n")
+        .find(|l| l.contains(",小红,c-02,36.6,"))
+        .unwrap_or_else(|| panic!("no health check row for 小红:\n{csv}"));
+    assert!(
+        row.ends_with(",王老师"),
+        "检查人 Checked by is who was logged in: {row}"
+    );
+}

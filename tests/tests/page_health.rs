@@ -159,4 +159,12 @@ fn staff_record_a_fever_a_refer_a_pass_and_an_absence_and_bad_values_get_a_clear
     );
     assert_eq!(events[0]["celsius"], 38.1);
     assert_eq!(events[3]["date"], today.as_str());
+    // Each check names who made it: the staff member logged in, by id (the ledger's
+    // 检查人 column); an absence has no `by`.
+    let by: Vec<Option<&str>> = events.iter().map(|e| e["by"].as_str()).collect();
+    assert_eq!(
+        by,
+        [Some("s-01"), Some("s-01"), Some("s-01"), None],
+        "{exported}"
+    );
 }

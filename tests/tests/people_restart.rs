@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use nursery_agent_tests::agent::Agent;
 use nursery_agent_tests::page::{self, request};
 use nursery_testkit::{ev, write_config, Raw, Staff};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -47,6 +47,7 @@ fn a_break_outlives_a_kill_and_a_reload_requiring_certificates_applies_at_once()
     let roster = page::roster(dir.path()).without("s-01").staff(
         Staff::caregiver("s-01", "王老师", "infant")
             .card("10001")
+            .pin_hash(nursery_testkit::PIN_HASH)
             .set(
                 "certificates",
                 Raw(r#"[{ kind = "health", expires = "2099-12-31" }]"#),
@@ -101,5 +102,15 @@ fn a_break_outlives_a_kill_and_a_reload_requiring_certificates_applies_at_once()
         r["staff"] == 1 && r["not_counted"]["certificate"] == 1
     });
     assert_eq!(room["staff_present"], 2, "{room}");
+    // The page says why, to logged-in staff: the certificate kind the roster lacks.
+    let (cookie, _csrf) = page::login(port, "s-01", page::PIN);
+    let names = request(port, "GET", "/api/names", &[("Cookie", &cookie)], None).json();
+    assert_eq!(
+        names["presence"]["s-02"],
+        json!({"room": "infant", "presence": "on_duty", "counted": false,
+               "not_counted": [{"reason": "certificate_missing", "certificate": "health"}]}),
+        "{names}"
+    );
+    assert_eq!(names["presence"]["s-01"]["counted"], true, "{names}");
     agent.terminate(LIMIT);
 }

@@ -82,7 +82,8 @@ pub async fn list(State(app): State<App>, _staff: LoggedIn) -> Json<Value> {
 }
 
 /// `POST /api/children/{id}/health-check` with `{"celsius": 36.6, "result": "pass"}`
-/// (`celsius` optional): the logged-in member of staff checked the child.
+/// (`celsius` optional): the logged-in member of staff checked the child, and is the
+/// event's `by`.
 pub async fn check(
     State(app): State<App>,
     CsrfChecked(who): CsrfChecked,
@@ -91,16 +92,17 @@ pub async fn check(
 ) -> ApiResult<Json<Value>> {
     let body: CheckBody = parse(&body?)?;
     let child = known_child(&app, &id)?;
+    let by = who.session.staff.clone();
     let event = Event::at(
         page_ts(&app),
         EventKind::HealthCheck {
             person: child.clone(),
             celsius: body.celsius,
             result: body.result,
+            by: Some(by.clone()),
         },
     );
     let transitions = journal(&app, event, "health check").await?;
-    let by = who.session.staff.clone();
     tracing::info!(child = %child, staff = %by, result = body.result.as_str(), "staff page: health check");
     let failed = transitions
         .iter()

@@ -192,7 +192,15 @@ impl Engine {
                 person,
                 celsius,
                 result,
-            } => self.resolve_health_check(person, *celsius, *result)?,
+                by,
+            } => {
+                if let Some(by) = by {
+                    if !matches!(self.m.people.get(by.as_str()), Some(Person::Staff(_))) {
+                        return Err(unknown("member of staff", by));
+                    }
+                }
+                self.resolve_health_check(person, *celsius, *result)?
+            }
             EventKind::Absence {
                 person,
                 date,

@@ -168,6 +168,7 @@ impl Planner<'_> {
                     person: id.clone(),
                     celsius: Some(celsius),
                     result: HealthResult::Pass,
+                    by: None,
                 },
             );
             if Some(i) == fever {
@@ -181,6 +182,7 @@ impl Planner<'_> {
                         person: id.clone(),
                         celsius: Some(celsius),
                         result: HealthResult::Pass,
+                        by: None,
                     },
                 );
             }

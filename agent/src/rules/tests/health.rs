@@ -194,7 +194,7 @@ fn a_check_at_the_gate_before_check_in_the_same_day_counts_but_one_from_yesterda
 }
 
 #[test]
-fn implausible_temperatures_unknown_children_and_staff_are_rejected_with_a_reason() {
+fn implausible_temperatures_unknown_children_staff_and_checkers_are_rejected_with_a_reason() {
     let mut e = Engine::new(&config()).unwrap();
     run(&mut e, &morning());
     let before = e.snapshot();
@@ -223,11 +223,23 @@ fn implausible_temperatures_unknown_children_and_staff_are_rejected_with_a_reaso
             absence("08:00:00", "s-02", "2026-03-03", "sick"),
             "`s-02` is a member of staff",
         ),
+        (checked_by("c-01", "s-99"), "unknown member of staff `s-99`"),
+        (checked_by("c-01", "g-01"), "unknown member of staff `g-01`"),
     ] {
         let err = e.on_event(&event).unwrap_err().to_string();
         assert!(err.contains(says), "{err} should say {says}");
     }
     assert_eq!(e.snapshot(), before, "a rejected event changes nothing");
+    e.on_event(&checked_by("c-01", "s-01"))
+        .expect("a check by a member of staff on the roster is accepted");
+}
+
+/// A passing check of `child` at 08:00 by `by`.
+fn checked_by(child: &str, by: &str) -> Event {
+    ev(
+        "08:00:00",
+        json!({"type": "health_check", "person": child, "result": "pass", "by": by}),
+    )
 }
 
 #[test]
