@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nursery_agent_tests::agent::{demo_config, run, status, workspace, Agent};
+use nursery_agent_tests::agent::{quiet_demo_config, run, status, workspace, Agent};
 use nursery_agent_tests::day::{append, line, replay};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -85,16 +85,12 @@ fn replay_of_an_evacuation_with_a_slow_roll_call_raises_roll_call_incomplete_at_
 /// simulation off, so that only `--events` feeds the agent, and a roll call due after
 /// `within`.
 fn emergency_config(dir: &Path, within: &str) -> PathBuf {
-    let config = demo_config(dir, 1.0);
+    let config = quiet_demo_config(dir, &[("roll_call_within", within)]);
     let text = std::fs::read_to_string(&config).unwrap();
     assert!(
         text.contains("purpose = \"assembly\""),
         "the demo lost its assembly reader"
     );
-    let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
-    doc["simulation"]["enabled"] = toml_edit::value(false);
-    doc["rules"]["roll_call_within"] = toml_edit::value(within);
-    std::fs::write(&config, doc.to_string()).unwrap();
     config
 }
 
