@@ -46,6 +46,34 @@ pub fn demo_config(dir: &Path, speed: f64) -> PathBuf {
     path
 }
 
+/// [`demo_config`] with the simulation off, so that only `--events` feeds the agent, and
+/// these `[rules]` set (`("roll_call_within", "3s")`, say). Returns the file's path.
+pub fn quiet_demo_config(dir: &Path, rules: &[(&str, &str)]) -> PathBuf {
+    let config = demo_config(dir, 1.0);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
+    doc["simulation"]["enabled"] = toml_edit::value(false);
+    for (key, value) in rules {
+        doc["rules"][*key] = toml_edit::value(*value);
+    }
+    std::fs::write(&config, doc.to_string()).unwrap();
+    config
+}
+
+/// libfaketime's preload library, installed by `scripts/test` (Debian package `faketime`).
+pub fn libfaketime() -> PathBuf {
+    let candidates = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/faketime/libfaketime.so.1",
+    ];
+    candidates
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .expect("libfaketime is installed (Debian package `faketime`; scripts/test installs it)")
+}
+
 /// A running agent whose stdout lines are collected as they come.
 pub struct Agent {
     pub child: Child,

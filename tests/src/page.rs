@@ -67,8 +67,14 @@ pub struct Nursery {
 
 impl Nursery {
     pub fn start() -> Nursery {
+        Nursery::start_with(|r| r)
+    }
+
+    /// As [`Nursery::start`], with [`roster`] changed by `edit` first (inputs added with
+    /// `Roster::raw`, say).
+    pub fn start_with(edit: impl FnOnce(Roster) -> Roster) -> Nursery {
         let dir = tempfile::tempdir().unwrap();
-        let config = write_config(dir.path());
+        let config = edit(roster(dir.path())).write(dir.path());
         let events = dir.path().join("events.jsonl");
         std::fs::write(&events, "").unwrap();
         let mut agent = Agent::start(&config, &["--events", events.to_str().unwrap()]);

@@ -6,24 +6,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use nursery_agent_tests::agent::{run, status, Agent};
+use nursery_agent_tests::agent::{libfaketime, run, status, Agent};
 use nursery_testkit::{write_config, Roster};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// libfaketime's preload library, installed by `scripts/test` (Debian package `faketime`).
-fn libfaketime() -> PathBuf {
-    let candidates = [
-        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
-        "/usr/lib/faketime/libfaketime.so.1",
-    ];
-    candidates
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-        .expect("libfaketime is installed (Debian package `faketime`; scripts/test installs it)")
-}
 
 /// An agent on the wall clock (no simulation, no uplink) following `events`, whose wall
 /// clock is offset by what the test writes into `offset` (`"-1d"`, `"+0"`, …).

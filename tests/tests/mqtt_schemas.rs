@@ -24,6 +24,8 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// between them resolve under it, and [`Files`] serves them from memory.
 const BASE: &str = "file:///nursery-agent/docs/mqtt/";
 const FACILITY: &str = "310115-0042";
+/// A disposition's note (it names a member of staff); it never leaves the device.
+const NOTE: &str = "请园长调配李老师到乳儿班";
 
 fn docs() -> PathBuf {
     workspace().join("docs/mqtt")
@@ -338,6 +340,17 @@ async fn fed_alerts_of_the_shapes_the_demo_day_lacks_match_their_schema_on_the_w
         &events,
         &[
             ev::acknowledge(ev::NOW, &id, "s-01"),
+            // What was done about it (一事一反馈), with a note that stays on the device.
+            ev::line(
+                ev::NOW,
+                "disposition",
+                &[
+                    ("alert_id", json!(id)),
+                    ("by", json!("s-01")),
+                    ("action", json!("escalated")),
+                    ("note", json!(NOTE)),
+                ],
+            ),
             // A fault, an out-of-range reading, then a good one.
             ev::sensor_fault(ev::NOW, "t-infant", "crc"),
             ev::reading(ev::NOW, "t-infant", 85.0, 45.0),
@@ -350,6 +363,7 @@ async fn fed_alerts_of_the_shapes_the_demo_day_lacks_match_their_schema_on_the_w
     );
     let want: BTreeSet<(String, String)> = [
         ("ratio_breach", "acknowledged"),
+        ("ratio_breach", "disposed"),
         ("ratio_breach", "resolved"),
         ("sensor_fault", "raised"),
         ("sensor_fault", "resolved"),
@@ -378,6 +392,32 @@ async fn fed_alerts_of_the_shapes_the_demo_day_lacks_match_their_schema_on_the_w
         "messages that do not match their schema, one example per distinct error:\n{}",
         failures.join("\n")
     );
+
+    // The disposition went upstream as a `disposed` transition of the breach with the
+    // action code and the staff id only; its note is in no message.
+    let disposed: Vec<Value> = seen
+        .iter()
+        .filter(|m| m.topic.ends_with("/alerts"))
+        .map(|m| m.json()["body"].clone())
+        .filter(|b| b["state"] == "disposed")
+        .collect();
+    assert_eq!(disposed.len(), 1, "{disposed:?}");
+    assert_eq!(disposed[0]["alert_id"], id.as_str());
+    assert_eq!(disposed[0]["type"], "ratio_breach");
+    assert_eq!(
+        disposed[0]["details"],
+        json!({"action": "escalated", "by": "s-01"})
+    );
+    for m in &seen {
+        let payload = String::from_utf8_lossy(&m.payload);
+        for part in [NOTE, "调配", "\"note\""] {
+            assert!(
+                !payload.contains(part),
+                "{part:?} on {}: {payload}",
+                m.topic
+            );
+        }
+    }
 }
 
 /// What is wrong with `seen`, one line per distinct (topic, errors), with how many messages

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nursery_agent_tests::agent::{demo_config, run, status, workspace, Agent};
+use nursery_agent_tests::agent::{quiet_demo_config, run, status, workspace, Agent};
 use nursery_agent_tests::day::{append, line, replay};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -89,16 +89,12 @@ fn replay_of_a_nap_with_one_late_check_raises_and_resolves_sleep_check_missed_at
 /// room) with the simulation off, so that only `--events` feeds the agent, and checks due
 /// every `interval`.
 fn nap_config(dir: &Path, interval: &str) -> PathBuf {
-    let config = demo_config(dir, 1.0);
+    let config = quiet_demo_config(dir, &[("sleep_check_interval", interval)]);
     let text = std::fs::read_to_string(&config).unwrap();
     assert!(
         text.contains("id = \"infant-sleep\""),
         "the demo lost its sleep reader"
     );
-    let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
-    doc["simulation"]["enabled"] = toml_edit::value(false);
-    doc["rules"]["sleep_check_interval"] = toml_edit::value(interval);
-    std::fs::write(&config, doc.to_string()).unwrap();
     config
 }
 
