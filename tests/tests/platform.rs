@@ -187,7 +187,11 @@ async fn killed_with_sigkill_again_and_again_while_draining_a_backlog_the_agent_
     let platform = Collector::start(port, "childcare/v1/#").await;
     for pause in [150, 300, 600, 1200] {
         block_in_place(|| {
-            let agent = Agent::start(&config, &[]);
+            // The pause counts from the uplink's start, not the process's: under load a
+            // debug agent took more than 1.2 s to get there and was killed before it
+            // ever connected (no will, and the test waited 90 s for one).
+            let mut agent = Agent::start(&config, &[]);
+            agent.wait_for_line("uplink:", LIMIT);
             std::thread::sleep(Duration::from_millis(pause));
             agent.kill9();
         });
