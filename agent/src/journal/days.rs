@@ -193,13 +193,21 @@ pub fn remove_span(conn: &Connection, start: i64, end: i64) -> rusqlite::Result<
     let mut dropped = false;
     for day in days.clone() {
         let name = table_name(day);
-        let (lo, hi, n): (Option<i64>, Option<i64>, i64) = conn.query_row(
-            &format!("SELECT min(ts_ms), max(ts_ms), count(*) FROM \"{name}\""),
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?;
+        // Two look-ups in the table's index (each on its own: SQLite reads a whole table
+        // for a min and a max asked together); with `keep_days` of tables (400 by
+        // default) anything more would read the whole journal every night.
+        let bound = |f: &str| {
+            conn.query_row(&format!("SELECT {f}(ts_ms) FROM \"{name}\""), [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+        };
+        let (lo, hi) = (bound("min")?, bound("max")?);
         match (lo, hi) {
             (Some(lo), Some(hi)) if lo >= start && hi < end => {
+                let n: i64 =
+                    conn.query_row(&format!("SELECT count(*) FROM \"{name}\""), [], |r| {
+                        r.get(0)
+                    })?;
                 conn.execute_batch(&format!("DROP TABLE \"{name}\""))?;
                 removed += n as usize;
             }
