@@ -96,6 +96,89 @@ fn a_day_beyond_keep_days_goes_to_an_archive_that_export_and_replay_read_as_it_w
     assert_eq!((accepted, rejected, transitions), replay(&plain));
 }
 
+/// The lines of one archive file, in order.
+fn archived_lines(path: &Path) -> Vec<String> {
+    use std::io::BufRead;
+    retention::open_event_log(path)
+        .unwrap()
+        .lines()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn late_lines_for_a_day_already_archived_are_added_to_its_archive_not_written_over_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "");
+    let (tz, archive) = (cfg.facility.timezone, cfg.storage.archive_path());
+    let mut j = Journal::open(&cfg.storage.dir).unwrap();
+    let first = day_lines("2026-03-02", 10);
+    journal_day(&mut j, &first, date("2026-03-02"), true);
+    journal_day(
+        &mut j,
+        &day_lines("2026-03-03", 2),
+        date("2026-03-03"),
+        true,
+    );
+    j.retain(tz, date("2026-03-03"), 1, &archive).unwrap();
+    // The wall clock was set back to that day, and lines journalled there again.
+    let d = ev::Day::new("2026-03-02", "+08:00");
+    let late = vec![
+        ev::door_open(d.at("17:00"), "garden"),
+        ev::door_closed(d.at("17:01"), "garden"),
+    ];
+    journal_day(&mut j, &late, date("2026-03-02"), true);
+    let done = j.retain(tz, date("2026-03-03"), 1, &archive).unwrap();
+    assert_eq!(done.archived, vec![date("2026-03-02")]);
+
+    let gz = archive.join(archive_name(date("2026-03-02")));
+    let whole: Vec<String> = first.iter().chain(&late).cloned().collect();
+    assert_eq!(
+        archived_lines(&gz),
+        whole,
+        "the day's first archive is kept"
+    );
+    assert_eq!(
+        retention::archives(&archive).unwrap().len(),
+        1,
+        "one file a day"
+    );
+}
+
+#[test]
+fn an_archive_whose_pruning_never_committed_is_written_again_from_the_rows_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "");
+    let (tz, archive) = (cfg.facility.timezone, cfg.storage.archive_path());
+    let mut j = Journal::open(&cfg.storage.dir).unwrap();
+    let first = day_lines("2026-03-02", 10);
+    journal_day(&mut j, &first, date("2026-03-02"), true);
+    journal_day(
+        &mut j,
+        &day_lines("2026-03-03", 2),
+        date("2026-03-03"),
+        true,
+    );
+    // A power cut after the archive's rename, before the rows went: the file holds the
+    // day, and so does the journal.
+    std::fs::create_dir_all(&archive).unwrap();
+    let gz = archive.join(archive_name(date("2026-03-02")));
+    {
+        use std::io::Write;
+        let mut w = flate2::write::GzEncoder::new(
+            std::fs::File::create(&gz).unwrap(),
+            flate2::Compression::default(),
+        );
+        for l in &first {
+            writeln!(w, "{l}").unwrap();
+        }
+        w.finish().unwrap();
+    }
+    let done = j.retain(tz, date("2026-03-03"), 1, &archive).unwrap();
+    assert_eq!(done.archived, vec![date("2026-03-02")]);
+    assert_eq!(archived_lines(&gz), first);
+}
+
 #[test]
 fn a_day_whose_summary_is_not_queued_stays_in_the_journal() {
     let dir = tempfile::tempdir().unwrap();

@@ -116,6 +116,10 @@ impl Journal {
     /// Each day: its archive is written to a temporary file, synced and renamed, and only
     /// then are its rows deleted, in one transaction; a crash between the two leaves the
     /// rows, and the next pass writes the same archive again.
+    ///
+    /// Late lines for a day already archived are added to its archive, never written over
+    /// it. A crash between those two steps of such a pass (rare upon rare) leaves the late
+    /// lines in the archive twice: a duplicate, where overwriting would lose the day.
     pub fn retain(
         &mut self,
         tz: Tz,
@@ -138,7 +142,14 @@ impl Journal {
                 break;
             }
             let (start, end) = bounds_ms(tz, day);
-            self.write_archive(archive_dir, day, start, end)?;
+            // A day pruned before and back in the journal (its late lines: a wall clock
+            // set back past `keep_days`) keeps what its archive already holds. A day
+            // whose archive is there but whose pruning never committed (a power cut
+            // between the two) is written again from its rows, which are all still here.
+            let earlier = self
+                .archived_through()?
+                .is_some_and(|through| day <= through);
+            self.write_archive(archive_dir, day, start, end, earlier)?;
             if self.prune(day, start, end)? == 0 {
                 // The oldest event is not inside its own day's bounds (cannot happen with
                 // rows the journal wrote); stop rather than loop.
@@ -189,12 +200,22 @@ impl Journal {
             .map(|t| t.with_timezone(&tz).date_naive()))
     }
 
+    /// The last day a committed pruning archived (`archived_through`).
+    fn archived_through(&self) -> Result<Option<NaiveDate>, JournalError> {
+        Ok(self
+            .meta(&MetaKey::ArchivedThrough)?
+            .and_then(|d| d.parse().ok()))
+    }
+
+    /// Writes the day's archive from its rows; with `keep_earlier`, after the lines of the
+    /// archive already there (if any), which would otherwise be lost.
     fn write_archive(
         &self,
         dir: &Path,
         day: NaiveDate,
         start: i64,
         end: i64,
+        keep_earlier: bool,
     ) -> Result<(), JournalError> {
         let path = dir.join(archive_name(day));
         let tmp = dir.join(format!(".{}.tmp", archive_name(day)));
@@ -205,6 +226,16 @@ impl Journal {
         std::fs::create_dir_all(dir).map_err(aerr)?;
         let file = File::create(&tmp).map_err(aerr)?;
         let mut gz = GzEncoder::new(BufWriter::new(file), flate2::Compression::default());
+        if keep_earlier && path.exists() {
+            let earlier = open_event_log(&path).map_err(aerr)?;
+            for line in earlier.lines() {
+                let line = line.map_err(aerr)?;
+                if !line.trim().is_empty() {
+                    writeln!(gz, "{line}").map_err(aerr)?;
+                }
+            }
+            tracing::info!(%day, "retention: late lines for a day archived before are added to its archive");
+        }
         let mut stmt = self
             .conn
             .prepare("SELECT body FROM events WHERE ts_ms >= ?1 AND ts_ms < ?2 ORDER BY id")
@@ -241,8 +272,9 @@ impl Journal {
             .and_then(|_| tx.execute("DELETE FROM runs WHERE alive_ms < ?1", [end]))
             .and_then(|_| {
                 tx.execute(
+                    // The latest day ever pruned: a late day pruned after it leaves it.
                     "INSERT INTO meta (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                 ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
                     params![MetaKey::ArchivedThrough.to_string(), day.to_string()],
                 )
             })
