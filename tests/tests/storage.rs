@@ -383,6 +383,66 @@ fn the_storage_budget_says_how_close_to_full_and_prunes_archives_first() {
 }
 
 #[test]
+fn under_pressure_the_copies_kept_for_resend_go_before_any_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "");
+    let mut j = Journal::open(&cfg.storage.dir).unwrap();
+    for d in ["2026-03-02", "2026-03-03"] {
+        journal_day(&mut j, &day_lines(d, 50), date(d), true);
+    }
+    let archive = cfg.storage.archive_path();
+    j.retain(cfg.facility.timezone, date("2026-03-03"), 1, &archive)
+        .unwrap();
+    // 1,500 alerts of 4 KiB sent and acknowledged: their copies are kept for `resend`.
+    let conn = j.connection();
+    nursery_agent::outbox::migrate(conn).unwrap();
+    let cap = nursery_agent::outbox::Cap::from_config(&cfg);
+    let note = "x".repeat(4096);
+    let seqs: Vec<u64> = (0..1500)
+        .map(|i| {
+            let body = serde_json::json!({ "note": note });
+            nursery_agent::outbox::enqueue(
+                conn,
+                "sunflower",
+                nursery_agent::wire::Kind::Alert,
+                &format!("a-{i}"),
+                Utc::now(),
+                &body,
+                &cap,
+            )
+            .unwrap()
+            .seq
+            .unwrap()
+        })
+        .collect();
+    nursery_agent::outbox::delete_acked(conn, &seqs, &[]).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    let held = nursery_agent::outbox::sent_stats(conn).unwrap().held;
+    assert_eq!(held, 1500);
+
+    // 1.5 MB of headroom in a budget of ~8 MB: archives are due to go, but the copies
+    // go first, and freeing them is enough.
+    let used = StorageBudget::from_config(&cfg).read().unwrap().used;
+    let budget = StorageBudget {
+        max_bytes: used + 1_500_000,
+        ..StorageBudget::from_config(&cfg)
+    };
+    assert_eq!(budget.read().unwrap().level, Pressure::PruneArchives);
+    let (after, done) = budget.relieve(&mut j, Utc::now()).unwrap();
+    assert!(done.sent_dropped > 0, "{done:?}");
+    assert!(done.archives_deleted.is_empty(), "{done:?}");
+    assert!(after.level < Pressure::PruneArchives, "{after:?}");
+    assert!(archive.join(archive_name(date("2026-03-02"))).exists());
+    let left = nursery_agent::outbox::sent_stats(j.connection()).unwrap();
+    assert_eq!(left.held + done.sent_dropped, 1500, "{left:?}");
+    assert_eq!(
+        left.dropped, done.sent_dropped,
+        "counted, not silently gone"
+    );
+}
+
+#[test]
 fn storage_sizes_read_with_units_and_nonsense_is_refused_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), "");
