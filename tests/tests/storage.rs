@@ -106,11 +106,9 @@ fn archived_lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn late_lines_for_a_day_already_archived_are_added_to_its_archive_not_written_over_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), "");
-    let (tz, archive) = (cfg.facility.timezone, cfg.storage.archive_path());
+/// A journal holding 2026-03-02 (its lines returned) and 2026-03-03, both summarised.
+fn two_days(dir: &Path) -> (Config, Journal, Vec<String>) {
+    let cfg = config(dir, "");
     let mut j = Journal::open(&cfg.storage.dir).unwrap();
     let first = day_lines("2026-03-02", 10);
     journal_day(&mut j, &first, date("2026-03-02"), true);
@@ -120,6 +118,14 @@ fn late_lines_for_a_day_already_archived_are_added_to_its_archive_not_written_ov
         date("2026-03-03"),
         true,
     );
+    (cfg, j, first)
+}
+
+#[test]
+fn late_lines_for_a_day_already_archived_are_added_to_its_archive_not_written_over_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, mut j, first) = two_days(dir.path());
+    let (tz, archive) = (cfg.facility.timezone, cfg.storage.archive_path());
     j.retain(tz, date("2026-03-03"), 1, &archive).unwrap();
     // The wall clock was set back to that day, and lines journalled there again.
     let d = ev::Day::new("2026-03-02", "+08:00");
@@ -148,17 +154,8 @@ fn late_lines_for_a_day_already_archived_are_added_to_its_archive_not_written_ov
 #[test]
 fn an_archive_whose_pruning_never_committed_is_written_again_from_the_rows_without_duplicates() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), "");
+    let (cfg, mut j, first) = two_days(dir.path());
     let (tz, archive) = (cfg.facility.timezone, cfg.storage.archive_path());
-    let mut j = Journal::open(&cfg.storage.dir).unwrap();
-    let first = day_lines("2026-03-02", 10);
-    journal_day(&mut j, &first, date("2026-03-02"), true);
-    journal_day(
-        &mut j,
-        &day_lines("2026-03-03", 2),
-        date("2026-03-03"),
-        true,
-    );
     // A power cut after the archive's rename, before the rows went: the file holds the
     // day, and so does the journal.
     std::fs::create_dir_all(&archive).unwrap();

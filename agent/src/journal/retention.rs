@@ -224,18 +224,14 @@ impl Journal {
             source,
         };
         std::fs::create_dir_all(dir).map_err(aerr)?;
-        let file = File::create(&tmp).map_err(aerr)?;
-        let mut gz = GzEncoder::new(BufWriter::new(file), flate2::Compression::default());
+        let mut file = File::create(&tmp).map_err(aerr)?;
         if keep_earlier && path.exists() {
-            let earlier = open_event_log(&path).map_err(aerr)?;
-            for line in earlier.lines() {
-                let line = line.map_err(aerr)?;
-                if !line.trim().is_empty() {
-                    writeln!(gz, "{line}").map_err(aerr)?;
-                }
-            }
+            // The earlier archive as it is, the rows after it as a gzip member of their
+            // own: a multi-member file reads as one log (`MultiGzDecoder`, `zcat`).
+            std::io::copy(&mut File::open(&path).map_err(aerr)?, &mut file).map_err(aerr)?;
             tracing::info!(%day, "retention: late lines for a day archived before are added to its archive");
         }
+        let mut gz = GzEncoder::new(BufWriter::new(file), flate2::Compression::default());
         let mut stmt = self
             .conn
             .prepare("SELECT body FROM events WHERE ts_ms >= ?1 AND ts_ms < ?2 ORDER BY id")
